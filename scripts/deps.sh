@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the build and tests need, quietly and only when
+# something is missing. Sourced by scripts/test.sh and scripts/run.sh.
+set -euo pipefail
+
+SNAPTUN_PACKAGES=(
+  bazel-bootstrap
+  clang-format
+  g++
+  libabsl-dev
+  libbenchmark-dev
+  libcivetweb-dev
+  libcurl4-openssl-dev
+  libgmock-dev
+  libgrpc++-dev
+  libgtest-dev
+  libprotobuf-dev
+  libssl-dev
+  pkg-config
+  protobuf-compiler
+  protobuf-compiler-grpc
+)
+
+snaptun_install_packages() {
+  local missing=()
+  local pkg
+  for pkg in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+      missing+=("$pkg")
+    fi
+  done
+  if ((${#missing[@]} == 0)); then
+    return 0
+  fi
+  echo "installing: ${missing[*]}"
+  local sudo=""
+  if [[ $(id -u) -ne 0 ]]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
+    --no-install-recommends "${missing[@]}" >/dev/null
+}
