@@ -17,8 +17,8 @@ std::vector<uint8_t> FromHex(std::string_view hex) {
   if (hex.size() % 2 != 0) __builtin_trap();
   std::vector<uint8_t> out(hex.size() / 2);
   for (size_t i = 0; i < out.size(); ++i) {
-    out[i] = static_cast<uint8_t>(Nibble(hex[2 * i]) << 4 |
-                                  Nibble(hex[2 * i + 1]));
+    out[i] =
+        static_cast<uint8_t>(Nibble(hex[2 * i]) << 4 | Nibble(hex[2 * i + 1]));
   }
   return out;
 }

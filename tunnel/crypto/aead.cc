@@ -27,8 +27,8 @@ Bytes<12> CounterNonce(uint64_t counter) {
 }
 
 bool SealWith(EVP_CIPHER_CTX* ctx, const uint8_t* nonce,
-              absl::Span<const uint8_t> plaintext,
-              absl::Span<const uint8_t> ad, uint8_t* out) {
+              absl::Span<const uint8_t> plaintext, absl::Span<const uint8_t> ad,
+              uint8_t* out) {
   int len = 0;
   if (EVP_EncryptInit_ex(ctx, nullptr, nullptr, nullptr, nonce) != 1) {
     return false;
@@ -69,8 +69,7 @@ bool OpenWith(EVP_CIPHER_CTX* ctx, const uint8_t* nonce,
                                     static_cast<int>(body)) != 1) {
     return false;
   }
-  if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kAeadTagSize, tag) !=
-      1) {
+  if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kAeadTagSize, tag) != 1) {
     return false;
   }
   if (EVP_DecryptFinal_ex(ctx, out + body, &len) != 1) {
@@ -82,9 +81,8 @@ bool OpenWith(EVP_CIPHER_CTX* ctx, const uint8_t* nonce,
 
 EVP_CIPHER_CTX* NewContext(const SymmetricKey& key, bool seal) {
   EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
-  if (ctx == nullptr ||
-      EVP_CipherInit_ex(ctx, Cipher(), nullptr, key.data(), nullptr,
-                        seal ? 1 : 0) != 1) {
+  if (ctx == nullptr || EVP_CipherInit_ex(ctx, Cipher(), nullptr, key.data(),
+                                          nullptr, seal ? 1 : 0) != 1) {
     std::abort();  // Only fails on allocation failure.
   }
   return ctx;
@@ -133,8 +131,8 @@ bool AeadKey::Open(uint64_t counter, absl::Span<const uint8_t> ciphertext,
 }
 
 bool AeadSeal(const SymmetricKey& key, uint64_t counter,
-              absl::Span<const uint8_t> plaintext,
-              absl::Span<const uint8_t> ad, uint8_t* out) {
+              absl::Span<const uint8_t> plaintext, absl::Span<const uint8_t> ad,
+              uint8_t* out) {
   ScopedContext c(key, /*seal=*/true);
   const Bytes<12> nonce = CounterNonce(counter);
   return SealWith(c.ctx, nonce.data(), plaintext, ad, out);

@@ -48,8 +48,8 @@ class AeadKey {
 // One-shot forms for handshake messages: each sets up a context, uses it
 // once and wipes it.
 bool AeadSeal(const SymmetricKey& key, uint64_t counter,
-              absl::Span<const uint8_t> plaintext,
-              absl::Span<const uint8_t> ad, uint8_t* out);
+              absl::Span<const uint8_t> plaintext, absl::Span<const uint8_t> ad,
+              uint8_t* out);
 bool AeadOpen(const SymmetricKey& key, uint64_t counter,
               absl::Span<const uint8_t> ciphertext,
               absl::Span<const uint8_t> ad, uint8_t* out);

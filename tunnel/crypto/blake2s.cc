@@ -152,13 +152,13 @@ void Kdf1(const Secret<32>& ck, absl::Span<const uint8_t> input,
   Kdf(ck, input, {&t1});
 }
 
-void Kdf2(const Secret<32>& ck, absl::Span<const uint8_t> input,
-          Secret<32>& t1, Secret<32>& t2) {
+void Kdf2(const Secret<32>& ck, absl::Span<const uint8_t> input, Secret<32>& t1,
+          Secret<32>& t2) {
   Kdf(ck, input, {&t1, &t2});
 }
 
-void Kdf3(const Secret<32>& ck, absl::Span<const uint8_t> input,
-          Secret<32>& t1, Secret<32>& t2, Secret<32>& t3) {
+void Kdf3(const Secret<32>& ck, absl::Span<const uint8_t> input, Secret<32>& t1,
+          Secret<32>& t2, Secret<32>& t3) {
   Kdf(ck, input, {&t1, &t2, &t3});
 }
 

@@ -32,10 +32,10 @@ Secret<32> Hmac(absl::Span<const uint8_t> key, ByteParts parts);
 // paper defines them.
 void Kdf1(const Secret<32>& ck, absl::Span<const uint8_t> input,
           Secret<32>& t1);
-void Kdf2(const Secret<32>& ck, absl::Span<const uint8_t> input,
-          Secret<32>& t1, Secret<32>& t2);
-void Kdf3(const Secret<32>& ck, absl::Span<const uint8_t> input,
-          Secret<32>& t1, Secret<32>& t2, Secret<32>& t3);
+void Kdf2(const Secret<32>& ck, absl::Span<const uint8_t> input, Secret<32>& t1,
+          Secret<32>& t2);
+void Kdf3(const Secret<32>& ck, absl::Span<const uint8_t> input, Secret<32>& t1,
+          Secret<32>& t2, Secret<32>& t3);
 
 }  // namespace snaptun::crypto
 

@@ -18,7 +18,8 @@ inline T LoadLittleEndian(const uint8_t* p) {
 
 template <typename T>
 inline void StoreLittleEndian(uint8_t* p, T v) {
-  for (size_t i = 0; i < sizeof(T); ++i) p[i] = static_cast<uint8_t>(v >> (8 * i));
+  for (size_t i = 0; i < sizeof(T); ++i)
+    p[i] = static_cast<uint8_t>(v >> (8 * i));
 }
 
 }  // namespace snaptun::crypto

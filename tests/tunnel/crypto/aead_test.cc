@@ -76,8 +76,8 @@ TEST(AeadTest, TamperedCiphertextOrTagOrAdIsRejected) {
     bad[i] ^= 0x01;
     EXPECT_FALSE(opener.Open(5, bad, ad, out.data())) << "byte " << i;
   }
-  EXPECT_FALSE(opener.Open(5, absl::MakeConstSpan(ct.data(), 15), ad,
-                           out.data()));
+  EXPECT_FALSE(
+      opener.Open(5, absl::MakeConstSpan(ct.data(), 15), ad, out.data()));
   // A key bound to sealing refuses to open and vice versa.
   EXPECT_FALSE(sealer.Open(5, ct, ad, out.data()));
   EXPECT_FALSE(opener.Seal(5, pt, ad, ct.data()));
@@ -88,8 +88,8 @@ TEST(AeadTest, InPlaceSealAndOpen) {
   buf.resize(64 + kAeadTagSize);
   AeadKey sealer(Key80(), AeadKey::Direction::kSeal);
   AeadKey opener(Key80(), AeadKey::Direction::kOpen);
-  ASSERT_TRUE(sealer.Seal(9, absl::MakeConstSpan(buf.data(), 64), {},
-                          buf.data()));
+  ASSERT_TRUE(
+      sealer.Seal(9, absl::MakeConstSpan(buf.data(), 64), {}, buf.data()));
   ASSERT_TRUE(opener.Open(9, buf, {}, buf.data()));
   buf.resize(64);
   EXPECT_EQ(buf, Sequence(1, 64));

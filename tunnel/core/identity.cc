@@ -1,0 +1,23 @@
+// Derivation of mac1 and cookie keys from static public keys.
+#include "tunnel/core/identity.h"
+
+#include "tunnel/crypto/blake2s.h"
+
+namespace snaptun::core {
+namespace {
+
+constexpr uint8_t kLabelMac1[] = {'m', 'a', 'c', '1', '-', '-', '-', '-'};
+constexpr uint8_t kLabelCookie[] = {'c', 'o', 'o', 'k', 'i', 'e', '-', '-'};
+
+}  // namespace
+
+RemoteIdentity::RemoteIdentity(const crypto::PublicKey& key)
+    : public_key(key),
+      mac1_key(crypto::Hash({kLabelMac1, key})),
+      cookie_key(crypto::Hash({kLabelCookie, key})) {}
+
+LocalIdentity::LocalIdentity(const crypto::PrivateKey& private_key)
+    : key_pair_(crypto::X25519KeyPair::FromPrivateKey(private_key)),
+      as_remote_(key_pair_.public_key()) {}
+
+}  // namespace snaptun::core

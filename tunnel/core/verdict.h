@@ -1,0 +1,60 @@
+// What became of a packet: every drop has a reason and every failed
+// handshake has a cause, each an enum value whose name is the label value of
+// the matching Prometheus counter (PRODUCT.md §5). The data path returns
+// these; the service layer counts them.
+#ifndef SNAPTUN_TUNNEL_CORE_VERDICT_H_
+#define SNAPTUN_TUNNEL_CORE_VERDICT_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "absl/strings/string_view.h"
+
+namespace snaptun::core {
+
+enum class DropReason : uint8_t {
+  kNone = 0,
+  kReceiveQueueFull,
+  kStreamBackpressure,
+  kInvalidPacket,
+  kDecryptFailed,
+  kReplay,
+  kUnauthorized,
+  kNoTunnel,
+  kHandshakeQueueFull,
+  kSendError,
+  kOversize,
+  kRateLimited,
+  kCount,
+};
+
+inline constexpr size_t kDropReasonCount =
+    static_cast<size_t>(DropReason::kCount);
+
+// The metric label value: "receive_queue_full", "invalid_packet", ...
+absl::string_view DropReasonName(DropReason reason);
+
+enum class HandshakeFailure : uint8_t {
+  kNone = 0,
+  kTimeout,
+  kUnauthorized,
+  kInvalidMac,
+  kDecryptFailed,
+  kStaleTimestamp,
+  kRateLimited,
+  kAddressRejected,
+  kCount,
+};
+
+inline constexpr size_t kHandshakeFailureCount =
+    static_cast<size_t>(HandshakeFailure::kCount);
+
+// The metric label value: "timeout", "unauthorized", ...
+absl::string_view HandshakeFailureName(HandshakeFailure failure);
+
+// The drop that a failed handshake message counts as.
+DropReason DropReasonFor(HandshakeFailure failure);
+
+}  // namespace snaptun::core
+
+#endif  // SNAPTUN_TUNNEL_CORE_VERDICT_H_
