@@ -1,0 +1,206 @@
+// One tunnel's protocol state machine: handshakes (as initiator and as
+// responder), the previous/current/next keypairs with key confirmation, the
+// queue of payloads waiting for a session, cookies, and WireGuard's timers
+// kept as deadlines. It is i/o-free: every call takes `now`, randomness comes
+// from the injected source, and whatever must go on the wire is appended to a
+// `PeerOutput` for the caller to send to the peer's endpoint.
+//
+// Deviations from the reference, on purpose: keepalives do not count as data
+// (no keepalive ping-pong, as in wireguard-go; W27), a cookie reply triggers
+// an immediate retransmission with mac2 (W15), a response whose address does
+// not decode fails the handshake (W35), and a responder never sends on a
+// session before the initiator confirmed it.
+#ifndef SNAPTUN_TUNNEL_CORE_PEER_H_
+#define SNAPTUN_TUNNEL_CORE_PEER_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+#include "tunnel/core/cookie.h"
+#include "tunnel/core/endpoint.h"
+#include "tunnel/core/identity.h"
+#include "tunnel/core/keypair.h"
+#include "tunnel/core/messages.h"
+#include "tunnel/core/noise.h"
+#include "tunnel/core/verdict.h"
+#include "tunnel/crypto/random.h"
+
+namespace snaptun::core {
+
+struct PeerConfig {
+  Mode mode = Mode::kSnap;
+  // Keepalive after this long without any packet sent or received; zero is
+  // off.
+  absl::Duration persistent_keepalive = absl::ZeroDuration();
+  // Payloads held while no session is usable; beyond it the oldest drops.
+  size_t queue_capacity = 128;
+};
+
+enum class PeerEventType : uint8_t {
+  kHandshakeInitiated,  // We sent an initiation (first or retransmission).
+  kHandshakeCompleted,  // A session became usable (first, rekey, reconnect).
+  kHandshakeFailed,     // A handshake message was refused, or timeout.
+  kCookieReceived,      // We got a cookie reply and resent with mac2.
+  kAddressChanged,      // The responder saw us at a new address.
+  kExpired,             // Gave up: REKEY_ATTEMPT_TIME passed without answer.
+};
+
+struct PeerEvent {
+  PeerEventType type;
+  HandshakeFailure failure = HandshakeFailure::kNone;
+  // For kHandshakeCompleted: from the first initiation to completion.
+  absl::Duration duration = absl::ZeroDuration();
+  bool initiator = false;
+};
+
+// What a call asks the caller to do.
+struct PeerOutput {
+  std::vector<std::vector<uint8_t>> to_network;
+  std::vector<PeerEvent> events;
+  // Payloads dropped inside the peer (queue overflow, expiry), by reason.
+  uint32_t drops[kDropReasonCount] = {};
+
+  void Clear();
+};
+
+enum class SendStatus : uint8_t { kSent, kQueued, kDropped };
+
+struct SendResult {
+  SendStatus status;
+  DropReason drop = DropReason::kNone;
+  size_t size = 0;  // Bytes written to the datagram buffer when kSent.
+};
+
+struct ReceiveResult {
+  enum class Kind : uint8_t {
+    kData,
+    kKeepalive,
+    kHandshake,
+    kCookie,
+    kDropped
+  };
+  Kind kind;
+  DropReason drop = DropReason::kNone;
+  HandshakeFailure failure = HandshakeFailure::kNone;
+  // For kData: the plaintext, inside the message buffer.
+  absl::Span<uint8_t> payload;
+};
+
+class Peer {
+ public:
+  Peer(const LocalIdentity& local, const crypto::PublicKey& remote,
+       const PeerConfig& config, crypto::RandomSource& rng);
+  Peer(const Peer&) = delete;
+  Peer& operator=(const Peer&) = delete;
+
+  // The largest datagram Send writes for a payload of `payload_size`.
+  static size_t SealedSize(size_t payload_size, Mode mode);
+
+  // Starts a handshake unless one is in flight (client connect).
+  void Connect(absl::Time now, PeerOutput& out);
+
+  // Seals `payload` into `datagram` (at least SealedSize bytes) when a
+  // session is usable; otherwise queues it and starts a handshake.
+  SendResult Send(absl::Time now, absl::Span<const uint8_t> payload,
+                  absl::Span<uint8_t> datagram, PeerOutput& out);
+
+  // Handles a classified message from the peer's endpoint `from`. Data is
+  // decrypted in place.
+  ReceiveResult Receive(absl::Time now, MessageType type,
+                        absl::Span<uint8_t> message, const Endpoint& from,
+                        PeerOutput& out);
+
+  // Responder: completes an initiation whose static key the caller already
+  // recovered (OpenInitiationStatic) and found acceptable. The response,
+  // sealing `from` in SNAP mode, goes to `out`.
+  ReceiveResult AcceptInitiation(absl::Time now,
+                                 absl::Span<const uint8_t> message,
+                                 InitiationContents& contents,
+                                 const Endpoint& from, PeerOutput& out);
+
+  // Runs whatever timers are due at `now`.
+  void OnTimer(absl::Time now, PeerOutput& out);
+
+  // The next time OnTimer has work; InfiniteFuture when idle for good.
+  absl::Time NextDeadline() const;
+
+  // True once a session has been usable.
+  bool Established(absl::Time now) const;
+  // True when nothing usable remains and no handshake is in flight: the
+  // tunnel can be removed (gateway) or must reconnect (client).
+  bool Dead(absl::Time now) const;
+
+  const crypto::PublicKey& remote_public_key() const {
+    return remote_.public_key;
+  }
+  Mode mode() const { return config_.mode; }
+  // SNAP mode: the address the responder observed for us.
+  const std::optional<Endpoint>& observed_address() const { return observed_; }
+  absl::Time last_handshake() const { return last_handshake_; }
+  size_t queued() const { return queue_.size(); }
+  bool handshake_pending() const { return pending_.has_value(); }
+
+ private:
+  void StartHandshake(absl::Time now, PeerOutput& out);
+  void SendInitiation(absl::Time now, PeerOutput& out);
+  void SendKeepalive(absl::Time now, PeerOutput& out);
+  size_t SealWithCurrent(absl::Time now, absl::Span<const uint8_t> payload,
+                         uint8_t* out);
+  void FlushQueue(absl::Time now, PeerOutput& out);
+  void DropExpiredKeypairs(absl::Time now);
+  void Fail(absl::Time now, HandshakeFailure failure, PeerOutput& out);
+  Keypair* KeypairFor(uint32_t local_index);
+  ReceiveResult ReceiveTransport(absl::Time now, absl::Span<uint8_t> message,
+                                 PeerOutput& out);
+  ReceiveResult ReceiveResponse(absl::Time now,
+                                absl::Span<const uint8_t> message,
+                                PeerOutput& out);
+  ReceiveResult ReceiveCookie(absl::Time now, absl::Span<const uint8_t> message,
+                              PeerOutput& out);
+  static ReceiveResult Dropped(
+      DropReason drop, HandshakeFailure failure = HandshakeFailure::kNone);
+
+  const LocalIdentity& local_;
+  const RemoteIdentity remote_;
+  const PeerConfig config_;
+  crypto::RandomSource& rng_;
+
+  // Initiator side of a handshake in flight.
+  std::optional<InitiatorState> pending_;
+  absl::Time handshake_started_ = absl::InfinitePast();
+  absl::Time last_initiation_sent_ = absl::InfinitePast();
+  absl::Time retransmit_at_ = absl::InfiniteFuture();
+  // What we sent last, to match cookie replies against.
+  uint32_t last_sent_index_ = 0;
+  std::optional<crypto::Bytes<16>> last_sent_mac1_;
+  CookieJar cookies_;
+
+  // Responder side: replay and flood protection of initiations.
+  crypto::Tai64n last_timestamp_{};
+  absl::Time last_initiation_accepted_ = absl::InfinitePast();
+  absl::Time response_sent_at_ = absl::InfinitePast();
+
+  std::unique_ptr<Keypair> previous_;
+  std::unique_ptr<Keypair> current_;
+  std::unique_ptr<Keypair> next_;  // Responder's, until confirmed.
+  bool rekeyed_on_receive_ = false;
+
+  absl::Time last_sent_ = absl::InfinitePast();
+  absl::Time last_received_ = absl::InfinitePast();
+  absl::Time last_handshake_ = absl::InfinitePast();
+  absl::Time keepalive_at_ = absl::InfiniteFuture();      // Passive.
+  absl::Time new_handshake_at_ = absl::InfiniteFuture();  // No reply.
+
+  std::deque<std::vector<uint8_t>> queue_;
+  std::optional<Endpoint> observed_;
+  bool gave_up_ = false;
+};
+
+}  // namespace snaptun::core
+
+#endif  // SNAPTUN_TUNNEL_CORE_PEER_H_
