@@ -142,6 +142,8 @@ class Peer {
   // SNAP mode: the address the responder observed for us.
   const std::optional<Endpoint>& observed_address() const { return observed_; }
   absl::Time last_handshake() const { return last_handshake_; }
+  // The newest initiation timestamp this peer accepted as responder.
+  const crypto::Tai64n& last_timestamp() const { return last_timestamp_; }
   size_t queued() const { return queue_.size(); }
   bool handshake_pending() const { return pending_.has_value(); }
 

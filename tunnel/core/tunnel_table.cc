@@ -1,0 +1,351 @@
+// Gateway demultiplexing, admission and authorization.
+#include "tunnel/core/tunnel_table.h"
+
+#include <algorithm>
+
+#include "tunnel/core/messages.h"
+#include "tunnel/core/noise.h"
+
+namespace snaptun::core {
+namespace {
+
+IncomingResult DropIn(DropReason drop,
+                      HandshakeFailure failure = HandshakeFailure::kNone) {
+  IncomingResult r;
+  r.drop = drop;
+  r.failure = failure;
+  return r;
+}
+
+}  // namespace
+
+absl::string_view RemovalReasonName(RemovalReason reason) {
+  switch (reason) {
+    case RemovalReason::kExpired:
+      return "session expired";
+    case RemovalReason::kUnauthorized:
+      return "identity not authorized";
+    case RemovalReason::kReplaced:
+      return "replaced by another identity at the same address";
+    case RemovalReason::kClosed:
+      return "closed";
+  }
+  return "unknown";
+}
+
+void TableOutput::Clear() {
+  to_network.clear();
+  events.clear();
+  std::fill(std::begin(drops), std::end(drops), 0);
+}
+
+TunnelTable::TunnelTable(const LocalIdentity& local,
+                         const Authorizer& authorizer,
+                         crypto::RandomSource& rng,
+                         const TunnelTableConfig& config)
+    : local_(local),
+      authorizer_(authorizer),
+      rng_(rng),
+      config_(config),
+      rate_limiter_(config.rate_limiter),
+      cookies_(local) {}
+
+void TunnelTable::Collect(const Endpoint& remote,
+                          const crypto::PublicKey& identity,
+                          PeerOutput& peer_out, TableOutput& out) {
+  for (auto& d : peer_out.to_network) {
+    out.to_network.emplace_back(remote, std::move(d));
+  }
+  for (const PeerEvent& e : peer_out.events) {
+    out.events.push_back(
+        {TableEvent::Type::kPeer, remote, identity, e, RemovalReason::kClosed});
+  }
+  for (size_t i = 0; i < kDropReasonCount; ++i)
+    out.drops[i] += peer_out.drops[i];
+  peer_out.Clear();
+}
+
+void TunnelTable::Schedule(const Endpoint& remote, Tunnel& tunnel) {
+  const absl::Time next =
+      std::min(tunnel.peer->NextDeadline(), tunnel.grant_expires);
+  // Later deadlines are found when the earlier entry fires; only an earlier
+  // one needs a new heap entry. This bounds the heap by real changes.
+  if (next < tunnel.scheduled) {
+    tunnel.scheduled = next;
+    if (next != absl::InfiniteFuture()) deadlines_.push({next, remote});
+  }
+}
+
+void TunnelTable::Erase(const Endpoint& remote, RemovalReason reason,
+                        TableOutput& out) {
+  auto it = tunnels_.find(remote);
+  if (it == tunnels_.end()) return;
+  const crypto::PublicKey identity = it->second.identity;
+  auto count = per_identity_.find(identity);
+  if (count != per_identity_.end() && --count->second == 0) {
+    per_identity_.erase(count);
+  }
+  out.drops[static_cast<size_t>(DropReason::kNoTunnel)] +=
+      static_cast<uint32_t>(it->second.peer->queued());
+  tunnels_.erase(it);
+  out.events.push_back(
+      {TableEvent::Type::kRemoved, remote, identity, PeerEvent{}, reason});
+}
+
+std::optional<Grant> TunnelTable::Reauthorize(absl::Time now,
+                                              const Endpoint& remote,
+                                              Tunnel& tunnel,
+                                              TableOutput& out) {
+  std::optional<Grant> grant = authorizer_.Authorize(now, tunnel.identity);
+  if (!grant.has_value()) {
+    Erase(remote, RemovalReason::kUnauthorized, out);
+    return std::nullopt;
+  }
+  tunnel.grant_expires = grant->expires_at;
+  return grant;
+}
+
+bool TunnelTable::AdmitHandshake(absl::Time now,
+                                 absl::Span<const uint8_t> message,
+                                 const Endpoint& from, TableOutput& out) {
+  switch (rate_limiter_.Admit(now, from)) {
+    case HandshakeRateLimiter::Decision::kAccept:
+      return true;
+    case HandshakeRateLimiter::Decision::kDrop:
+      return false;
+    case HandshakeRateLimiter::Decision::kNeedCookie:
+      break;
+  }
+  if (cookies_.CheckMac2(message, from, now, rng_)) return true;
+  std::vector<uint8_t> reply(cookie_reply::kSize);
+  if (cookies_.WriteReply(message, from, now, rng_, reply.data())) {
+    out.to_network.emplace_back(from, std::move(reply));
+    out.events.push_back({TableEvent::Type::kCookieSent, from});
+  }
+  return false;
+}
+
+void TunnelTable::RememberTimestamp(const crypto::PublicKey& identity,
+                                    const crypto::Tai64n& timestamp) {
+  // Bounded: when full, forget an arbitrary identity. Its tunnels' own
+  // per-peer timestamps still protect them.
+  const size_t cap = std::max<size_t>(config_.max_tunnels, 1024);
+  if (timestamps_.size() >= cap && !timestamps_.contains(identity)) {
+    timestamps_.erase(timestamps_.begin());
+  }
+  timestamps_[identity] = timestamp;
+}
+
+IncomingResult TunnelTable::HandleIncoming(absl::Time now,
+                                           absl::Span<uint8_t> datagram,
+                                           const Endpoint& from,
+                                           TableOutput& out) {
+  if (datagram.size() > kMaxDatagramSize) return DropIn(DropReason::kOversize);
+  const std::optional<MessageType> type = Classify(datagram, config_.mode);
+  if (!type.has_value()) return DropIn(DropReason::kInvalidPacket);
+
+  const bool handshake =
+      *type == MessageType::kInitiation || *type == MessageType::kResponse;
+  if (handshake) {
+    if (!CheckMac1(datagram, local_.mac1_key())) {
+      return DropIn(DropReason::kInvalidPacket, HandshakeFailure::kInvalidMac);
+    }
+    if (!AdmitHandshake(now, datagram, from, out)) {
+      return DropIn(DropReason::kRateLimited, HandshakeFailure::kRateLimited);
+    }
+  }
+
+  auto it = tunnels_.find(from);
+  Tunnel* tunnel = it == tunnels_.end() ? nullptr : &it->second;
+  if (*type == MessageType::kInitiation) {
+    return HandleInitiation(now, datagram, from, tunnel, out);
+  }
+  if (tunnel == nullptr) return DropIn(DropReason::kNoTunnel);
+
+  std::optional<Grant> grant = Reauthorize(now, from, *tunnel, out);
+  if (!grant.has_value()) {
+    return DropIn(
+        DropReason::kUnauthorized,
+        handshake ? HandshakeFailure::kUnauthorized : HandshakeFailure::kNone);
+  }
+  ReceiveResult r = tunnel->peer->Receive(now, *type, datagram, from, scratch_);
+  const crypto::PublicKey identity = tunnel->identity;
+  Collect(from, identity, scratch_, out);
+  Schedule(from, *tunnel);
+  IncomingResult result;
+  result.kind = r.kind;
+  result.drop = r.drop;
+  result.failure = r.failure;
+  result.payload = r.payload;
+  result.grant = grant;
+  return result;
+}
+
+IncomingResult TunnelTable::HandleInitiation(absl::Time now,
+                                             absl::Span<uint8_t> datagram,
+                                             const Endpoint& from,
+                                             Tunnel* existing,
+                                             TableOutput& out) {
+  // e, es, s: who is this, before any state exists.
+  InitiationContents contents;
+  HandshakeFailure f = OpenInitiationStatic(local_, datagram, contents);
+  if (f != HandshakeFailure::kNone) return DropIn(DropReasonFor(f), f);
+
+  std::optional<Grant> grant =
+      authorizer_.Authorize(now, contents.remote_static);
+  if (!grant.has_value()) {
+    // No response, no state: an unauthorized identity learns nothing.
+    if (existing != nullptr && existing->identity == contents.remote_static) {
+      Erase(from, RemovalReason::kUnauthorized, out);
+    }
+    return DropIn(DropReason::kUnauthorized, HandshakeFailure::kUnauthorized);
+  }
+
+  if (existing != nullptr && existing->identity != contents.remote_static) {
+    // A different authorized identity now owns this address (NAT reuse):
+    // the old tunnel cannot be the one talking, so it goes (T3).
+    Erase(from, RemovalReason::kReplaced, out);
+    existing = nullptr;
+  }
+
+  if (existing == nullptr) {
+    if (tunnels_.size() >= config_.max_tunnels ||
+        CountFor(contents.remote_static) >= config_.max_tunnels_per_identity) {
+      return DropIn(DropReason::kRateLimited, HandshakeFailure::kRateLimited);
+    }
+  }
+
+  std::unique_ptr<Peer> fresh;
+  Peer* peer;
+  if (existing != nullptr) {
+    peer = existing->peer.get();
+  } else {
+    PeerConfig peer_config;
+    peer_config.mode = config_.mode;
+    peer_config.queue_capacity = config_.queue_capacity;
+    fresh = std::make_unique<Peer>(local_, contents.remote_static, peer_config,
+                                   rng_);
+    peer = fresh.get();
+  }
+  const crypto::PublicKey identity = contents.remote_static;
+  ReceiveResult r =
+      peer->AcceptInitiation(now, datagram, contents, from, scratch_);
+  if (r.kind == ReceiveResult::Kind::kDropped) {
+    // A failed first initiation leaves nothing behind (W12).
+    scratch_.Clear();
+    return DropIn(r.drop, r.failure);
+  }
+  // A replay of an authorized initiation from another address reaches a
+  // fresh peer with no history; the identity's newest timestamp catches it.
+  const auto seen = timestamps_.find(identity);
+  if (fresh != nullptr && seen != timestamps_.end() &&
+      !crypto::Tai64nAfter(peer->last_timestamp(), seen->second)) {
+    scratch_.Clear();  // The response is never sent.
+    return DropIn(DropReason::kReplay, HandshakeFailure::kStaleTimestamp);
+  }
+  RememberTimestamp(identity, peer->last_timestamp());
+  if (fresh != nullptr) {
+    Tunnel t;
+    t.peer = std::move(fresh);
+    t.identity = identity;
+    existing = &tunnels_.emplace(from, std::move(t)).first->second;
+    ++per_identity_[identity];
+    out.events.push_back({TableEvent::Type::kCreated, from, identity});
+  }
+  existing->grant_expires = grant->expires_at;
+  Collect(from, identity, scratch_, out);
+  Schedule(from, *existing);
+  IncomingResult result;
+  result.kind = ReceiveResult::Kind::kHandshake;
+  result.grant = grant;
+  return result;
+}
+
+OutgoingResult TunnelTable::HandleOutgoing(absl::Time now, const Endpoint& to,
+                                           absl::Span<const uint8_t> payload,
+                                           absl::Span<uint8_t> datagram,
+                                           TableOutput& out) {
+  OutgoingResult result;
+  auto it = tunnels_.find(to);
+  if (it == tunnels_.end()) {
+    result.drop = DropReason::kNoTunnel;
+    return result;
+  }
+  Tunnel& tunnel = it->second;
+  result.grant = Reauthorize(now, to, tunnel, out);
+  if (!result.grant.has_value()) {
+    result.drop = DropReason::kUnauthorized;
+    return result;
+  }
+  SendResult s = tunnel.peer->Send(now, payload, datagram, scratch_);
+  Collect(to, tunnel.identity, scratch_, out);
+  Schedule(to, tunnel);
+  result.status = s.status;
+  result.drop = s.drop;
+  result.size = s.size;
+  return result;
+}
+
+void TunnelTable::OnTimer(absl::Time now, TableOutput& out) {
+  while (!deadlines_.empty() && deadlines_.top().at <= now) {
+    const Deadline d = deadlines_.top();
+    deadlines_.pop();
+    auto it = tunnels_.find(d.remote);
+    if (it == tunnels_.end() || it->second.scheduled != d.at) continue;
+    Tunnel& tunnel = it->second;
+    tunnel.scheduled = absl::InfiniteFuture();
+    // Timer traffic goes only to peers that are still authorized (W11).
+    if (!Reauthorize(now, d.remote, tunnel, out).has_value()) continue;
+    tunnel.peer->OnTimer(now, scratch_);
+    Collect(d.remote, tunnel.identity, scratch_, out);
+    if (tunnel.peer->Dead(now)) {
+      Erase(d.remote, RemovalReason::kExpired, out);
+      continue;
+    }
+    Schedule(d.remote, tunnel);
+  }
+  // Entries superseded by earlier ones linger until they surface; rebuild
+  // when they dominate, so the heap stays proportional to the tunnels.
+  if (deadlines_.size() > 4 * tunnels_.size() + 64) {
+    decltype(deadlines_) fresh;
+    for (auto& [remote, tunnel] : tunnels_) {
+      if (tunnel.scheduled != absl::InfiniteFuture()) {
+        fresh.push({tunnel.scheduled, remote});
+      }
+    }
+    deadlines_ = std::move(fresh);
+  }
+}
+
+absl::Time TunnelTable::NextDeadline() const {
+  return deadlines_.empty() ? absl::InfiniteFuture() : deadlines_.top().at;
+}
+
+size_t TunnelTable::RemoveIdentity(const crypto::PublicKey& identity,
+                                   RemovalReason reason, TableOutput& out) {
+  std::vector<Endpoint> doomed;
+  for (const auto& [remote, tunnel] : tunnels_) {
+    if (tunnel.identity == identity) doomed.push_back(remote);
+  }
+  for (const Endpoint& remote : doomed) Erase(remote, reason, out);
+  return doomed.size();
+}
+
+bool TunnelTable::Remove(const Endpoint& remote, RemovalReason reason,
+                         TableOutput& out) {
+  if (!tunnels_.contains(remote)) return false;
+  Erase(remote, reason, out);
+  return true;
+}
+
+size_t TunnelTable::CountFor(const crypto::PublicKey& identity) const {
+  auto it = per_identity_.find(identity);
+  return it == per_identity_.end() ? 0 : it->second;
+}
+
+const Peer* TunnelTable::Find(const Endpoint& remote) const {
+  auto it = tunnels_.find(remote);
+  return it == tunnels_.end() ? nullptr : it->second.peer.get();
+}
+
+}  // namespace snaptun::core
