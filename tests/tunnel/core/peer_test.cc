@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <deque>
 #include <string>
 #include <vector>
 
@@ -62,9 +63,9 @@ class PeerTest : public ::testing::Test {
       auto type = Classify(d, mode);
       EXPECT_TRUE(type.has_value());
       if (!type) continue;
-      delivered_.push_back(d);
-      results.push_back(
-          to.Receive(now_, *type, absl::MakeSpan(d), from_addr, to_out));
+      held_.push_back(std::move(d));
+      results.push_back(to.Receive(now_, *type, absl::MakeSpan(held_.back()),
+                                   from_addr, to_out));
     }
     return results;
   }
@@ -106,7 +107,11 @@ class PeerTest : public ::testing::Test {
     PeerOutput to_out;
     auto type = Classify(buf, mode);
     EXPECT_EQ(type, MessageType::kTransport);
-    return to.Receive(now_, *type, absl::MakeSpan(buf), from_addr, to_out);
+    // The payload points into the datagram, so the datagram must outlive
+    // the result.
+    held_.push_back(std::move(buf));
+    return to.Receive(now_, *type, absl::MakeSpan(held_.back()), from_addr,
+                      to_out);
   }
 
   absl::Time now_ = absl::FromUnixSeconds(1767225600);
@@ -118,8 +123,8 @@ class PeerTest : public ::testing::Test {
   std::unique_ptr<Peer> server_;
   PeerOutput c_out_;
   PeerOutput s_out_;
-  std::vector<std::vector<uint8_t>> delivered_;
   std::vector<uint8_t> last_datagram_;
+  std::deque<std::vector<uint8_t>> held_;
 };
 
 TEST_F(PeerTest, HandshakeTeachesClientItsObservedAddress) {
