@@ -447,6 +447,32 @@ TEST_F(PeerTest, InitiatorRekeysAfterTimeAndSessionRotates) {
             ReceiveResult::Kind::kData);
 }
 
+TEST_F(PeerTest, InitiatorRekeysOnceWhenReceivingOnAnAgingSession) {
+  Establish();
+  now_ += absl::Seconds(164);
+  PeerOutput out;
+  std::vector<uint8_t> buf(64);
+  const auto p = Bytes("young");
+  SendResult r = server_->Send(now_, p, absl::MakeSpan(buf), out);
+  ASSERT_EQ(r.status, SendStatus::kSent);
+  buf.resize(r.size);
+  PeerOutput c;
+  client_->Receive(now_, MessageType::kTransport, absl::MakeSpan(buf),
+                   kServerAddr, c);
+  EXPECT_TRUE(c.to_network.empty());  // 164 s: not yet.
+  now_ += absl::Seconds(1);
+  for (int i = 0; i < 2; ++i) {
+    std::vector<uint8_t> b(64);
+    r = server_->Send(now_, p, absl::MakeSpan(b), out);
+    b.resize(r.size);
+    c.Clear();
+    client_->Receive(now_, MessageType::kTransport, absl::MakeSpan(b),
+                     kServerAddr, c);
+    // 165 s: one initiation on the first packet, none on the second.
+    EXPECT_EQ(c.to_network.size(), i == 0 ? 1u : 0u);
+  }
+}
+
 TEST_F(PeerTest, KeypairExpiresAfterRejectAfterTime) {
   Establish();
   now_ += kRejectAfterTime;
