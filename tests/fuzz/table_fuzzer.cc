@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tests/testing/fake_random.h"
+#include "tests/testing/keys.h"
 #include "tunnel/core/authorizer.h"
 #include "tunnel/core/peer.h"
 #include "tunnel/core/tunnel_table.h"
@@ -16,11 +17,7 @@ namespace {
 
 using snaptun::core::Endpoint;
 
-snaptun::crypto::PrivateKey Key(uint8_t fill) {
-  snaptun::crypto::PrivateKey k;
-  for (size_t i = 0; i < k.size(); ++i) k.data()[i] = fill;
-  return k;
-}
+constexpr auto Key = ::snaptun::testing::FilledKey;
 
 class AllowOne final : public snaptun::core::Authorizer {
  public:

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "tests/testing/fake_random.h"
+#include "tests/testing/keys.h"
 #include "tunnel/core/timers.h"
 
 namespace snaptun::core {
@@ -18,11 +19,7 @@ namespace {
 
 using ::snaptun::testing::FakeRandom;
 
-crypto::PrivateKey Key(uint8_t fill) {
-  crypto::PrivateKey k;
-  std::fill(k.data(), k.data() + 32, fill);
-  return k;
-}
+constexpr auto Key = ::snaptun::testing::FilledKey;
 
 std::vector<uint8_t> Bytes(const std::string& s) {
   return std::vector<uint8_t>(s.begin(), s.end());

@@ -13,6 +13,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "tests/testing/fake_random.h"
+#include "tests/testing/keys.h"
 #include "tunnel/core/timers.h"
 
 namespace snaptun::core {
@@ -20,11 +21,7 @@ namespace {
 
 using ::snaptun::testing::FakeRandom;
 
-crypto::PrivateKey Key(uint8_t fill) {
-  crypto::PrivateKey k;
-  std::fill(k.data(), k.data() + 32, fill);
-  return k;
-}
+constexpr auto Key = ::snaptun::testing::FilledKey;
 
 class FakeAuthorizer final : public Authorizer {
  public:
