@@ -132,10 +132,7 @@ SendResult Peer::Send(absl::Time now, absl::Span<const uint8_t> payload,
   if (current_ != nullptr && current_->Valid(now)) {
     const size_t n = SealWithCurrent(now, payload, datagram.data());
     if (n > 0) {
-      const bool stale = current_->initiator() &&
-                         (now - current_->created() >= kRekeyAfterTime ||
-                          current_->send_counter() >= kRekeyAfterMessages);
-      if (stale) StartHandshake(now, out);
+      if (RekeyDue(now)) StartHandshake(now, out);
       return {SendStatus::kSent, DropReason::kNone, n};
     }
   }
@@ -152,6 +149,12 @@ SendResult Peer::Send(absl::Time now, absl::Span<const uint8_t> payload,
       next_ != nullptr && now - response_sent_at_ < kRekeyTimeout;
   if (!awaiting_confirmation) StartHandshake(now, out);
   return {SendStatus::kQueued};
+}
+
+bool Peer::RekeyDue(absl::Time now) const {
+  return current_ != nullptr && current_->initiator() &&
+         (now - current_->created() >= kRekeyAfterTime ||
+          current_->send_counter() >= kRekeyAfterMessages);
 }
 
 void Peer::FlushQueue(absl::Time now, PeerOutput& out) {
@@ -174,9 +177,7 @@ void Peer::SendKeepalive(absl::Time now, PeerOutput& out) {
   std::vector<uint8_t> datagram(transport::kMinSize);
   if (SealWithCurrent(now, {}, datagram.data()) == 0) return;
   out.to_network.push_back(std::move(datagram));
-  if (current_->initiator() && now - current_->created() >= kRekeyAfterTime) {
-    StartHandshake(now, out);
-  }
+  if (RekeyDue(now)) StartHandshake(now, out);
 }
 
 Keypair* Peer::KeypairFor(uint32_t local_index) {

@@ -154,6 +154,9 @@ class Peer {
   size_t SealWithCurrent(absl::Time now, absl::Span<const uint8_t> payload,
                          uint8_t* out);
   void FlushQueue(absl::Time now, PeerOutput& out);
+  // The initiator's current session is old enough (time or messages) that
+  // sending on it should start a rekey.
+  bool RekeyDue(absl::Time now) const;
   void DropExpiredKeypairs(absl::Time now);
   void Fail(absl::Time now, HandshakeFailure failure, PeerOutput& out);
   Keypair* KeypairFor(uint32_t local_index);
