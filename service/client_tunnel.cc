@@ -1,0 +1,375 @@
+// Connect, keep alive, reconnect; all on the owning worker's thread.
+#include "service/client_tunnel.h"
+
+#include <sys/epoll.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "tunnel/core/messages.h"
+
+namespace snaptun::service {
+namespace {
+
+constexpr int kReceiveRoundsPerWake = 8;
+constexpr size_t kDrainBatch = 256;
+// Payloads held by the protocol while a handshake is in flight.
+constexpr size_t kHandshakeQueue = 128;
+
+}  // namespace
+
+std::shared_ptr<ClientTunnel> ClientTunnel::Open(
+    Worker& worker, const core::LocalIdentity& local,
+    const ClientTunnelConfig& config, EventCallback on_event,
+    ConnectCallback on_connect) {
+  auto tunnel = std::make_shared<ClientTunnel>(
+      worker, local, config, std::move(on_event), std::move(on_connect));
+  if (!worker.loop().Post([tunnel] { tunnel->Start(); })) {
+    tunnel->Finish(absl::UnavailableError("the worker has stopped"));
+  }
+  return tunnel;
+}
+
+absl::StatusOr<std::shared_ptr<ClientTunnel>> ClientTunnel::Connect(
+    Worker& worker, const core::LocalIdentity& local,
+    const ClientTunnelConfig& config, EventCallback on_event) {
+  absl::Notification done;
+  absl::Status status;
+  std::shared_ptr<ClientTunnel> tunnel =
+      Open(worker, local, config, std::move(on_event),
+           [&](absl::StatusOr<core::Endpoint> result) {
+             status = result.status();
+             done.Notify();
+           });
+  done.WaitForNotification();
+  if (!status.ok()) return status;
+  return tunnel;
+}
+
+ClientTunnel::ClientTunnel(Worker& worker, const core::LocalIdentity& local,
+                           const ClientTunnelConfig& config,
+                           EventCallback on_event, ConnectCallback on_connect)
+    : worker_(worker),
+      local_(local),
+      config_(config),
+      on_event_(std::move(on_event)),
+      on_connect_(std::move(on_connect)),
+      port_(std::make_shared<TunnelPort>(config.receive_queue_capacity,
+                                         config.send_queue_capacity)),
+      backoff_(config.reconnect_backoff) {}
+
+std::optional<core::Endpoint> ClientTunnel::local_address() const {
+  absl::MutexLock lock(&mu_);
+  return local_address_;
+}
+
+void ClientTunnel::Close(const std::string& reason) {
+  if (worker_.loop().InLoopThread()) {
+    Shutdown(reason);
+    return;
+  }
+  std::weak_ptr<ClientTunnel> weak = weak_from_this();
+  worker_.loop().Post([weak, reason] {
+    if (auto self = weak.lock()) self->Shutdown(reason);
+  });
+}
+
+void ClientTunnel::Start() {
+  if (state_.load() == ClientState::kClosed) return;
+  absl::StatusOr<io::UdpSocket> socket =
+      io::UdpSocket::Connect(config_.data_plane, io::UdpSocketOptions{});
+  if (!socket.ok()) {
+    Finish(socket.status());
+    Shutdown(std::string(socket.status().message()));
+    return;
+  }
+  socket_ = std::move(*socket);
+  self_ = shared_from_this();
+  std::weak_ptr<ClientTunnel> weak = weak_from_this();
+  [[maybe_unused]] absl::Status watched =
+      worker_.loop().Watch(socket_.fd(), EPOLLIN, [weak](uint32_t) {
+        if (auto self = weak.lock()) self->OnReadable();
+      });
+  io::EventLoop* loop = &worker_.loop();
+  port_->SetSendWake([weak, loop] {
+    loop->Post([weak] {
+      if (auto self = weak.lock()) self->DrainOutbound();
+    });
+  });
+  StartAttempt();
+}
+
+void ClientTunnel::StartAttempt() {
+  retry_timer_ = 0;
+  if (state_.load() == ClientState::kClosed) return;
+  core::PeerConfig peer_config;
+  peer_config.mode = config_.mode;
+  peer_config.persistent_keepalive = config_.persistent_keepalive;
+  peer_config.queue_capacity = kHandshakeQueue;
+  peer_ = std::make_unique<core::Peer>(local_, config_.peer_public_key,
+                                       peer_config, worker_.rng());
+  peer_timer_at_ = absl::InfiniteFuture();
+  const absl::Time now = worker_.loop().clock().Now();
+  peer_->Connect(now, out_);
+  std::weak_ptr<ClientTunnel> weak = weak_from_this();
+  attempt_timer_ = worker_.loop().RunAt(now + config_.connect_timeout, [weak] {
+    if (auto self = weak.lock()) self->OnAttemptTimeout();
+  });
+  Apply();
+}
+
+void ClientTunnel::OnAttemptTimeout() {
+  attempt_timer_ = 0;
+  const ClientState state = state_.load();
+  if (state == ClientState::kConnecting) {
+    Finish(absl::DeadlineExceededError(
+        absl::StrCat("the handshake with ", config_.data_plane.ToString(),
+                     " did not complete within ",
+                     absl::FormatDuration(config_.connect_timeout),
+                     "; is this identity authorized at the gateway?")));
+    Shutdown("connect timeout");
+    return;
+  }
+  if (state != ClientState::kReconnecting) return;
+  // This attempt failed: wait longer each time before the next.
+  if (peer_ != nullptr) {
+    port_->counters().Drop(core::DropReason::kNoTunnel, peer_->queued());
+  }
+  peer_.reset();
+  Reschedule();
+  const absl::Duration delay = backoff_.Next(worker_.rng());
+  std::weak_ptr<ClientTunnel> weak = weak_from_this();
+  retry_timer_ =
+      worker_.loop().RunAt(worker_.loop().clock().Now() + delay, [weak] {
+        if (auto self = weak.lock()) {
+          self->StartAttempt();
+        }
+      });
+}
+
+void ClientTunnel::OnReadable() {
+  for (int round = 0; round < kReceiveRoundsPerWake; ++round) {
+    if (socket_.fd() < 0) return;
+    const absl::Time now = worker_.loop().clock().Now();
+    absl::StatusOr<io::ReceiveStats> received = worker_.receiver().Receive(
+        socket_.fd(),
+        [&](absl::Span<uint8_t> datagram, const core::Endpoint& from) {
+          const std::optional<core::MessageType> type =
+              core::Classify(datagram, config_.mode);
+          if (!type.has_value()) {
+            port_->counters().Drop(core::DropReason::kInvalidPacket);
+            return;
+          }
+          if (peer_ == nullptr) {
+            port_->counters().Drop(core::DropReason::kNoTunnel);
+            return;
+          }
+          const core::ReceiveResult result =
+              peer_->Receive(now, *type, datagram, from, out_);
+          if (result.kind == core::ReceiveResult::Kind::kData) {
+            port_->Deliver(result.payload);
+          } else if (result.kind == core::ReceiveResult::Kind::kDropped) {
+            port_->counters().Drop(result.drop);
+          }
+        });
+    if (!received.ok()) break;
+    port_->counters().Drop(core::DropReason::kOversize, received->truncated);
+    Apply();
+    if (received->datagrams + received->truncated + received->empty == 0) {
+      break;
+    }
+  }
+}
+
+void ClientTunnel::OnTimer() {
+  peer_timer_ = 0;
+  peer_timer_at_ = absl::InfiniteFuture();
+  if (peer_ == nullptr) return;
+  const absl::Time now = worker_.loop().clock().Now();
+  peer_->OnTimer(now, out_);
+  Apply();
+  if (state_.load() == ClientState::kEstablished && peer_ != nullptr &&
+      peer_->Dead(now)) {
+    LoseSession("session expired");
+  }
+}
+
+void ClientTunnel::DrainOutbound() {
+  outbound_.clear();
+  const size_t taken = port_->TakeOutbound(outbound_, kDrainBatch);
+  if (peer_ == nullptr) {
+    port_->counters().Drop(core::DropReason::kNoTunnel, taken);
+    return;
+  }
+  const absl::Time now = worker_.loop().clock().Now();
+  io::BatchSender& sender = worker_.sender();
+  for (const Packet& payload : outbound_) {
+    if (sender.full()) Apply();
+    absl::Span<uint8_t> datagram =
+        sender.Reserve(config_.data_plane,
+                       core::Peer::SealedSize(payload.size(), config_.mode));
+    const core::SendResult result = peer_->Send(now, payload, datagram, out_);
+    if (result.status == core::SendStatus::kSent) {
+      sender.Commit(result.size);
+      port_->counters().tx_packets.fetch_add(1, std::memory_order_relaxed);
+      port_->counters().tx_bytes.fetch_add(payload.size(),
+                                           std::memory_order_relaxed);
+    } else if (result.status == core::SendStatus::kDropped) {
+      port_->counters().Drop(result.drop);
+    }
+  }
+  Apply();
+  if (taken == kDrainBatch) {
+    std::weak_ptr<ClientTunnel> weak = weak_from_this();
+    worker_.loop().Post([weak] {
+      if (auto self = weak.lock()) self->DrainOutbound();
+    });
+  }
+}
+
+void ClientTunnel::Apply() {
+  io::BatchSender& sender = worker_.sender();
+  std::vector<std::vector<uint8_t>> datagrams = std::move(out_.to_network);
+  std::vector<core::PeerEvent> events = std::move(out_.events);
+  for (size_t i = 0; i < core::kDropReasonCount; ++i) {
+    if (out_.drops[i] != 0) {
+      port_->counters().Drop(static_cast<core::DropReason>(i), out_.drops[i]);
+    }
+  }
+  out_.Clear();
+  if (socket_.fd() >= 0) {
+    for (const std::vector<uint8_t>& datagram : datagrams) {
+      if (sender.full()) {
+        port_->counters().Drop(core::DropReason::kSendError,
+                               sender.Flush(socket_.fd(), true).dropped);
+      }
+      sender.Queue(config_.data_plane, datagram);
+    }
+    if (!sender.empty()) {
+      port_->counters().Drop(core::DropReason::kSendError,
+                             sender.Flush(socket_.fd(), true).dropped);
+    }
+  }
+  for (const core::PeerEvent& event : events) HandlePeerEvent(event);
+  Reschedule();
+}
+
+void ClientTunnel::HandlePeerEvent(const core::PeerEvent& event) {
+  Emit({ClientEvent::Type::kHandshake, std::nullopt, "", event});
+  if (state_.load() == ClientState::kClosed) return;
+  switch (event.type) {
+    case core::PeerEventType::kHandshakeCompleted: {
+      port_->counters().handshakes.fetch_add(1, std::memory_order_relaxed);
+      if (attempt_timer_ != 0) worker_.loop().Cancel(attempt_timer_);
+      attempt_timer_ = 0;
+      backoff_.Reset();
+      std::optional<core::Endpoint> address;
+      if (config_.mode == core::Mode::kSnap) {
+        address = peer_->observed_address();
+      } else if (absl::StatusOr<core::Endpoint> local = socket_.LocalEndpoint();
+                 local.ok()) {
+        address = *local;
+      }
+      std::optional<core::Endpoint> previous;
+      {
+        absl::MutexLock lock(&mu_);
+        previous = local_address_;
+        local_address_ = address;
+      }
+      const ClientState before = state_.exchange(ClientState::kEstablished);
+      if (before == ClientState::kConnecting) {
+        Emit({ClientEvent::Type::kEstablished, address, "", event});
+        Finish(address.value_or(core::Endpoint()));
+        return;
+      }
+      if (before == ClientState::kReconnecting) {
+        port_->counters().reconnects.fetch_add(1, std::memory_order_relaxed);
+        Emit({ClientEvent::Type::kEstablished, address, "", event});
+      } else {
+        Emit({ClientEvent::Type::kRekeyed, address, "", event});
+      }
+      if (address != previous) {
+        Emit({ClientEvent::Type::kAddressChanged, address, "", event});
+      }
+      return;
+    }
+    case core::PeerEventType::kExpired: {
+      const ClientState state = state_.load();
+      if (state == ClientState::kConnecting) {
+        OnAttemptTimeout();
+      } else if (state == ClientState::kEstablished) {
+        LoseSession("handshake attempts timed out");
+      } else if (state == ClientState::kReconnecting) {
+        if (attempt_timer_ != 0) worker_.loop().Cancel(attempt_timer_);
+        OnAttemptTimeout();
+      }
+      return;
+    }
+    default:
+      return;
+  }
+}
+
+void ClientTunnel::LoseSession(const std::string& reason) {
+  state_.store(ClientState::kReconnecting);
+  Emit({ClientEvent::Type::kReconnecting, std::nullopt, reason});
+  if (peer_ != nullptr) {
+    port_->counters().Drop(core::DropReason::kNoTunnel, peer_->queued());
+  }
+  // The first attempt starts at once; failures then back off.
+  StartAttempt();
+}
+
+void ClientTunnel::Reschedule() {
+  const absl::Time next =
+      peer_ == nullptr ? absl::InfiniteFuture() : peer_->NextDeadline();
+  if (next == peer_timer_at_ &&
+      (peer_timer_ != 0 || next == absl::InfiniteFuture())) {
+    return;
+  }
+  if (peer_timer_ != 0) worker_.loop().Cancel(peer_timer_);
+  peer_timer_ = 0;
+  peer_timer_at_ = next;
+  if (next == absl::InfiniteFuture() || state_.load() == ClientState::kClosed) {
+    return;
+  }
+  std::weak_ptr<ClientTunnel> weak = weak_from_this();
+  peer_timer_ = worker_.loop().RunAt(next, [weak] {
+    if (auto self = weak.lock()) self->OnTimer();
+  });
+}
+
+void ClientTunnel::Shutdown(const std::string& reason) {
+  if (state_.exchange(ClientState::kClosed) == ClientState::kClosed) return;
+  for (io::EventLoop::TimerId* timer :
+       {&peer_timer_, &attempt_timer_, &retry_timer_}) {
+    if (*timer != 0) worker_.loop().Cancel(*timer);
+    *timer = 0;
+  }
+  if (socket_.fd() >= 0) {
+    worker_.loop().Unwatch(socket_.fd());
+    socket_.Close();
+  }
+  peer_.reset();
+  port_->Close();
+  Finish(absl::CancelledError(absl::StrCat("tunnel closed: ", reason)));
+  Emit({ClientEvent::Type::kClosed, std::nullopt, reason});
+  // Release the self-reference after this call returns.
+  if (self_ != nullptr) {
+    worker_.loop().Post([keep = std::move(self_)] {});
+  }
+}
+
+void ClientTunnel::Emit(ClientEvent event) {
+  if (on_event_) on_event_(event);
+}
+
+void ClientTunnel::Finish(absl::StatusOr<core::Endpoint> result) {
+  if (!on_connect_) return;
+  ConnectCallback callback = std::move(on_connect_);
+  on_connect_ = nullptr;
+  callback(std::move(result));
+}
+
+}  // namespace snaptun::service

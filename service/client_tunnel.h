@@ -1,0 +1,144 @@
+// The client role's driver for one tunnel: its own UDP socket connected to
+// the data plane, the protocol Peer, and the tunnel's lifecycle. Connect
+// succeeds when the handshake completes and reports the address the data
+// plane observed (SNAP) or the socket's own address (WireGuard mode), or
+// fails with DEADLINE_EXCEEDED after the caller's timeout (W32). Once
+// established it keeps the tunnel alive (keepalive and rekey are the Peer's),
+// and when the session is lost it reconnects with growing, jittered, capped
+// backoff (W1), announcing RECONNECTING and, when the data plane now sees a
+// different address, ADDRESS_CHANGED (W2). Every bad datagram is dropped and
+// counted on its own; none aborts a batch or a connect (W3).
+//
+// The tunnel lives on one worker. It keeps itself alive until Close().
+#ifndef SNAPTUN_SERVICE_CLIENT_TUNNEL_H_
+#define SNAPTUN_SERVICE_CLIENT_TUNNEL_H_
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "service/backoff.h"
+#include "service/tunnel_port.h"
+#include "service/worker.h"
+#include "tunnel/core/identity.h"
+#include "tunnel/core/peer.h"
+#include "tunnel/io/udp_socket.h"
+
+namespace snaptun::service {
+
+struct ClientTunnelConfig {
+  crypto::PublicKey peer_public_key{};
+  core::Endpoint data_plane;
+  core::Mode mode = core::Mode::kSnap;
+  absl::Duration connect_timeout = absl::Seconds(10);
+  absl::Duration persistent_keepalive = absl::Seconds(10);
+  size_t receive_queue_capacity = 1024;
+  size_t send_queue_capacity = 1024;
+  BackoffPolicy reconnect_backoff;
+};
+
+enum class ClientState : uint8_t {
+  kConnecting,
+  kEstablished,
+  kReconnecting,
+  kClosed
+};
+
+struct ClientEvent {
+  enum class Type : uint8_t {
+    kHandshake,  // A protocol event: see peer_event.
+    kEstablished,
+    kRekeyed,
+    kReconnecting,
+    kAddressChanged,
+    kClosed
+  };
+  Type type;
+  std::optional<core::Endpoint> address;  // kEstablished, kAddressChanged.
+  std::string reason;                     // kReconnecting, kClosed.
+  core::PeerEvent peer_event{};           // The protocol event behind it.
+};
+
+class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
+ public:
+  using ConnectCallback = std::function<void(absl::StatusOr<core::Endpoint>)>;
+  // Protocol-level events (handshakes, failures) and lifecycle events both
+  // arrive here, on the worker thread.
+  using EventCallback = std::function<void(const ClientEvent&)>;
+
+  // Starts connecting on `worker`; `on_connect` runs once, on the worker.
+  static std::shared_ptr<ClientTunnel> Open(Worker& worker,
+                                            const core::LocalIdentity& local,
+                                            const ClientTunnelConfig& config,
+                                            EventCallback on_event,
+                                            ConnectCallback on_connect);
+  // Open and wait for the outcome (tests, tools). A failed connect leaves
+  // nothing behind.
+  static absl::StatusOr<std::shared_ptr<ClientTunnel>> Connect(
+      Worker& worker, const core::LocalIdentity& local,
+      const ClientTunnelConfig& config, EventCallback on_event = nullptr);
+
+  ClientTunnel(Worker& worker, const core::LocalIdentity& local,
+               const ClientTunnelConfig& config, EventCallback on_event,
+               ConnectCallback on_connect);
+
+  // Thread-safe. Ends the tunnel; the port closes.
+  void Close(const std::string& reason = "closed");
+
+  const std::shared_ptr<TunnelPort>& port() const { return port_; }
+  ClientState state() const { return state_.load(); }
+  // The address the data plane sees for this tunnel (updated on change).
+  std::optional<core::Endpoint> local_address() const;
+  const ClientTunnelConfig& config() const { return config_; }
+  Worker& worker() { return worker_; }
+
+ private:
+  void Start();
+  void Shutdown(const std::string& reason);
+  void StartAttempt();
+  void OnAttemptTimeout();
+  void OnReadable();
+  void OnTimer();
+  void DrainOutbound();
+  void HandlePeerEvent(const core::PeerEvent& event);
+  void LoseSession(const std::string& reason);
+  void Apply();
+  void Reschedule();
+  void Emit(ClientEvent event);
+  void Finish(absl::StatusOr<core::Endpoint> result);
+
+  Worker& worker_;
+  const core::LocalIdentity& local_;
+  const ClientTunnelConfig config_;
+  const EventCallback on_event_;
+  ConnectCallback on_connect_;
+  std::shared_ptr<TunnelPort> port_;
+  std::atomic<ClientState> state_{ClientState::kConnecting};
+
+  // Loop-thread state.
+  io::UdpSocket socket_;
+  std::unique_ptr<core::Peer> peer_;
+  core::PeerOutput out_;
+  Backoff backoff_;
+  std::vector<Packet> outbound_;
+  io::EventLoop::TimerId peer_timer_ = 0;
+  absl::Time peer_timer_at_ = absl::InfiniteFuture();
+  io::EventLoop::TimerId attempt_timer_ = 0;
+  io::EventLoop::TimerId retry_timer_ = 0;
+  // Holds the tunnel alive while it runs; released by Shutdown.
+  std::shared_ptr<ClientTunnel> self_;
+
+  mutable absl::Mutex mu_;
+  std::optional<core::Endpoint> local_address_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace snaptun::service
+
+#endif  // SNAPTUN_SERVICE_CLIENT_TUNNEL_H_

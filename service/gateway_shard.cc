@@ -1,0 +1,241 @@
+// Receive → table → deliver; ports → table → send; timers by deadline.
+#include "service/gateway_shard.h"
+
+#include <sys/epoll.h>
+
+#include <utility>
+
+namespace snaptun::service {
+namespace {
+
+// Receive batches handled per readiness event before other sockets and the
+// mailbox get a turn.
+constexpr int kReceiveRoundsPerWake = 8;
+// Payloads sealed per port before other work gets a turn.
+constexpr size_t kDrainBatch = 256;
+
+}  // namespace
+
+GatewayShard::GatewayShard(Worker& worker, io::UdpSocket socket,
+                           const core::LocalIdentity& identity,
+                           const core::Authorizer& authorizer,
+                           const GatewayShardConfig& config,
+                           GatewayObserver* observer, GatewayStats& stats)
+    : worker_(worker),
+      socket_(std::move(socket)),
+      mode_(config.table.mode),
+      config_(config),
+      observer_(observer),
+      stats_(stats),
+      table_(identity, authorizer, worker.rng(), config.table) {}
+
+void GatewayShard::Start() {
+  running_ = true;
+  std::weak_ptr<GatewayShard> weak = weak_from_this();
+  [[maybe_unused]] absl::Status status =
+      worker_.loop().Watch(socket_.fd(), EPOLLIN, [weak](uint32_t) {
+        if (auto self = weak.lock()) self->OnReadable();
+      });
+}
+
+void GatewayShard::Stop() {
+  if (!running_) return;
+  running_ = false;
+  worker_.loop().Unwatch(socket_.fd());
+  worker_.loop().Cancel(timer_);
+  out_.Clear();
+  std::vector<core::Endpoint> remotes;
+  for (const auto& [remote, port] : ports_) remotes.push_back(remote);
+  for (const core::Endpoint& remote : remotes) {
+    table_.Remove(remote, core::RemovalReason::kClosed, out_);
+  }
+  out_.to_network.clear();
+  Apply();
+  socket_.Close();
+}
+
+size_t GatewayShard::RemoveIdentity(const crypto::PublicKey& identity) {
+  if (!running_) return 0;
+  const size_t removed =
+      table_.RemoveIdentity(identity, core::RemovalReason::kUnauthorized, out_);
+  Apply();
+  return removed;
+}
+
+bool GatewayShard::Remove(const core::Endpoint& remote) {
+  if (!running_) return false;
+  const bool removed =
+      table_.Remove(remote, core::RemovalReason::kClosed, out_);
+  Apply();
+  return removed;
+}
+
+void GatewayShard::OnReadable() {
+  for (int round = 0; round < kReceiveRoundsPerWake && running_; ++round) {
+    const absl::Time now = worker_.loop().clock().Now();
+    absl::StatusOr<io::ReceiveStats> received = worker_.receiver().Receive(
+        socket_.fd(),
+        [&](absl::Span<uint8_t> datagram, const core::Endpoint& from) {
+          const core::IncomingResult result =
+              table_.HandleIncoming(now, datagram, from, out_);
+          if (result.failure != core::HandshakeFailure::kNone) {
+            stats_.failures[static_cast<size_t>(result.failure)].fetch_add(
+                1, std::memory_order_relaxed);
+          }
+          if (result.kind == core::ReceiveResult::Kind::kDropped) {
+            stats_.Drop(result.drop);
+            if (auto it = ports_.find(from); it != ports_.end()) {
+              it->second->counters().Drop(result.drop);
+            }
+            return;
+          }
+          if (result.kind != core::ReceiveResult::Kind::kData) return;
+          stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
+          stats_.rx_bytes.fetch_add(result.payload.size(),
+                                    std::memory_order_relaxed);
+          if (auto it = ports_.find(from); it != ports_.end()) {
+            it->second->Deliver(result.payload);
+          }
+        });
+    if (!received.ok()) break;
+    stats_.datagrams_received.fetch_add(
+        received->datagrams + received->truncated, std::memory_order_relaxed);
+    stats_.Drop(core::DropReason::kOversize, received->truncated);
+    Apply();
+    if (received->datagrams + received->truncated + received->empty == 0) {
+      break;
+    }
+  }
+}
+
+void GatewayShard::DrainPort(const core::Endpoint& remote) {
+  auto it = ports_.find(remote);
+  if (it == ports_.end() || !running_) return;
+  std::shared_ptr<TunnelPort> port = it->second;
+  outbound_.clear();
+  const size_t taken = port->TakeOutbound(outbound_, kDrainBatch);
+  const absl::Time now = worker_.loop().clock().Now();
+  io::BatchSender& sender = worker_.sender();
+  for (const Packet& payload : outbound_) {
+    if (sender.full()) Apply();
+    absl::Span<uint8_t> datagram =
+        sender.Reserve(remote, core::Peer::SealedSize(payload.size(), mode_));
+    const core::OutgoingResult result =
+        table_.HandleOutgoing(now, remote, payload, datagram, out_);
+    switch (result.status) {
+      case core::SendStatus::kSent:
+        sender.Commit(result.size);
+        port->counters().tx_packets.fetch_add(1, std::memory_order_relaxed);
+        port->counters().tx_bytes.fetch_add(payload.size(),
+                                            std::memory_order_relaxed);
+        stats_.tx_packets.fetch_add(1, std::memory_order_relaxed);
+        stats_.tx_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+        break;
+      case core::SendStatus::kQueued:
+        break;
+      case core::SendStatus::kDropped:
+        port->counters().Drop(result.drop);
+        stats_.Drop(result.drop);
+        break;
+    }
+  }
+  Apply();
+  if (taken == kDrainBatch) {
+    std::weak_ptr<GatewayShard> weak = weak_from_this();
+    worker_.loop().Post([weak, remote] {
+      if (auto self = weak.lock()) self->DrainPort(remote);
+    });
+  }
+}
+
+void GatewayShard::OnTimer() {
+  timer_ = 0;
+  timer_at_ = absl::InfiniteFuture();
+  if (!running_) return;
+  table_.OnTimer(worker_.loop().clock().Now(), out_);
+  Apply();
+}
+
+void GatewayShard::Apply() {
+  io::BatchSender& sender = worker_.sender();
+  for (const core::TableEvent& event : out_.events) {
+    GatewayTunnelInfo info{event.remote, event.identity, worker_.index()};
+    switch (event.type) {
+      case core::TableEvent::Type::kCreated: {
+        auto port = std::make_shared<TunnelPort>(config_.receive_queue_capacity,
+                                                 config_.send_queue_capacity);
+        std::weak_ptr<GatewayShard> weak = weak_from_this();
+        io::EventLoop* loop = &worker_.loop();
+        const core::Endpoint remote = event.remote;
+        port->SetSendWake([weak, loop, remote] {
+          loop->Post([weak, remote] {
+            if (auto self = weak.lock()) self->DrainPort(remote);
+          });
+        });
+        ports_[event.remote] = port;
+        tunnels_.fetch_add(1, std::memory_order_relaxed);
+        if (observer_ != nullptr) observer_->OnTunnelAccepted(info, port);
+        break;
+      }
+      case core::TableEvent::Type::kPeer: {
+        auto it = ports_.find(event.remote);
+        if (event.peer_event.type == core::PeerEventType::kHandshakeCompleted) {
+          stats_.handshakes_completed.fetch_add(1, std::memory_order_relaxed);
+          if (it != ports_.end()) {
+            it->second->counters().handshakes.fetch_add(
+                1, std::memory_order_relaxed);
+          }
+        }
+        if (observer_ != nullptr)
+          observer_->OnTunnelEvent(info, event.peer_event);
+        break;
+      }
+      case core::TableEvent::Type::kRemoved: {
+        auto it = ports_.find(event.remote);
+        if (it != ports_.end()) {
+          it->second->Close();
+          ports_.erase(it);
+          tunnels_.fetch_sub(1, std::memory_order_relaxed);
+        }
+        if (observer_ != nullptr)
+          observer_->OnTunnelRemoved(info, event.removal);
+        break;
+      }
+      case core::TableEvent::Type::kCookieSent:
+        stats_.cookies_sent.fetch_add(1, std::memory_order_relaxed);
+        break;
+    }
+  }
+  for (auto& [to, datagram] : out_.to_network) {
+    if (sender.full()) {
+      stats_.Drop(core::DropReason::kSendError,
+                  sender.Flush(socket_.fd(), false).dropped);
+    }
+    sender.Queue(to, datagram);
+  }
+  for (size_t i = 0; i < core::kDropReasonCount; ++i) {
+    stats_.Drop(static_cast<core::DropReason>(i), out_.drops[i]);
+  }
+  out_.Clear();
+  if (!sender.empty() && socket_.fd() >= 0) {
+    stats_.Drop(core::DropReason::kSendError,
+                sender.Flush(socket_.fd(), false).dropped);
+  }
+  Reschedule();
+}
+
+void GatewayShard::Reschedule() {
+  if (!running_) return;
+  const absl::Time next = table_.NextDeadline();
+  if (next == timer_at_) return;
+  if (timer_ != 0) worker_.loop().Cancel(timer_);
+  timer_ = 0;
+  timer_at_ = next;
+  if (next == absl::InfiniteFuture()) return;
+  std::weak_ptr<GatewayShard> weak = weak_from_this();
+  timer_ = worker_.loop().RunAt(next, [weak] {
+    if (auto self = weak.lock()) self->OnTimer();
+  });
+}
+
+}  // namespace snaptun::service

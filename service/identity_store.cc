@@ -1,0 +1,62 @@
+// Grants with expiry, read under a shared lock.
+#include "service/identity_store.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace snaptun::service {
+
+std::optional<core::Grant> IdentityStore::Authorize(
+    absl::Time now, const crypto::PublicKey& identity) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = records_.find(identity);
+  if (it == records_.end() || now >= it->second.expires_at) {
+    return std::nullopt;
+  }
+  return core::Grant{it->second.expires_at, it->second.version};
+}
+
+IdentityRecord IdentityStore::Grant(const crypto::PublicKey& identity,
+                                    absl::Time now, absl::Time expires_at,
+                                    std::map<std::string, std::string> labels) {
+  absl::MutexLock lock(&mu_);
+  IdentityRecord& record = records_[identity];
+  if (record.version == 0 || now >= record.expires_at) {
+    record.authorized_at = now;
+  }
+  record.public_key = identity;
+  record.expires_at = expires_at;
+  record.labels = std::move(labels);
+  record.version = next_version_++;
+  return record;
+}
+
+bool IdentityStore::Revoke(const crypto::PublicKey& identity) {
+  absl::MutexLock lock(&mu_);
+  return records_.erase(identity) > 0;
+}
+
+std::vector<IdentityRecord> IdentityStore::List(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  std::vector<IdentityRecord> out;
+  for (auto it = records_.begin(); it != records_.end();) {
+    if (now >= it->second.expires_at) {
+      records_.erase(it++);
+      continue;
+    }
+    out.push_back(it->second);
+    ++it;
+  }
+  std::sort(out.begin(), out.end(),
+            [](const IdentityRecord& a, const IdentityRecord& b) {
+              return a.public_key < b.public_key;
+            });
+  return out;
+}
+
+size_t IdentityStore::size() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return records_.size();
+}
+
+}  // namespace snaptun::service

@@ -1,0 +1,55 @@
+// The gateway's record of which client identities are authorized, until
+// when, and with which labels. The data plane consults it through the core's
+// Authorizer interface on every packet, so reads take a shared lock only;
+// every change bumps the grant version so tunnels notice renewals.
+#ifndef SNAPTUN_SERVICE_IDENTITY_STORE_H_
+#define SNAPTUN_SERVICE_IDENTITY_STORE_H_
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "tunnel/core/authorizer.h"
+#include "tunnel/crypto/secret.h"
+
+namespace snaptun::service {
+
+struct IdentityRecord {
+  crypto::PublicKey public_key{};
+  absl::Time authorized_at = absl::InfinitePast();
+  absl::Time expires_at = absl::InfiniteFuture();
+  std::map<std::string, std::string> labels;
+  uint64_t version = 0;
+};
+
+class IdentityStore final : public core::Authorizer {
+ public:
+  std::optional<core::Grant> Authorize(
+      absl::Time now, const crypto::PublicKey& identity) const override;
+
+  // Adds or extends a grant; returns the stored record.
+  IdentityRecord Grant(const crypto::PublicKey& identity, absl::Time now,
+                       absl::Time expires_at,
+                       std::map<std::string, std::string> labels);
+  // True when the identity was known.
+  bool Revoke(const crypto::PublicKey& identity);
+  // Records that have not expired at `now`, ordered by key; expired ones are
+  // forgotten here, so the store does not grow without bound (W22).
+  std::vector<IdentityRecord> List(absl::Time now);
+  size_t size() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<crypto::PublicKey, IdentityRecord> records_
+      ABSL_GUARDED_BY(mu_);
+  uint64_t next_version_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace snaptun::service
+
+#endif  // SNAPTUN_SERVICE_IDENTITY_STORE_H_

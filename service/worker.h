@@ -1,0 +1,74 @@
+// A data-plane worker: one thread running one event loop, plus the scratch
+// every tunnel on it shares (the batch receiver's GRO-sized buffers, the
+// batch sender, a random source). A tunnel belongs to exactly one worker for
+// its life and is reached from other threads only through the worker's
+// mailbox. The pool starts N workers (default: one per core).
+#ifndef SNAPTUN_SERVICE_WORKER_H_
+#define SNAPTUN_SERVICE_WORKER_H_
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "tunnel/crypto/random.h"
+#include "tunnel/io/batch_receiver.h"
+#include "tunnel/io/batch_sender.h"
+#include "tunnel/io/clock.h"
+#include "tunnel/io/event_loop.h"
+
+namespace snaptun::service {
+
+class Worker {
+ public:
+  Worker(io::Clock& clock, size_t index);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  void Start();
+  // Stops the loop after the work already posted, and joins the thread.
+  void Stop();
+
+  size_t index() const { return index_; }
+  io::EventLoop& loop() { return loop_; }
+  // Runs `task` on the worker and waits for it. Must not be called from the
+  // worker itself.
+  void RunAndWait(std::function<void()> task);
+
+  // Loop-thread only.
+  io::BatchReceiver& receiver() { return receiver_; }
+  io::BatchSender& sender() { return sender_; }
+  crypto::RandomSource& rng() { return rng_; }
+
+ private:
+  const size_t index_;
+  io::EventLoop loop_;
+  io::BatchReceiver receiver_;
+  io::BatchSender sender_;
+  crypto::SystemRandom rng_;
+  std::thread thread_;
+};
+
+class WorkerPool {
+ public:
+  // `workers` 0 means one per core.
+  WorkerPool(io::Clock& clock, size_t workers);
+  ~WorkerPool();
+
+  size_t size() const { return workers_.size(); }
+  Worker& at(size_t i) { return *workers_[i]; }
+  // Spreads keys (tunnel ids) over the workers.
+  Worker& ForKey(uint64_t key) { return *workers_[key % workers_.size()]; }
+  io::Clock& clock() { return clock_; }
+  void Stop();
+
+ private:
+  io::Clock& clock_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+}  // namespace snaptun::service
+
+#endif  // SNAPTUN_SERVICE_WORKER_H_

@@ -1,0 +1,99 @@
+// recvmmsg with GRO splitting.
+#include "tunnel/io/batch_receiver.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+namespace snaptun::io {
+namespace {
+
+// The segment size of a GRO-coalesced read, or 0 when the kernel did not
+// coalesce.
+size_t GroSegmentSize(const msghdr& header) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr;
+       c = CMSG_NXTHDR(const_cast<msghdr*>(&header), c)) {
+    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+      int size = 0;
+      std::memcpy(&size, CMSG_DATA(c), sizeof(size));
+      return size > 0 ? static_cast<size_t>(size) : 0;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+BatchReceiver::BatchReceiver(size_t slots)
+    : buffers_(slots * kSlotSize),
+      headers_(slots),
+      iovecs_(slots),
+      sources_(slots),
+      controls_(slots) {}
+
+absl::StatusOr<ReceiveStats> BatchReceiver::Receive(int fd,
+                                                    const Handler& handler) {
+  const size_t slots = headers_.size();
+  for (size_t i = 0; i < slots; ++i) {
+    iovecs_[i] = {buffers_.data() + i * kSlotSize, kSlotSize};
+    msghdr& h = headers_[i].msg_hdr;
+    h = {};
+    h.msg_name = &sources_[i].storage;
+    h.msg_namelen = sizeof(sources_[i].storage);
+    h.msg_iov = &iovecs_[i];
+    h.msg_iovlen = 1;
+    h.msg_control = controls_[i].data();
+    h.msg_controllen = controls_[i].size();
+    headers_[i].msg_len = 0;
+  }
+  int received;
+  do {
+    received = recvmmsg(fd, headers_.data(), static_cast<unsigned>(slots),
+                        MSG_DONTWAIT, nullptr);
+  } while (received < 0 && errno == EINTR);
+  ReceiveStats stats;
+  if (received < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return stats;
+    // ICMP errors reported on connected sockets are not fatal.
+    if (errno == ECONNREFUSED || errno == EHOSTUNREACH ||
+        errno == ENETUNREACH) {
+      return stats;
+    }
+    return absl::UnavailableError(
+        absl::StrCat("recvmmsg: ", std::strerror(errno)));
+  }
+  for (int i = 0; i < received; ++i) {
+    const msghdr& h = headers_[i].msg_hdr;
+    const size_t length = headers_[i].msg_len;
+    if ((h.msg_flags & MSG_TRUNC) != 0) {
+      ++stats.truncated;
+      continue;
+    }
+    if (length == 0) {
+      ++stats.empty;
+      continue;
+    }
+    const std::optional<core::Endpoint> from = FromSocketAddress(
+        reinterpret_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
+    if (!from.has_value()) continue;
+    uint8_t* base = buffers_.data() + i * kSlotSize;
+    size_t segment = GroSegmentSize(h);
+    if (segment == 0 || segment > length) segment = length;
+    for (size_t offset = 0; offset < length; offset += segment) {
+      const size_t size = std::min(segment, length - offset);
+      handler(absl::MakeSpan(base + offset, size), *from);
+      ++stats.datagrams;
+    }
+  }
+  return stats;
+}
+
+}  // namespace snaptun::io

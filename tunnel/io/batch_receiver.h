@@ -1,0 +1,55 @@
+// Receives a batch of datagrams with one recvmmsg call. Each slot is sized
+// for a GRO-coalesced read (64 KiB), so the kernel can never truncate one
+// (the reference sized its slots at 9 KiB with GRO on, W17); a coalesced read
+// is split at the segment size the kernel reports, and every datagram is
+// handed to the caller one by one with its source. The buffers belong to the
+// receiver and are reused by every call; one receiver serves every socket of
+// a worker, since a worker reads one socket at a time.
+#ifndef SNAPTUN_TUNNEL_IO_BATCH_RECEIVER_H_
+#define SNAPTUN_TUNNEL_IO_BATCH_RECEIVER_H_
+
+#include <sys/socket.h>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "tunnel/core/endpoint.h"
+#include "tunnel/io/socket_address.h"
+
+namespace snaptun::io {
+
+struct ReceiveStats {
+  size_t datagrams = 0;  // Handed to the caller.
+  size_t truncated = 0;  // Did not fit a slot (never with GRO-sized slots).
+  size_t empty = 0;      // Zero-length datagrams, ignored.
+};
+
+class BatchReceiver {
+ public:
+  static constexpr size_t kSlotSize = 65536;
+
+  explicit BatchReceiver(size_t slots = 64);
+
+  using Handler =
+      std::function<void(absl::Span<uint8_t> datagram, const core::Endpoint&)>;
+
+  // One recvmmsg. A socket with nothing to read, or an ICMP error queued on
+  // a connected socket, gives zero datagrams rather than an error.
+  absl::StatusOr<ReceiveStats> Receive(int fd, const Handler& handler);
+
+ private:
+  std::vector<uint8_t> buffers_;
+  std::vector<mmsghdr> headers_;
+  std::vector<iovec> iovecs_;
+  std::vector<SocketAddress> sources_;
+  std::vector<std::array<uint8_t, 64>> controls_;
+};
+
+}  // namespace snaptun::io
+
+#endif  // SNAPTUN_TUNNEL_IO_BATCH_RECEIVER_H_

@@ -1,0 +1,125 @@
+// Socket setup: family, options, bind, connect.
+#include "tunnel/io/udp_socket.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "tunnel/io/socket_address.h"
+
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+
+namespace snaptun::io {
+namespace {
+
+absl::Status Errno(absl::string_view what, const core::Endpoint& endpoint) {
+  const int error = errno;
+  const std::string message =
+      absl::StrCat(what, " ", endpoint.ToString(), ": ", std::strerror(error));
+  if (error == EADDRINUSE) return absl::AlreadyExistsError(message);
+  if (error == EACCES || error == EPERM) {
+    return absl::PermissionDeniedError(message);
+  }
+  if (error == EADDRNOTAVAIL || error == EAFNOSUPPORT) {
+    return absl::InvalidArgumentError(message);
+  }
+  return absl::UnavailableError(message);
+}
+
+absl::Status Configure(int fd, const UdpSocketOptions& options,
+                       const core::Endpoint& for_errors, bool& gro) {
+  const int one = 1;
+  if (options.reuse_port &&
+      setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
+    return Errno("SO_REUSEPORT on", for_errors);
+  }
+  // Buffer sizes are best effort: the kernel caps them at its rmem_max.
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &options.receive_buffer_bytes,
+             sizeof(int));
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &options.send_buffer_bytes,
+             sizeof(int));
+  gro = options.gro &&
+        setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one)) == 0;
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+UdpSocket::~UdpSocket() { Close(); }
+
+UdpSocket::UdpSocket(UdpSocket&& other) noexcept
+    : fd_(std::exchange(other.fd_, -1)),
+      connected_(other.connected_),
+      gro_(other.gro_) {}
+
+UdpSocket& UdpSocket::operator=(UdpSocket&& other) noexcept {
+  if (this != &other) {
+    Close();
+    fd_ = std::exchange(other.fd_, -1);
+    connected_ = other.connected_;
+    gro_ = other.gro_;
+  }
+  return *this;
+}
+
+void UdpSocket::Close() {
+  if (fd_ >= 0) close(fd_);
+  fd_ = -1;
+}
+
+absl::StatusOr<UdpSocket> UdpSocket::Bind(const core::Endpoint& local,
+                                          const UdpSocketOptions& options) {
+  const SocketAddress address = ToSocketAddress(local);
+  const int fd =
+      socket(address.family(), SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Errno("socket for", local);
+  UdpSocket socket(fd);
+  if (absl::Status status = Configure(fd, options, local, socket.gro_);
+      !status.ok()) {
+    return status;
+  }
+  if (bind(fd, address.get(), address.length) != 0) {
+    return Errno("bind", local);
+  }
+  return socket;
+}
+
+absl::StatusOr<UdpSocket> UdpSocket::Connect(const core::Endpoint& remote,
+                                             const UdpSocketOptions& options) {
+  const core::Endpoint any = remote.is_ipv4()
+                                 ? core::Endpoint::Ipv4({0, 0, 0, 0}, 0)
+                                 : core::Endpoint::Ipv6({}, 0);
+  absl::StatusOr<UdpSocket> socket = Bind(any, options);
+  if (!socket.ok()) return socket.status();
+  const SocketAddress address = ToSocketAddress(remote);
+  if (connect(socket->fd_, address.get(), address.length) != 0) {
+    return Errno("connect to", remote);
+  }
+  socket->connected_ = true;
+  return socket;
+}
+
+absl::StatusOr<core::Endpoint> UdpSocket::LocalEndpoint() const {
+  SocketAddress address;
+  address.length = sizeof(address.storage);
+  if (getsockname(fd_, address.get(), &address.length) != 0) {
+    return absl::InternalError(
+        absl::StrCat("getsockname: ", std::strerror(errno)));
+  }
+  std::optional<core::Endpoint> endpoint =
+      FromSocketAddress(address.get(), address.length);
+  if (!endpoint.has_value()) {
+    return absl::InternalError("getsockname: unknown address family");
+  }
+  return *endpoint;
+}
+
+}  // namespace snaptun::io
