@@ -7,6 +7,7 @@ SNAPTUN_PACKAGES=(
   bazel-bootstrap
   clang-format
   g++
+  iproute2
   libabsl-dev
   libbenchmark-dev
   libcivetweb-dev
@@ -16,9 +17,12 @@ SNAPTUN_PACKAGES=(
   libgtest-dev
   libprotobuf-dev
   libssl-dev
+  nftables
   pkg-config
   protobuf-compiler
   protobuf-compiler-grpc
+  wireguard-go
+  wireguard-tools
 )
 
 snaptun_install_packages() {

@@ -1,0 +1,117 @@
+// Backoff growth (the reference never grew, W1), the bounded tunnel port in
+// both directions, and identity grants with expiry.
+#include <atomic>
+
+#include "gtest/gtest.h"
+#include "service/backoff.h"
+#include "service/identity_store.h"
+#include "service/tunnel_port.h"
+#include "tests/testing/fake_random.h"
+
+namespace snaptun::service {
+namespace {
+
+TEST(BackoffTest, GrowsWithJitterUpToTheCapAndResets) {
+  testing::FakeRandom rng(7);
+  BackoffPolicy policy;
+  policy.initial = absl::Seconds(1);
+  policy.max = absl::Seconds(30);
+  policy.multiplier = 2.0;
+  policy.jitter = 0.2;
+  Backoff backoff(policy);
+  double expected = 1.0;
+  for (int i = 0; i < 10; ++i) {
+    const double delay = absl::ToDoubleSeconds(backoff.Next(rng));
+    const double base = std::min(expected, 30.0);
+    EXPECT_GE(delay, base * 0.8 - 1e-9) << i;
+    EXPECT_LE(delay, base * 1.2 + 1e-9) << i;
+    expected *= 2;
+  }
+  EXPECT_EQ(backoff.attempts(), 10);
+  backoff.Reset();
+  EXPECT_LE(absl::ToDoubleSeconds(backoff.Next(rng)), 1.2);
+}
+
+TEST(BackoffTest, JitterSpreadsDelays) {
+  testing::FakeRandom rng(9);
+  BackoffPolicy policy;
+  double lowest = 1e9;
+  double highest = 0;
+  for (int i = 0; i < 100; ++i) {
+    Backoff backoff(policy);
+    const double d = absl::ToDoubleSeconds(backoff.Next(rng));
+    lowest = std::min(lowest, d);
+    highest = std::max(highest, d);
+  }
+  EXPECT_LT(lowest, 0.9);
+  EXPECT_GT(highest, 1.1);
+}
+
+TEST(TunnelPortTest, FullReceiveQueueDropsAndCounts) {
+  TunnelPort port(/*receive_capacity=*/2, /*send_capacity=*/2);
+  const uint8_t data[] = {1, 2, 3};
+  port.Deliver(data);
+  port.Deliver(data);
+  port.Deliver(data);
+  EXPECT_EQ(port.receive_queued(), 2u);
+  EXPECT_EQ(port.counters().dropped(core::DropReason::kReceiveQueueFull), 1u);
+  EXPECT_EQ(port.counters().rx_packets.load(), 2u);
+  std::vector<Packet> got;
+  EXPECT_EQ(port.Receive(got, 10, absl::ZeroDuration()), 2u);
+  EXPECT_EQ(got[0], Packet({1, 2, 3}));
+}
+
+TEST(TunnelPortTest, SendWakesOncePerBurstAndRefusesWhenFull) {
+  TunnelPort port(4, 3);
+  std::atomic<int> wakes{0};
+  port.SetSendWake([&] { ++wakes; });
+  EXPECT_EQ(port.Send({1}), TunnelPort::SendStatus::kAccepted);
+  EXPECT_EQ(port.Send({2}), TunnelPort::SendStatus::kAccepted);
+  EXPECT_EQ(port.Send({3}), TunnelPort::SendStatus::kAccepted);
+  EXPECT_EQ(port.Send({4}), TunnelPort::SendStatus::kFull);
+  EXPECT_EQ(wakes.load(), 1);
+  std::vector<Packet> out;
+  EXPECT_EQ(port.TakeOutbound(out, 2), 2u);
+  EXPECT_EQ(port.Send({5}), TunnelPort::SendStatus::kAccepted);
+  EXPECT_EQ(wakes.load(), 1);  // The drain is still pending.
+  EXPECT_EQ(port.TakeOutbound(out, 10), 2u);
+  EXPECT_EQ(port.Send({6}), TunnelPort::SendStatus::kAccepted);
+  EXPECT_EQ(wakes.load(), 2);
+}
+
+TEST(TunnelPortTest, CloseWakesReceiversAndRefusesSends) {
+  TunnelPort port(4, 4);
+  int ready = 0;
+  port.SetReceiveReady([&] { ++ready; });
+  port.Close();
+  EXPECT_EQ(ready, 1);
+  EXPECT_TRUE(port.closed());
+  EXPECT_EQ(port.Send({1}), TunnelPort::SendStatus::kClosed);
+  std::vector<Packet> got;
+  EXPECT_EQ(port.Receive(got, 1, absl::Seconds(10)), 0u);  // Returns at once.
+}
+
+TEST(IdentityStoreTest, GrantsExpireAndRenewalsBumpTheVersion) {
+  IdentityStore store;
+  crypto::PublicKey key{};
+  key[0] = 1;
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  EXPECT_FALSE(store.Authorize(t0, key).has_value());
+  store.Grant(key, t0, t0 + absl::Seconds(10), {{"team", "a"}});
+  std::optional<core::Grant> first = store.Authorize(t0, key);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->expires_at, t0 + absl::Seconds(10));
+  EXPECT_FALSE(store.Authorize(t0 + absl::Seconds(10), key).has_value());
+  store.Grant(key, t0 + absl::Seconds(5), t0 + absl::Seconds(60), {});
+  std::optional<core::Grant> renewed =
+      store.Authorize(t0 + absl::Seconds(20), key);
+  ASSERT_TRUE(renewed.has_value());
+  EXPECT_GT(renewed->version, first->version);
+  EXPECT_EQ(store.List(t0).size(), 1u);
+  EXPECT_TRUE(store.List(t0 + absl::Seconds(61)).empty());
+  EXPECT_EQ(store.size(), 0u);  // Expired records are forgotten.
+  EXPECT_FALSE(store.Revoke(key));
+}
+
+}  // namespace
+}  // namespace snaptun::service
