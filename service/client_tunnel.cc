@@ -168,11 +168,13 @@ void ClientTunnel::OnReadable() {
           const core::ReceiveResult result =
               peer_->Receive(now, *type, datagram, from, out_);
           if (result.kind == core::ReceiveResult::Kind::kData) {
-            port_->Deliver(result.payload);
+            deliveries_.push_back(result.payload);
           } else if (result.kind == core::ReceiveResult::Kind::kDropped) {
             port_->counters().Drop(result.drop);
           }
         });
+    port_->DeliverBatch(deliveries_);
+    deliveries_.clear();
     if (!received.ok()) break;
     port_->counters().Drop(core::DropReason::kOversize, received->truncated);
     Apply();

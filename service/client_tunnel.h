@@ -128,6 +128,7 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   core::PeerOutput out_;
   Backoff backoff_;
   std::vector<Packet> outbound_;
+  std::vector<absl::Span<const uint8_t>> deliveries_;
   io::EventLoop::TimerId peer_timer_ = 0;
   absl::Time peer_timer_at_ = absl::InfiniteFuture();
   io::EventLoop::TimerId attempt_timer_ = 0;

@@ -94,9 +94,10 @@ void GatewayShard::OnReadable() {
           stats_.rx_bytes.fetch_add(result.payload.size(),
                                     std::memory_order_relaxed);
           if (auto it = ports_.find(from); it != ports_.end()) {
-            it->second->Deliver(result.payload);
+            deliveries_.emplace_back(it->second.get(), result.payload);
           }
         });
+    FlushDeliveries();
     if (!received.ok()) break;
     stats_.datagrams_received.fetch_add(
         received->datagrams + received->truncated, std::memory_order_relaxed);
@@ -106,6 +107,19 @@ void GatewayShard::OnReadable() {
       break;
     }
   }
+}
+
+void GatewayShard::FlushDeliveries() {
+  // Consecutive payloads of one tunnel go in one batch: one lock, one wake.
+  for (size_t i = 0; i < deliveries_.size();) {
+    TunnelPort* port = deliveries_[i].first;
+    run_.clear();
+    for (; i < deliveries_.size() && deliveries_[i].first == port; ++i) {
+      run_.push_back(deliveries_[i].second);
+    }
+    port->DeliverBatch(run_);
+  }
+  deliveries_.clear();
 }
 
 void GatewayShard::DrainPort(const core::Endpoint& remote) {

@@ -46,6 +46,7 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   void OnReadable();
   void OnTimer();
   void DrainPort(const core::Endpoint& remote);
+  void FlushDeliveries();
   // Acts on everything the table asked for, sends, re-arms the timer.
   void Apply();
   void Reschedule();
@@ -60,6 +61,9 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   core::TableOutput out_;
   absl::flat_hash_map<core::Endpoint, std::shared_ptr<TunnelPort>> ports_;
   std::vector<Packet> outbound_;
+  // Payloads of one receive batch, delivered per port after the batch.
+  std::vector<std::pair<TunnelPort*, absl::Span<const uint8_t>>> deliveries_;
+  std::vector<absl::Span<const uint8_t>> run_;
   io::EventLoop::TimerId timer_ = 0;
   absl::Time timer_at_ = absl::InfiniteFuture();
   std::atomic<size_t> tunnels_{0};

@@ -25,6 +25,25 @@ TunnelPort::SendStatus TunnelPort::Send(Packet payload) {
   return SendStatus::kAccepted;
 }
 
+size_t TunnelPort::SendBatch(std::vector<Packet>& payloads) {
+  std::function<void()> wake;
+  size_t accepted = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return 0;
+    while (accepted < payloads.size() && outbound_.size() < send_capacity_) {
+      outbound_.push_back(std::move(payloads[accepted++]));
+    }
+    if (accepted > 0 && !wake_pending_ && send_wake_) {
+      wake_pending_ = true;
+      wake = send_wake_;
+    }
+  }
+  payloads.erase(payloads.begin(), payloads.begin() + accepted);
+  if (wake) wake();
+  return accepted;
+}
+
 size_t TunnelPort::Receive(std::vector<Packet>& out, size_t max,
                            absl::Duration timeout) {
   absl::MutexLock lock(&mu_);
@@ -62,19 +81,36 @@ void TunnelPort::SetSendWake(std::function<void()> wake) {
 }
 
 void TunnelPort::Deliver(absl::Span<const uint8_t> payload) {
+  DeliverBatch(absl::MakeConstSpan(&payload, 1));
+}
+
+void TunnelPort::DeliverBatch(
+    absl::Span<const absl::Span<const uint8_t>> payloads) {
+  // Copies are made before taking the lock, so the carrier is not held up.
+  std::vector<Packet> copies;
+  copies.reserve(payloads.size());
+  for (absl::Span<const uint8_t> p : payloads) copies.emplace_back(p.begin(), p.end());
   std::function<void()> ready;
+  size_t delivered = 0;
+  uint64_t bytes = 0;
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return;
-    if (inbound_.size() >= receive_capacity_) {
-      counters_.Drop(core::DropReason::kReceiveQueueFull);
-      return;
+    const bool was_empty = inbound_.empty();
+    for (Packet& copy : copies) {
+      if (inbound_.size() >= receive_capacity_) break;
+      bytes += copy.size();
+      inbound_.push_back(std::move(copy));
+      ++delivered;
     }
-    inbound_.emplace_back(payload.begin(), payload.end());
-    if (inbound_.size() == 1) ready = receive_ready_;
+    if (was_empty && delivered > 0) ready = receive_ready_;
   }
-  counters_.rx_packets.fetch_add(1, std::memory_order_relaxed);
-  counters_.rx_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+  if (delivered < copies.size()) {
+    counters_.Drop(core::DropReason::kReceiveQueueFull,
+                   copies.size() - delivered);
+  }
+  counters_.rx_packets.fetch_add(delivered, std::memory_order_relaxed);
+  counters_.rx_bytes.fetch_add(bytes, std::memory_order_relaxed);
   if (ready) ready();
 }
 

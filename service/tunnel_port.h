@@ -53,6 +53,9 @@ class TunnelPort {
 
   // --- The carrier's side (any thread) ---
   SendStatus Send(Packet payload);
+  // Moves as many of `payloads` (from the front) as fit; returns how many.
+  // The worker is woken at most once.
+  size_t SendBatch(std::vector<Packet>& payloads);
   // Waits up to `timeout` for a payload, then moves up to `max` into `out`.
   // Returns how many; zero on timeout or once closed and drained.
   size_t Receive(std::vector<Packet>& out, size_t max, absl::Duration timeout);
@@ -68,6 +71,8 @@ class TunnelPort {
   // Installed once by the owner: schedules a drain of the send queue.
   void SetSendWake(std::function<void()> wake);
   void Deliver(absl::Span<const uint8_t> payload);
+  // Delivers a batch under one lock and with at most one wake-up.
+  void DeliverBatch(absl::Span<const absl::Span<const uint8_t>> payloads);
   // Moves up to `max` payloads out of the send queue. When it leaves the
   // queue empty, the next Send wakes the worker again.
   size_t TakeOutbound(std::vector<Packet>& out, size_t max);
