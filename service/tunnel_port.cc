@@ -89,7 +89,8 @@ void TunnelPort::DeliverBatch(
   // Copies are made before taking the lock, so the carrier is not held up.
   std::vector<Packet> copies;
   copies.reserve(payloads.size());
-  for (absl::Span<const uint8_t> p : payloads) copies.emplace_back(p.begin(), p.end());
+  for (absl::Span<const uint8_t> p : payloads)
+    copies.emplace_back(p.begin(), p.end());
   std::function<void()> ready;
   size_t delivered = 0;
   uint64_t bytes = 0;
@@ -104,13 +105,15 @@ void TunnelPort::DeliverBatch(
       ++delivered;
     }
     if (was_empty && delivered > 0) ready = receive_ready_;
+    // Counted before the payloads can be seen, so a reader never finds a
+    // payload its counters do not include.
+    if (delivered < copies.size()) {
+      counters_.Drop(core::DropReason::kReceiveQueueFull,
+                     copies.size() - delivered);
+    }
+    counters_.rx_packets.fetch_add(delivered, std::memory_order_relaxed);
+    counters_.rx_bytes.fetch_add(bytes, std::memory_order_relaxed);
   }
-  if (delivered < copies.size()) {
-    counters_.Drop(core::DropReason::kReceiveQueueFull,
-                   copies.size() - delivered);
-  }
-  counters_.rx_packets.fetch_add(delivered, std::memory_order_relaxed);
-  counters_.rx_bytes.fetch_add(bytes, std::memory_order_relaxed);
   if (ready) ready();
 }
 

@@ -11,7 +11,6 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <vector>
 
@@ -19,6 +18,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "tunnel/core/fifo.h"
 #include "tunnel/core/verdict.h"
 
 namespace snaptun::service {
@@ -83,8 +83,8 @@ class TunnelPort {
   const size_t send_capacity_;
   TunnelCounters counters_;
   mutable absl::Mutex mu_;
-  std::deque<Packet> inbound_ ABSL_GUARDED_BY(mu_);
-  std::deque<Packet> outbound_ ABSL_GUARDED_BY(mu_);
+  core::Fifo<Packet> inbound_ ABSL_GUARDED_BY(mu_);
+  core::Fifo<Packet> outbound_ ABSL_GUARDED_BY(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> send_wake_ ABSL_GUARDED_BY(mu_);

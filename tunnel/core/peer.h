@@ -14,7 +14,6 @@
 #define SNAPTUN_TUNNEL_CORE_PEER_H_
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -23,6 +22,7 @@
 #include "absl/types/span.h"
 #include "tunnel/core/cookie.h"
 #include "tunnel/core/endpoint.h"
+#include "tunnel/core/fifo.h"
 #include "tunnel/core/identity.h"
 #include "tunnel/core/keypair.h"
 #include "tunnel/core/messages.h"
@@ -201,7 +201,7 @@ class Peer {
   absl::Time keepalive_at_ = absl::InfiniteFuture();      // Passive.
   absl::Time new_handshake_at_ = absl::InfiniteFuture();  // No reply.
 
-  std::deque<std::vector<uint8_t>> queue_;
+  Fifo<std::vector<uint8_t>> queue_;
   std::optional<Endpoint> observed_;
   bool gave_up_ = false;
 };

@@ -1,10 +1,21 @@
 // ChaCha20-Poly1305 on OpenSSL's EVP_CIPHER, fetched once per process; and
 // HChaCha20, the one primitive written here by hand because OpenSSL has no
 // XChaCha20-Poly1305.
+//
+// An OpenSSL 3 cipher context costs about 1.3 KiB, and a transport keypair
+// needs two; a gateway holding a hundred thousand idle tunnels cannot keep
+// one per key. So AeadKey holds only its 32-byte key, and each thread keeps
+// a small direct-mapped cache of keyed contexts: a busy tunnel's keys stay
+// keyed in their slots and cost nothing extra per packet, an idle tunnel's
+// cost no context at all, and a slot taken over by another key is re-keyed
+// (ChaCha20 has no key schedule, so that is cheap). A destroyed key clears
+// its slot on the destroying thread, which for transport keys is the worker
+// thread that used them.
 #include "tunnel/crypto/aead.h"
 
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 
@@ -95,6 +106,52 @@ struct ScopedContext {
   EVP_CIPHER_CTX* ctx;
 };
 
+class ContextCache {
+ public:
+  ~ContextCache() {
+    for (Slot& slot : slots_) EVP_CIPHER_CTX_free(slot.ctx);
+  }
+
+  EVP_CIPHER_CTX* Get(uint64_t id, const SymmetricKey& key, bool seal) {
+    Slot& slot = slots_[id % kSlots];
+    if (slot.id == id) return slot.ctx;
+    const bool fresh = slot.ctx == nullptr;
+    if (fresh) slot.ctx = EVP_CIPHER_CTX_new();
+    if (slot.ctx == nullptr ||
+        EVP_CipherInit_ex(slot.ctx, fresh ? Cipher() : nullptr, nullptr,
+                          key.data(), nullptr, seal ? 1 : 0) != 1) {
+      std::abort();  // Only fails on allocation failure.
+    }
+    slot.id = id;
+    return slot.ctx;
+  }
+
+  void Forget(uint64_t id) {
+    Slot& slot = slots_[id % kSlots];
+    if (slot.id != id) return;
+    EVP_CIPHER_CTX_free(slot.ctx);  // Cleanses the key material.
+    slot = Slot{};
+  }
+
+ private:
+  static constexpr size_t kSlots = 256;
+  struct Slot {
+    uint64_t id = 0;
+    EVP_CIPHER_CTX* ctx = nullptr;
+  };
+  Slot slots_[kSlots];
+};
+
+ContextCache& ThreadContexts() {
+  thread_local ContextCache cache;
+  return cache;
+}
+
+uint64_t NextKeyId() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
 inline uint32_t Rotl(uint32_t v, int n) { return (v << n) | (v >> (32 - n)); }
 
 inline void QuarterRound(uint32_t* x, int a, int b, int c, int d) {
@@ -111,23 +168,24 @@ inline void QuarterRound(uint32_t* x, int a, int b, int c, int d) {
 }  // namespace
 
 AeadKey::AeadKey(const SymmetricKey& key, Direction direction)
-    : ctx_(NewContext(key, direction == Direction::kSeal)),
-      direction_(direction) {}
+    : key_(key), id_(NextKeyId()), direction_(direction) {}
 
-AeadKey::~AeadKey() { EVP_CIPHER_CTX_free(ctx_); }
+AeadKey::~AeadKey() { ThreadContexts().Forget(id_); }
 
 bool AeadKey::Seal(uint64_t counter, absl::Span<const uint8_t> plaintext,
                    absl::Span<const uint8_t> ad, uint8_t* out) {
   if (direction_ != Direction::kSeal) return false;
   const Bytes<12> nonce = CounterNonce(counter);
-  return SealWith(ctx_, nonce.data(), plaintext, ad, out);
+  return SealWith(ThreadContexts().Get(id_, key_, /*seal=*/true), nonce.data(),
+                  plaintext, ad, out);
 }
 
 bool AeadKey::Open(uint64_t counter, absl::Span<const uint8_t> ciphertext,
                    absl::Span<const uint8_t> ad, uint8_t* out) {
   if (direction_ != Direction::kOpen) return false;
   const Bytes<12> nonce = CounterNonce(counter);
-  return OpenWith(ctx_, nonce.data(), ciphertext, ad, out);
+  return OpenWith(ThreadContexts().Get(id_, key_, /*seal=*/false), nonce.data(),
+                  ciphertext, ad, out);
 }
 
 bool AeadSeal(const SymmetricKey& key, uint64_t counter,

@@ -40,8 +40,11 @@ class AeadKey {
   bool Open(uint64_t counter, absl::Span<const uint8_t> ciphertext,
             absl::Span<const uint8_t> ad, uint8_t* out);
 
+  uint64_t id() const { return id_; }
+
  private:
-  EVP_CIPHER_CTX* ctx_;
+  SymmetricKey key_;  // Zeroed on destruction.
+  uint64_t id_;
   Direction direction_;
 };
 
