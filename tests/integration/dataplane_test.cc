@@ -3,6 +3,7 @@
 // unauthorized identity never completes, authorization expiry stops delivery
 // within a second) and more: revocation, many clients, WireGuard mode, a
 // gateway restart, and a flood of garbage beside a working tunnel.
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <memory>
@@ -18,6 +19,7 @@
 #include "service/worker.h"
 #include "tests/integration/gateway_recorder.h"
 #include "tests/testing/keys.h"
+#include "tunnel/io/batch_receiver.h"
 #include "tunnel/io/batch_sender.h"
 #include "tunnel/io/udp_socket.h"
 
@@ -320,6 +322,109 @@ TEST_F(DataPlaneTest, ClientsReconnectAfterGatewayRestart) {
   EXPECT_TRUE(resumed);
   EXPECT_GE((*tunnel)->port()->counters().handshakes.load(), 2u);
   gateway_->Stop();  // Before `fresh` goes away.
+}
+
+// A NAT between client and gateway: forwards both ways, and can move the
+// client's traffic to a new outside port, as a NAT rebinding does.
+class Rebinder {
+ public:
+  explicit Rebinder(const core::Endpoint& gateway) : gateway_(gateway) {
+    inside_ = *io::UdpSocket::Bind(kLoopback, {});
+    outside_ = *io::UdpSocket::Connect(gateway_, {});
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Rebinder() {
+    stop_ = true;
+    thread_.join();
+  }
+  core::Endpoint address() { return *inside_.LocalEndpoint(); }
+  void Rebind() {
+    absl::MutexLock lock(&mu_);
+    outside_ = *io::UdpSocket::Connect(gateway_, {});
+  }
+
+ private:
+  void Run() {
+    io::BatchReceiver receiver(8);
+    io::BatchSender sender(8);
+    std::optional<core::Endpoint> client;
+    while (!stop_) {
+      absl::MutexLock lock(&mu_);
+      pollfd fds[2] = {{inside_.fd(), POLLIN, 0}, {outside_.fd(), POLLIN, 0}};
+      if (poll(fds, 2, 20) <= 0) continue;
+      (void)receiver.Receive(
+          inside_.fd(), [&](absl::Span<uint8_t> d, const core::Endpoint& from) {
+            client = from;
+            sender.Queue(gateway_, d);
+          });
+      sender.Flush(outside_.fd(), true);
+      (void)receiver.Receive(outside_.fd(),
+                             [&](absl::Span<uint8_t> d, const core::Endpoint&) {
+                               if (client.has_value()) sender.Queue(*client, d);
+                             });
+      sender.Flush(inside_.fd(), false);
+    }
+  }
+
+  const core::Endpoint gateway_;
+  io::UdpSocket inside_;
+  absl::Mutex mu_;
+  io::UdpSocket outside_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+TEST_F(DataPlaneTest, NatRebindingIsSurfacedAsAnAddressChange) {
+  Authorize(client_identity_, absl::Hours(1));
+  Rebinder nat(gateway_->local_address());
+  // Shared with the callback, which may outlive this body.
+  struct EventLog {
+    absl::Mutex mu;
+    std::vector<service::ClientEvent> events ABSL_GUARDED_BY(mu);
+  };
+  auto log = std::make_shared<EventLog>();
+  ClientTunnelConfig config = ClientConfig();
+  config.data_plane = nat.address();
+  absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel =
+      ClientTunnel::Connect(pool_.at(0), client_identity_, config,
+                            [log](const service::ClientEvent& event) {
+                              absl::MutexLock lock(&log->mu);
+                              log->events.push_back(event);
+                            });
+  ASSERT_TRUE(tunnel.ok()) << tunnel.status();
+  tunnels_.push_back(*tunnel);
+  const core::Endpoint before = *(*tunnel)->local_address();
+  nat.Rebind();
+  // Traffic from the new outside port finds no tunnel; the client hears
+  // nothing back, handshakes again, and learns its new address.
+  const absl::Time deadline = absl::Now() + absl::Seconds(40);
+  std::optional<core::Endpoint> changed;
+  while (!changed.has_value() && absl::Now() < deadline) {
+    (*tunnel)->port()->Send(Bytes("ping"));
+    absl::SleepFor(absl::Milliseconds(200));
+    absl::MutexLock lock(&log->mu);
+    for (const service::ClientEvent& event : log->events) {
+      if (event.type == service::ClientEvent::Type::kAddressChanged) {
+        changed = event.address;
+      }
+    }
+  }
+  ASSERT_TRUE(changed.has_value());
+  EXPECT_NE(*changed, before);
+  EXPECT_EQ((*tunnel)->local_address(), changed);
+  EXPECT_EQ((*tunnel)->state(), service::ClientState::kEstablished);
+  // And traffic flows on the new address.
+  std::shared_ptr<TunnelPort> port =
+      recorder_.WaitForPort(*changed, absl::Seconds(2));
+  ASSERT_NE(port, nullptr);
+  (*tunnel)->port()->Send(Bytes("after rebinding"));
+  bool seen = false;
+  while (!seen && absl::Now() < deadline) {
+    std::vector<Packet> got;
+    port->Receive(got, 64, absl::Milliseconds(200));
+    for (const Packet& p : got) seen |= p == Bytes("after rebinding");
+  }
+  EXPECT_TRUE(seen);
 }
 
 TEST_F(DataPlaneTest, GarbageFloodIsCountedAndTheTunnelKeepsWorking) {
