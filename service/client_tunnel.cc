@@ -26,7 +26,9 @@ std::shared_ptr<ClientTunnel> ClientTunnel::Open(
   auto tunnel = std::make_shared<ClientTunnel>(
       worker, local, config, std::move(on_event), std::move(on_connect));
   if (!worker.loop().Post([tunnel] { tunnel->Start(); })) {
-    tunnel->Finish(absl::UnavailableError("the worker has stopped"));
+    // The loop has finished, so nothing else runs on it: end here.
+    tunnel->Shutdown("the worker has stopped",
+                     absl::UnavailableError("the worker has stopped"));
   }
   return tunnel;
 }
@@ -57,7 +59,46 @@ ClientTunnel::ClientTunnel(Worker& worker, const core::LocalIdentity& local,
       on_connect_(std::move(on_connect)),
       port_(std::make_shared<TunnelPort>(config.receive_queue_capacity,
                                          config.send_queue_capacity)),
-      backoff_(config.reconnect_backoff) {}
+      metrics_(config.metrics == nullptr
+                   ? nullptr
+                   : &config.metrics->role(Role::kClient)),
+      backoff_(config.reconnect_backoff) {
+  if (metrics_ != nullptr) {
+    metrics_->tunnels_in(TunnelGaugeState::kConnecting).Increment();
+    RoleMetrics* m = metrics_;
+    const size_t shard = worker.index();
+    port_->SetDropObserver(
+        [m, shard](core::DropReason r, uint64_t n) { m->Drop(r, n, shard); });
+  }
+}
+
+ClientState ClientTunnel::Transition(ClientState to) {
+  const ClientState from = state_.exchange(to);
+  if (metrics_ != nullptr && from != to) {
+    auto gauge = [this](ClientState state) -> metrics::Gauge* {
+      switch (state) {
+        case ClientState::kConnecting:
+          return &metrics_->tunnels_in(TunnelGaugeState::kConnecting);
+        case ClientState::kEstablished:
+          return &metrics_->tunnels_in(TunnelGaugeState::kEstablished);
+        case ClientState::kReconnecting:
+          return &metrics_->tunnels_in(TunnelGaugeState::kReconnecting);
+        case ClientState::kClosed:
+          return nullptr;
+      }
+      return nullptr;
+    };
+    if (metrics::Gauge* g = gauge(from)) g->Decrement();
+    if (metrics::Gauge* g = gauge(to)) g->Increment();
+  }
+  return from;
+}
+
+void ClientTunnel::CountDrop(core::DropReason reason, uint64_t count) {
+  if (count == 0 || reason == core::DropReason::kNone) return;
+  port_->counters().Drop(reason, count);
+  if (metrics_ != nullptr) metrics_->Drop(reason, count, worker_.index());
+}
 
 std::optional<core::Endpoint> ClientTunnel::local_address() const {
   absl::MutexLock lock(&mu_);
@@ -80,8 +121,7 @@ void ClientTunnel::Start() {
   absl::StatusOr<io::UdpSocket> socket =
       io::UdpSocket::Connect(config_.data_plane, io::UdpSocketOptions{});
   if (!socket.ok()) {
-    Finish(socket.status());
-    Shutdown(std::string(socket.status().message()));
+    Shutdown(std::string(socket.status().message()), socket.status());
     return;
   }
   socket_ = std::move(*socket);
@@ -114,27 +154,32 @@ void ClientTunnel::StartAttempt() {
   peer_->Connect(now, out_);
   std::weak_ptr<ClientTunnel> weak = weak_from_this();
   attempt_timer_ = worker_.loop().RunAt(now + config_.connect_timeout, [weak] {
-    if (auto self = weak.lock()) self->OnAttemptTimeout();
+    if (auto self = weak.lock()) self->OnAttemptTimeout(true);
   });
   Apply();
 }
 
-void ClientTunnel::OnAttemptTimeout() {
+void ClientTunnel::OnAttemptTimeout(bool count_failure) {
   attempt_timer_ = 0;
   const ClientState state = state_.load();
+  if (count_failure && metrics_ != nullptr &&
+      (state == ClientState::kConnecting ||
+       state == ClientState::kReconnecting)) {
+    metrics_->Fail(core::HandshakeFailure::kTimeout, worker_.index());
+  }
   if (state == ClientState::kConnecting) {
-    Finish(absl::DeadlineExceededError(
-        absl::StrCat("the handshake with ", config_.data_plane.ToString(),
-                     " did not complete within ",
-                     absl::FormatDuration(config_.connect_timeout),
-                     "; is this identity authorized at the gateway?")));
-    Shutdown("connect timeout");
+    Shutdown("connect timeout",
+             absl::DeadlineExceededError(absl::StrCat(
+                 "the handshake with ", config_.data_plane.ToString(),
+                 " did not complete within ",
+                 absl::FormatDuration(config_.connect_timeout),
+                 "; is this identity authorized at the gateway?")));
     return;
   }
   if (state != ClientState::kReconnecting) return;
   // This attempt failed: wait longer each time before the next.
   if (peer_ != nullptr) {
-    port_->counters().Drop(core::DropReason::kNoTunnel, peer_->queued());
+    CountDrop(core::DropReason::kNoTunnel, peer_->queued());
   }
   peer_.reset();
   Reschedule();
@@ -158,11 +203,11 @@ void ClientTunnel::OnReadable() {
           const std::optional<core::MessageType> type =
               core::Classify(datagram, config_.mode);
           if (!type.has_value()) {
-            port_->counters().Drop(core::DropReason::kInvalidPacket);
+            CountDrop(core::DropReason::kInvalidPacket);
             return;
           }
           if (peer_ == nullptr) {
-            port_->counters().Drop(core::DropReason::kNoTunnel);
+            CountDrop(core::DropReason::kNoTunnel);
             return;
           }
           const core::ReceiveResult result =
@@ -170,13 +215,19 @@ void ClientTunnel::OnReadable() {
           if (result.kind == core::ReceiveResult::Kind::kData) {
             deliveries_.push_back(result.payload);
           } else if (result.kind == core::ReceiveResult::Kind::kDropped) {
-            port_->counters().Drop(result.drop);
+            CountDrop(result.drop);
           }
         });
+    if (metrics_ != nullptr && !deliveries_.empty()) {
+      uint64_t bytes = 0;
+      for (absl::Span<const uint8_t> p : deliveries_) bytes += p.size();
+      metrics_->packets_rx->Increment(deliveries_.size(), worker_.index());
+      metrics_->bytes_rx->Increment(bytes, worker_.index());
+    }
     port_->DeliverBatch(deliveries_);
     deliveries_.clear();
     if (!received.ok()) break;
-    port_->counters().Drop(core::DropReason::kOversize, received->truncated);
+    CountDrop(core::DropReason::kOversize, received->truncated);
     Apply();
     if (received->datagrams + received->truncated + received->empty == 0) {
       break;
@@ -201,7 +252,7 @@ void ClientTunnel::DrainOutbound() {
   outbound_.clear();
   const size_t taken = port_->TakeOutbound(outbound_, kDrainBatch);
   if (peer_ == nullptr) {
-    port_->counters().Drop(core::DropReason::kNoTunnel, taken);
+    CountDrop(core::DropReason::kNoTunnel, taken);
     return;
   }
   const absl::Time now = worker_.loop().clock().Now();
@@ -217,8 +268,12 @@ void ClientTunnel::DrainOutbound() {
       port_->counters().tx_packets.fetch_add(1, std::memory_order_relaxed);
       port_->counters().tx_bytes.fetch_add(payload.size(),
                                            std::memory_order_relaxed);
+      if (metrics_ != nullptr) {
+        metrics_->packets_tx->Increment(1, worker_.index());
+        metrics_->bytes_tx->Increment(payload.size(), worker_.index());
+      }
     } else if (result.status == core::SendStatus::kDropped) {
-      port_->counters().Drop(result.drop);
+      CountDrop(result.drop);
     }
   }
   Apply();
@@ -236,20 +291,20 @@ void ClientTunnel::Apply() {
   std::vector<core::PeerEvent> events = std::move(out_.events);
   for (size_t i = 0; i < core::kDropReasonCount; ++i) {
     if (out_.drops[i] != 0) {
-      port_->counters().Drop(static_cast<core::DropReason>(i), out_.drops[i]);
+      CountDrop(static_cast<core::DropReason>(i), out_.drops[i]);
     }
   }
   out_.Clear();
   if (socket_.fd() >= 0) {
     for (const std::vector<uint8_t>& datagram : datagrams) {
       if (sender.full()) {
-        port_->counters().Drop(core::DropReason::kSendError,
+        CountDrop(core::DropReason::kSendError,
                                sender.Flush(socket_.fd(), true).dropped);
       }
       sender.Queue(config_.data_plane, datagram);
     }
     if (!sender.empty()) {
-      port_->counters().Drop(core::DropReason::kSendError,
+      CountDrop(core::DropReason::kSendError,
                              sender.Flush(socket_.fd(), true).dropped);
     }
   }
@@ -259,6 +314,27 @@ void ClientTunnel::Apply() {
 
 void ClientTunnel::HandlePeerEvent(const core::PeerEvent& event) {
   Emit({ClientEvent::Type::kHandshake, std::nullopt, "", event});
+  if (metrics_ != nullptr) {
+    const size_t shard = worker_.index();
+    switch (event.type) {
+      case core::PeerEventType::kHandshakeInitiated:
+        metrics_->handshakes_initiated->Increment(1, shard);
+        break;
+      case core::PeerEventType::kHandshakeCompleted:
+        metrics_->handshakes_completed->Increment(1, shard);
+        metrics_->handshake_duration->Observe(
+            absl::ToDoubleSeconds(event.duration), shard);
+        break;
+      case core::PeerEventType::kHandshakeFailed:
+        metrics_->Fail(event.failure, shard);
+        break;
+      case core::PeerEventType::kCookieReceived:
+        config_.metrics->cookies_received().Increment(1, shard);
+        break;
+      default:
+        break;
+    }
+  }
   if (state_.load() == ClientState::kClosed) return;
   switch (event.type) {
     case core::PeerEventType::kHandshakeCompleted: {
@@ -279,7 +355,7 @@ void ClientTunnel::HandlePeerEvent(const core::PeerEvent& event) {
         previous = local_address_;
         local_address_ = address;
       }
-      const ClientState before = state_.exchange(ClientState::kEstablished);
+      const ClientState before = Transition(ClientState::kEstablished);
       if (before == ClientState::kConnecting) {
         Emit({ClientEvent::Type::kEstablished, address, "", event});
         Finish(address.value_or(core::Endpoint()));
@@ -287,6 +363,9 @@ void ClientTunnel::HandlePeerEvent(const core::PeerEvent& event) {
       }
       if (before == ClientState::kReconnecting) {
         port_->counters().reconnects.fetch_add(1, std::memory_order_relaxed);
+        if (config_.metrics != nullptr) {
+          config_.metrics->reconnects().Increment(1, worker_.index());
+        }
         Emit({ClientEvent::Type::kEstablished, address, "", event});
       } else {
         Emit({ClientEvent::Type::kRekeyed, address, "", event});
@@ -299,12 +378,13 @@ void ClientTunnel::HandlePeerEvent(const core::PeerEvent& event) {
     case core::PeerEventType::kExpired: {
       const ClientState state = state_.load();
       if (state == ClientState::kConnecting) {
-        OnAttemptTimeout();
+        if (attempt_timer_ != 0) worker_.loop().Cancel(attempt_timer_);
+        OnAttemptTimeout(false);
       } else if (state == ClientState::kEstablished) {
         LoseSession("handshake attempts timed out");
       } else if (state == ClientState::kReconnecting) {
         if (attempt_timer_ != 0) worker_.loop().Cancel(attempt_timer_);
-        OnAttemptTimeout();
+        OnAttemptTimeout(false);
       }
       return;
     }
@@ -314,10 +394,10 @@ void ClientTunnel::HandlePeerEvent(const core::PeerEvent& event) {
 }
 
 void ClientTunnel::LoseSession(const std::string& reason) {
-  state_.store(ClientState::kReconnecting);
+  Transition(ClientState::kReconnecting);
   Emit({ClientEvent::Type::kReconnecting, std::nullopt, reason});
   if (peer_ != nullptr) {
-    port_->counters().Drop(core::DropReason::kNoTunnel, peer_->queued());
+    CountDrop(core::DropReason::kNoTunnel, peer_->queued());
   }
   // The first attempt starts at once; failures then back off.
   StartAttempt();
@@ -342,8 +422,9 @@ void ClientTunnel::Reschedule() {
   });
 }
 
-void ClientTunnel::Shutdown(const std::string& reason) {
-  if (state_.exchange(ClientState::kClosed) == ClientState::kClosed) return;
+void ClientTunnel::Shutdown(const std::string& reason,
+                            std::optional<absl::Status> connect_failure) {
+  if (Transition(ClientState::kClosed) == ClientState::kClosed) return;
   for (io::EventLoop::TimerId* timer :
        {&peer_timer_, &attempt_timer_, &retry_timer_}) {
     if (*timer != 0) worker_.loop().Cancel(*timer);
@@ -355,7 +436,8 @@ void ClientTunnel::Shutdown(const std::string& reason) {
   }
   peer_.reset();
   port_->Close();
-  Finish(absl::CancelledError(absl::StrCat("tunnel closed: ", reason)));
+  Finish(connect_failure.value_or(
+      absl::CancelledError(absl::StrCat("tunnel closed: ", reason))));
   Emit({ClientEvent::Type::kClosed, std::nullopt, reason});
   // Release the self-reference after this call returns.
   if (self_ != nullptr) {

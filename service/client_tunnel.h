@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "service/backoff.h"
+#include "service/dataplane_metrics.h"
 #include "service/tunnel_port.h"
 #include "service/worker.h"
 #include "tunnel/core/identity.h"
@@ -42,6 +43,8 @@ struct ClientTunnelConfig {
   size_t receive_queue_capacity = 1024;
   size_t send_queue_capacity = 1024;
   BackoffPolicy reconnect_backoff;
+  // Optional; outlives the tunnel.
+  DataPlaneMetrics* metrics = nullptr;
 };
 
 enum class ClientState : uint8_t {
@@ -101,9 +104,16 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
 
  private:
   void Start();
-  void Shutdown(const std::string& reason);
+  // Ends the tunnel; a connect still pending fails with `connect_failure`
+  // (CANCELLED when absent), after the state and gauges moved.
+  void Shutdown(const std::string& reason,
+                std::optional<absl::Status> connect_failure = std::nullopt);
   void StartAttempt();
-  void OnAttemptTimeout();
+  // `count_failure`: the protocol has not already reported this timeout.
+  void OnAttemptTimeout(bool count_failure);
+  // Moves the state and the tunnels gauge together; returns the old state.
+  ClientState Transition(ClientState to);
+  void CountDrop(core::DropReason reason, uint64_t count = 1);
   void OnReadable();
   void OnTimer();
   void DrainOutbound();
@@ -120,6 +130,7 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   const EventCallback on_event_;
   ConnectCallback on_connect_;
   std::shared_ptr<TunnelPort> port_;
+  RoleMetrics* const metrics_;  // Null without metrics.
   std::atomic<ClientState> state_{ClientState::kConnecting};
 
   // Loop-thread state.

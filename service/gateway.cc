@@ -18,6 +18,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   shard_config.table.rate_limiter = config.rate_limiter;
   shard_config.receive_queue_capacity = config.receive_queue_capacity;
   shard_config.send_queue_capacity = config.send_queue_capacity;
+  shard_config.metrics = config.metrics;
+  // One limiter and replay record for all workers (see handshake_ledger.h).
+  gateway->ledger_ = std::make_unique<core::HandshakeLedger>(
+      config.rate_limiter, std::max<size_t>(config.max_tunnels, 1024));
   io::UdpSocketOptions options;
   options.reuse_port = true;
   core::Endpoint bind_to = config.listen;
@@ -34,7 +38,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     }
     gateway->shards_.push_back(std::make_shared<GatewayShard>(
         pool.at(i), std::move(*socket), identity, authorizer, shard_config,
-        observer, gateway->stats_));
+        observer, gateway->stats_, gateway->ledger_.get()));
   }
   for (auto& shard : gateway->shards_) {
     shard->worker().RunAndWait([&] { shard->Start(); });

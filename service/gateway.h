@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "service/dataplane_metrics.h"
 #include "service/gateway_observer.h"
 #include "service/gateway_shard.h"
 #include "service/worker.h"
@@ -29,6 +30,8 @@ struct GatewayConfig {
   size_t receive_queue_capacity = 1024;
   size_t send_queue_capacity = 1024;
   core::RateLimiterConfig rate_limiter;
+  // Optional; outlives the gateway.
+  DataPlaneMetrics* metrics = nullptr;
 };
 
 class Gateway {
@@ -55,6 +58,7 @@ class Gateway {
 
   core::Endpoint local_address_;
   GatewayStats stats_;
+  std::unique_ptr<core::HandshakeLedger> ledger_;
   std::vector<std::shared_ptr<GatewayShard>> shards_;
   bool stopped_ = false;
 };

@@ -20,14 +20,18 @@ GatewayShard::GatewayShard(Worker& worker, io::UdpSocket socket,
                            const core::LocalIdentity& identity,
                            const core::Authorizer& authorizer,
                            const GatewayShardConfig& config,
-                           GatewayObserver* observer, GatewayStats& stats)
+                           GatewayObserver* observer, GatewayStats& stats,
+                           core::HandshakeLedger* ledger)
     : worker_(worker),
       socket_(std::move(socket)),
       mode_(config.table.mode),
       config_(config),
       observer_(observer),
       stats_(stats),
-      table_(identity, authorizer, worker.rng(), config.table) {}
+      table_(identity, authorizer, worker.rng(), config.table, ledger),
+      role_metrics_(config.metrics == nullptr
+                        ? nullptr
+                        : &config.metrics->role(Role::kGateway)) {}
 
 void GatewayShard::Start() {
   running_ = true;
@@ -45,7 +49,7 @@ void GatewayShard::Stop() {
   worker_.loop().Cancel(timer_);
   out_.Clear();
   std::vector<core::Endpoint> remotes;
-  for (const auto& [remote, port] : ports_) remotes.push_back(remote);
+  for (const auto& [remote, entry] : ports_) remotes.push_back(remote);
   for (const core::Endpoint& remote : remotes) {
     table_.Remove(remote, core::RemovalReason::kClosed, out_);
   }
@@ -78,14 +82,11 @@ void GatewayShard::OnReadable() {
         [&](absl::Span<uint8_t> datagram, const core::Endpoint& from) {
           const core::IncomingResult result =
               table_.HandleIncoming(now, datagram, from, out_);
-          if (result.failure != core::HandshakeFailure::kNone) {
-            stats_.failures[static_cast<size_t>(result.failure)].fetch_add(
-                1, std::memory_order_relaxed);
-          }
+          CountFailure(result.failure);
           if (result.kind == core::ReceiveResult::Kind::kDropped) {
-            stats_.Drop(result.drop);
+            CountDrop(result.drop);
             if (auto it = ports_.find(from); it != ports_.end()) {
-              it->second->counters().Drop(result.drop);
+              it->second.port->counters().Drop(result.drop);
             }
             return;
           }
@@ -93,15 +94,19 @@ void GatewayShard::OnReadable() {
           stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
           stats_.rx_bytes.fetch_add(result.payload.size(),
                                     std::memory_order_relaxed);
+          if (RoleMetrics* m = role_metrics_) {
+            m->packets_rx->Increment(1, worker_.index());
+            m->bytes_rx->Increment(result.payload.size(), worker_.index());
+          }
           if (auto it = ports_.find(from); it != ports_.end()) {
-            deliveries_.emplace_back(it->second.get(), result.payload);
+            deliveries_.emplace_back(it->second.port.get(), result.payload);
           }
         });
     FlushDeliveries();
     if (!received.ok()) break;
     stats_.datagrams_received.fetch_add(
         received->datagrams + received->truncated, std::memory_order_relaxed);
-    stats_.Drop(core::DropReason::kOversize, received->truncated);
+    CountDrop(core::DropReason::kOversize, received->truncated);
     Apply();
     if (received->datagrams + received->truncated + received->empty == 0) {
       break;
@@ -125,7 +130,7 @@ void GatewayShard::FlushDeliveries() {
 void GatewayShard::DrainPort(const core::Endpoint& remote) {
   auto it = ports_.find(remote);
   if (it == ports_.end() || !running_) return;
-  std::shared_ptr<TunnelPort> port = it->second;
+  std::shared_ptr<TunnelPort> port = it->second.port;
   outbound_.clear();
   const size_t taken = port->TakeOutbound(outbound_, kDrainBatch);
   const absl::Time now = worker_.loop().clock().Now();
@@ -144,12 +149,16 @@ void GatewayShard::DrainPort(const core::Endpoint& remote) {
                                             std::memory_order_relaxed);
         stats_.tx_packets.fetch_add(1, std::memory_order_relaxed);
         stats_.tx_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+        if (RoleMetrics* m = role_metrics_) {
+          m->packets_tx->Increment(1, worker_.index());
+          m->bytes_tx->Increment(payload.size(), worker_.index());
+        }
         break;
       case core::SendStatus::kQueued:
         break;
       case core::SendStatus::kDropped:
         port->counters().Drop(result.drop);
-        stats_.Drop(result.drop);
+        CountDrop(result.drop);
         break;
     }
   }
@@ -186,8 +195,15 @@ void GatewayShard::Apply() {
             if (auto self = weak.lock()) self->DrainPort(remote);
           });
         });
-        ports_[event.remote] = port;
+        if (RoleMetrics* m = role_metrics_) {
+          const size_t shard = worker_.index();
+          port->SetDropObserver([m, shard](core::DropReason r, uint64_t n) {
+            m->Drop(r, n, shard);
+          });
+        }
+        ports_[event.remote] = PortEntry{port, false};
         tunnels_.fetch_add(1, std::memory_order_relaxed);
+        MoveGauge(std::nullopt, TunnelGaugeState::kConnecting);
         if (observer_ != nullptr) observer_->OnTunnelAccepted(info, port);
         break;
       }
@@ -195,9 +211,20 @@ void GatewayShard::Apply() {
         auto it = ports_.find(event.remote);
         if (event.peer_event.type == core::PeerEventType::kHandshakeCompleted) {
           stats_.handshakes_completed.fetch_add(1, std::memory_order_relaxed);
+          if (RoleMetrics* m = role_metrics_) {
+            m->handshakes_completed->Increment(1, worker_.index());
+            m->handshake_duration->Observe(
+                absl::ToDoubleSeconds(event.peer_event.duration),
+                worker_.index());
+          }
           if (it != ports_.end()) {
-            it->second->counters().handshakes.fetch_add(
+            it->second.port->counters().handshakes.fetch_add(
                 1, std::memory_order_relaxed);
+            if (!it->second.established) {
+              it->second.established = true;
+              MoveGauge(TunnelGaugeState::kConnecting,
+                        TunnelGaugeState::kEstablished);
+            }
           }
         }
         if (observer_ != nullptr)
@@ -207,7 +234,10 @@ void GatewayShard::Apply() {
       case core::TableEvent::Type::kRemoved: {
         auto it = ports_.find(event.remote);
         if (it != ports_.end()) {
-          it->second->Close();
+          it->second.port->Close();
+          MoveGauge(it->second.established ? TunnelGaugeState::kEstablished
+                                           : TunnelGaugeState::kConnecting,
+                    std::nullopt);
           ports_.erase(it);
           tunnels_.fetch_sub(1, std::memory_order_relaxed);
         }
@@ -217,25 +247,48 @@ void GatewayShard::Apply() {
       }
       case core::TableEvent::Type::kCookieSent:
         stats_.cookies_sent.fetch_add(1, std::memory_order_relaxed);
+        if (config_.metrics != nullptr) {
+          config_.metrics->cookies_sent().Increment(1, worker_.index());
+        }
         break;
     }
   }
   for (auto& [to, datagram] : out_.to_network) {
     if (sender.full()) {
-      stats_.Drop(core::DropReason::kSendError,
-                  sender.Flush(socket_.fd(), false).dropped);
+      CountDrop(core::DropReason::kSendError,
+                sender.Flush(socket_.fd(), false).dropped);
     }
     sender.Queue(to, datagram);
   }
   for (size_t i = 0; i < core::kDropReasonCount; ++i) {
-    stats_.Drop(static_cast<core::DropReason>(i), out_.drops[i]);
+    CountDrop(static_cast<core::DropReason>(i), out_.drops[i]);
   }
   out_.Clear();
   if (!sender.empty() && socket_.fd() >= 0) {
-    stats_.Drop(core::DropReason::kSendError,
-                sender.Flush(socket_.fd(), false).dropped);
+    CountDrop(core::DropReason::kSendError,
+              sender.Flush(socket_.fd(), false).dropped);
   }
   Reschedule();
+}
+
+void GatewayShard::CountDrop(core::DropReason reason, uint64_t count) {
+  if (count == 0 || reason == core::DropReason::kNone) return;
+  stats_.Drop(reason, count);
+  if (role_metrics_ != nullptr) role_metrics_->Drop(reason, count, worker_.index());
+}
+
+void GatewayShard::CountFailure(core::HandshakeFailure failure) {
+  if (failure == core::HandshakeFailure::kNone) return;
+  stats_.failures[static_cast<size_t>(failure)].fetch_add(
+      1, std::memory_order_relaxed);
+  if (role_metrics_ != nullptr) role_metrics_->Fail(failure, worker_.index());
+}
+
+void GatewayShard::MoveGauge(std::optional<TunnelGaugeState> from,
+                             std::optional<TunnelGaugeState> to) {
+  if (role_metrics_ == nullptr) return;
+  if (from.has_value()) role_metrics_->tunnels_in(*from).Decrement();
+  if (to.has_value()) role_metrics_->tunnels_in(*to).Increment();
 }
 
 void GatewayShard::Reschedule() {

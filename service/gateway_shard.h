@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "service/dataplane_metrics.h"
 #include "service/gateway_observer.h"
 #include "service/tunnel_port.h"
 #include "service/worker.h"
@@ -23,6 +24,7 @@ struct GatewayShardConfig {
   core::TunnelTableConfig table;
   size_t receive_queue_capacity = 1024;
   size_t send_queue_capacity = 1024;
+  DataPlaneMetrics* metrics = nullptr;  // Optional.
 };
 
 class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
@@ -31,7 +33,7 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
                const core::LocalIdentity& identity,
                const core::Authorizer& authorizer,
                const GatewayShardConfig& config, GatewayObserver* observer,
-               GatewayStats& stats);
+               GatewayStats& stats, core::HandshakeLedger* ledger);
 
   // Loop-thread only.
   void Start();
@@ -50,6 +52,11 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   // Acts on everything the table asked for, sends, re-arms the timer.
   void Apply();
   void Reschedule();
+  // Gateway-wide stats and metrics together.
+  void CountDrop(core::DropReason reason, uint64_t count = 1);
+  void CountFailure(core::HandshakeFailure failure);
+  void MoveGauge(std::optional<TunnelGaugeState> from,
+                 std::optional<TunnelGaugeState> to);
 
   Worker& worker_;
   io::UdpSocket socket_;
@@ -58,8 +65,13 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   GatewayObserver* const observer_;
   GatewayStats& stats_;
   core::TunnelTable table_;
+  RoleMetrics* const role_metrics_;  // Null without metrics.
   core::TableOutput out_;
-  absl::flat_hash_map<core::Endpoint, std::shared_ptr<TunnelPort>> ports_;
+  struct PortEntry {
+    std::shared_ptr<TunnelPort> port;
+    bool established = false;
+  };
+  absl::flat_hash_map<core::Endpoint, PortEntry> ports_;
   std::vector<Packet> outbound_;
   // Payloads of one receive batch, delivered per port after the batch.
   std::vector<std::pair<TunnelPort*, absl::Span<const uint8_t>>> deliveries_;

@@ -114,6 +114,10 @@ void TunnelPort::DeliverBatch(
     counters_.rx_packets.fetch_add(delivered, std::memory_order_relaxed);
     counters_.rx_bytes.fetch_add(bytes, std::memory_order_relaxed);
   }
+  if (delivered < copies.size() && drop_observer_) {
+    drop_observer_(core::DropReason::kReceiveQueueFull,
+                   copies.size() - delivered);
+  }
   if (ready) ready();
 }
 

@@ -70,6 +70,11 @@ class TunnelPort {
   // --- The worker's side ---
   // Installed once by the owner: schedules a drain of the send queue.
   void SetSendWake(std::function<void()> wake);
+  // Installed once by the owner, before the port is shared: told of every
+  // drop the port itself makes (receive queue full), for metrics.
+  void SetDropObserver(std::function<void(core::DropReason, uint64_t)> observer) {
+    drop_observer_ = std::move(observer);
+  }
   void Deliver(absl::Span<const uint8_t> payload);
   // Delivers a batch under one lock and with at most one wake-up.
   void DeliverBatch(absl::Span<const absl::Span<const uint8_t>> payloads);
@@ -82,6 +87,7 @@ class TunnelPort {
   const size_t receive_capacity_;
   const size_t send_capacity_;
   TunnelCounters counters_;
+  std::function<void(core::DropReason, uint64_t)> drop_observer_;
   mutable absl::Mutex mu_;
   core::Fifo<Packet> inbound_ ABSL_GUARDED_BY(mu_);
   core::Fifo<Packet> outbound_ ABSL_GUARDED_BY(mu_);

@@ -42,12 +42,18 @@ void TableOutput::Clear() {
 TunnelTable::TunnelTable(const LocalIdentity& local,
                          const Authorizer& authorizer,
                          crypto::RandomSource& rng,
-                         const TunnelTableConfig& config)
+                         const TunnelTableConfig& config,
+                         HandshakeLedger* shared)
     : local_(local),
       authorizer_(authorizer),
       rng_(rng),
       config_(config),
-      rate_limiter_(config.rate_limiter),
+      own_ledger_(shared != nullptr
+                      ? nullptr
+                      : std::make_unique<HandshakeLedger>(
+                            config.rate_limiter,
+                            std::max<size_t>(config.max_tunnels, 1024))),
+      ledger_(shared != nullptr ? *shared : *own_ledger_),
       cookies_(local) {}
 
 void TunnelTable::Collect(const Endpoint& remote,
@@ -108,7 +114,7 @@ std::optional<Grant> TunnelTable::Reauthorize(absl::Time now,
 bool TunnelTable::AdmitHandshake(absl::Time now,
                                  absl::Span<const uint8_t> message,
                                  const Endpoint& from, TableOutput& out) {
-  switch (rate_limiter_.Admit(now, from)) {
+  switch (ledger_.Admit(now, from)) {
     case HandshakeRateLimiter::Decision::kAccept:
       return true;
     case HandshakeRateLimiter::Decision::kDrop:
@@ -123,17 +129,6 @@ bool TunnelTable::AdmitHandshake(absl::Time now,
     out.events.push_back({TableEvent::Type::kCookieSent, from});
   }
   return false;
-}
-
-void TunnelTable::RememberTimestamp(const crypto::PublicKey& identity,
-                                    const crypto::Tai64n& timestamp) {
-  // Bounded: when full, forget an arbitrary identity. Its tunnels' own
-  // per-peer timestamps still protect them.
-  const size_t cap = std::max<size_t>(config_.max_tunnels, 1024);
-  if (timestamps_.size() >= cap && !timestamps_.contains(identity)) {
-    timestamps_.erase(timestamps_.begin());
-  }
-  timestamps_[identity] = timestamp;
 }
 
 IncomingResult TunnelTable::HandleIncoming(absl::Time now,
@@ -237,13 +232,14 @@ IncomingResult TunnelTable::HandleInitiation(absl::Time now,
   }
   // A replay of an authorized initiation from another address reaches a
   // fresh peer with no history; the identity's newest timestamp catches it.
-  const auto seen = timestamps_.find(identity);
-  if (fresh != nullptr && seen != timestamps_.end() &&
-      !crypto::Tai64nAfter(peer->last_timestamp(), seen->second)) {
-    scratch_.Clear();  // The response is never sent.
-    return DropIn(DropReason::kReplay, HandshakeFailure::kStaleTimestamp);
+  if (fresh != nullptr) {
+    if (!ledger_.Claim(identity, peer->last_timestamp())) {
+      scratch_.Clear();  // The response is never sent.
+      return DropIn(DropReason::kReplay, HandshakeFailure::kStaleTimestamp);
+    }
+  } else {
+    ledger_.Remember(identity, peer->last_timestamp());
   }
-  RememberTimestamp(identity, peer->last_timestamp());
   if (fresh != nullptr) {
     Tunnel t;
     t.peer = std::move(fresh);

@@ -26,6 +26,7 @@
 #include "tunnel/core/authorizer.h"
 #include "tunnel/core/cookie.h"
 #include "tunnel/core/endpoint.h"
+#include "tunnel/core/handshake_ledger.h"
 #include "tunnel/core/identity.h"
 #include "tunnel/core/peer.h"
 #include "tunnel/core/rate_limiter.h"
@@ -86,8 +87,11 @@ struct OutgoingResult {
 
 class TunnelTable {
  public:
+  // `shared` is the ledger of every table of one gateway; without it the
+  // table keeps its own (its limiter then uses config.rate_limiter).
   TunnelTable(const LocalIdentity& local, const Authorizer& authorizer,
-              crypto::RandomSource& rng, const TunnelTableConfig& config);
+              crypto::RandomSource& rng, const TunnelTableConfig& config,
+              HandshakeLedger* shared = nullptr);
   TunnelTable(const TunnelTable&) = delete;
   TunnelTable& operator=(const TunnelTable&) = delete;
 
@@ -143,21 +147,18 @@ class TunnelTable {
                PeerOutput& peer_out, TableOutput& out);
   void Schedule(const Endpoint& remote, Tunnel& tunnel);
   void Erase(const Endpoint& remote, RemovalReason reason, TableOutput& out);
-  void RememberTimestamp(const crypto::PublicKey& identity,
-                         const crypto::Tai64n& timestamp);
 
   const LocalIdentity& local_;
   const Authorizer& authorizer_;
   crypto::RandomSource& rng_;
   const TunnelTableConfig config_;
-  HandshakeRateLimiter rate_limiter_;
+  std::unique_ptr<HandshakeLedger> own_ledger_;
+  HandshakeLedger& ledger_;
   CookieChecker cookies_;
   PeerOutput scratch_;
 
   absl::flat_hash_map<Endpoint, Tunnel> tunnels_;
   absl::flat_hash_map<crypto::PublicKey, uint32_t> per_identity_;
-  // Newest initiation timestamp accepted per identity, across addresses.
-  absl::flat_hash_map<crypto::PublicKey, crypto::Tai64n> timestamps_;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>>
       deadlines_;
 };
