@@ -19,6 +19,7 @@ SNAPTUN_PACKAGES=(
   libssl-dev
   nftables
   pkg-config
+  prometheus
   protobuf-compiler
   protobuf-compiler-grpc
   wireguard-go
