@@ -10,6 +10,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     const core::Authorizer& authorizer, const GatewayConfig& config,
     GatewayObserver* observer) {
   std::unique_ptr<Gateway> gateway(new Gateway());
+  gateway->mode_ = config.mode;
   GatewayShardConfig shard_config;
   shard_config.table.mode = config.mode;
   shard_config.table.max_tunnels =

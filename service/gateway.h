@@ -47,6 +47,7 @@ class Gateway {
   // Closes every socket and tunnel; waits for the workers to do it.
   void Stop();
   const core::Endpoint& local_address() const { return local_address_; }
+  core::Mode mode() const { return mode_; }
   // Closes every tunnel of `identity` on every worker; returns how many.
   size_t RevokeIdentity(const crypto::PublicKey& identity);
   bool CloseTunnel(const core::Endpoint& remote);
@@ -57,6 +58,7 @@ class Gateway {
   Gateway() = default;
 
   core::Endpoint local_address_;
+  core::Mode mode_ = core::Mode::kSnap;
   GatewayStats stats_;
   std::unique_ptr<core::HandshakeLedger> ledger_;
   std::vector<std::shared_ptr<GatewayShard>> shards_;

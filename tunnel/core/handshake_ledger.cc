@@ -13,30 +13,45 @@ HandshakeRateLimiter::Decision HandshakeLedger::Admit(absl::Time now,
   return limiter_.Admit(now, source);
 }
 
+namespace {
+
+int64_t UnixNanos(const crypto::Tai64n& t) {
+  uint64_t seconds = 0;
+  for (int i = 0; i < 8; ++i) seconds = seconds << 8 | t[i];
+  uint32_t nanos = 0;
+  for (int i = 8; i < 12; ++i) nanos = nanos << 8 | t[i];
+  const int64_t unix_seconds =
+      static_cast<int64_t>(seconds - (uint64_t{1} << 62));
+  return unix_seconds * 1000000000 + nanos;
+}
+
+}  // namespace
+
 bool HandshakeLedger::Claim(const crypto::PublicKey& identity,
-                            const crypto::Tai64n& timestamp) {
+                            const crypto::Tai64n& timestamp,
+                            const crypto::PublicKey& ephemeral) {
+  const int64_t at = UnixNanos(timestamp);
+  const int64_t window = absl::ToInt64Nanoseconds(kReplayWindow);
   absl::MutexLock lock(&mu_);
-  const auto seen = timestamps_.find(identity);
-  if (seen != timestamps_.end() &&
-      !crypto::Tai64nAfter(timestamp, seen->second)) {
-    return false;
+  auto it = seen_.find(identity);
+  if (it == seen_.end()) {
+    if (seen_.size() >= max_identities_) seen_.erase(seen_.begin());
+    it = seen_.emplace(identity, Seen{}).first;
+    it->second.newest = at;
   }
-  RememberLocked(identity, timestamp);
+  Seen& seen = it->second;
+  if (at < seen.newest - window) return false;
+  for (const auto& [when, key] : seen.recent) {
+    if (key == ephemeral) return false;
+  }
+  seen.newest = std::max(seen.newest, at);
+  seen.recent.emplace_back(at, ephemeral);
+  while (!seen.recent.empty() &&
+         (seen.recent.front().first < seen.newest - window ||
+          seen.recent.size() > kMaxRemembered)) {
+    seen.recent.pop_front();
+  }
   return true;
-}
-
-void HandshakeLedger::Remember(const crypto::PublicKey& identity,
-                               const crypto::Tai64n& timestamp) {
-  absl::MutexLock lock(&mu_);
-  RememberLocked(identity, timestamp);
-}
-
-void HandshakeLedger::RememberLocked(const crypto::PublicKey& identity,
-                                     const crypto::Tai64n& timestamp) {
-  if (timestamps_.size() >= max_identities_ && !timestamps_.contains(identity)) {
-    timestamps_.erase(timestamps_.begin());
-  }
-  timestamps_[identity] = timestamp;
 }
 
 }  // namespace snaptun::core

@@ -7,6 +7,10 @@
 #ifndef SNAPTUN_TUNNEL_CORE_HANDSHAKE_LEDGER_H_
 #define SNAPTUN_TUNNEL_CORE_HANDSHAKE_LEDGER_H_
 
+#include <cstdint>
+#include <deque>
+#include <utility>
+
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
@@ -25,24 +29,30 @@ class HandshakeLedger {
   HandshakeLedger(const RateLimiterConfig& limits, size_t max_identities);
 
   HandshakeRateLimiter::Decision Admit(absl::Time now, const Endpoint& source);
-  // Records `timestamp` if it is newer than every initiation accepted from
-  // `identity` so far, in one step, so two workers cannot both accept the
-  // same initiation; false (nothing recorded) when it is not.
-  bool Claim(const crypto::PublicKey& identity,
-             const crypto::Tai64n& timestamp);
-  void Remember(const crypto::PublicKey& identity,
-                const crypto::Tai64n& timestamp);
+  // Records an accepted initiation of `identity`: its timestamp and its
+  // ephemeral key. False (nothing recorded) when the same ephemeral key was
+  // accepted before — the exact bytes replayed, from this address or
+  // another — or when the timestamp is more than kReplayWindow older than
+  // the identity's newest. One identity may hold many tunnels at once
+  // (SNAP keys tunnels by address), so concurrent initiations with equal
+  // or slightly out-of-order timestamps are all accepted.
+  bool Claim(const crypto::PublicKey& identity, const crypto::Tai64n& timestamp,
+             const crypto::PublicKey& ephemeral);
+
+  static constexpr absl::Duration kReplayWindow = absl::Seconds(10);
+  // Accepted initiations remembered per identity within the window.
+  static constexpr size_t kMaxRemembered = 1024;
 
  private:
-  void RememberLocked(const crypto::PublicKey& identity,
-                      const crypto::Tai64n& timestamp)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  struct Seen {
+    int64_t newest = 0;  // Unix nanoseconds of the newest timestamp.
+    std::deque<std::pair<int64_t, crypto::PublicKey>> recent;
+  };
 
   const size_t max_identities_;
   mutable absl::Mutex mu_;
   HandshakeRateLimiter limiter_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<crypto::PublicKey, crypto::Tai64n> timestamps_
-      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<crypto::PublicKey, Seen> seen_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace snaptun::core

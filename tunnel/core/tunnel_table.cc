@@ -223,6 +223,7 @@ IncomingResult TunnelTable::HandleInitiation(absl::Time now,
     peer = fresh.get();
   }
   const crypto::PublicKey identity = contents.remote_static;
+  const crypto::PublicKey ephemeral = contents.remote_ephemeral;
   ReceiveResult r =
       peer->AcceptInitiation(now, datagram, contents, from, scratch_);
   if (r.kind == ReceiveResult::Kind::kDropped) {
@@ -231,14 +232,13 @@ IncomingResult TunnelTable::HandleInitiation(absl::Time now,
     return DropIn(r.drop, r.failure);
   }
   // A replay of an authorized initiation from another address reaches a
-  // fresh peer with no history; the identity's newest timestamp catches it.
-  if (fresh != nullptr) {
-    if (!ledger_.Claim(identity, peer->last_timestamp())) {
-      scratch_.Clear();  // The response is never sent.
-      return DropIn(DropReason::kReplay, HandshakeFailure::kStaleTimestamp);
-    }
-  } else {
-    ledger_.Remember(identity, peer->last_timestamp());
+  // fresh peer with no history; the identity's ledger catches it (same
+  // ephemeral key, or far older than the identity's newest initiation).
+  const bool first_claim =
+      ledger_.Claim(identity, peer->last_timestamp(), ephemeral);
+  if (fresh != nullptr && !first_claim) {
+    scratch_.Clear();  // The response is never sent.
+    return DropIn(DropReason::kReplay, HandshakeFailure::kStaleTimestamp);
   }
   if (fresh != nullptr) {
     Tunnel t;

@@ -1,0 +1,30 @@
+// `snaptunctl bench`: load through the API. Opens N client tunnels to a data
+// plane (measuring OpenTunnel latency), and when the daemon also hosts that
+// gateway, attaches a stream to each gateway tunnel that echoes every
+// packet back; client streams send at the given rate and size and count the
+// echoes. Prints a summary table.
+#ifndef SNAPTUN_CLI_BENCH_H_
+#define SNAPTUN_CLI_BENCH_H_
+
+#include <string>
+
+#include "absl/time/time.h"
+#include "cli/api_client.h"
+
+namespace snaptun::cli {
+
+struct BenchOptions {
+  std::string peer_public_key;  // 32 bytes.
+  std::string data_plane;
+  int tunnels = 8;
+  int rate = 1000;  // Packets per second per tunnel; 0 = as fast as possible.
+  int size = 1000;
+  absl::Duration duration = absl::Seconds(5);
+  bool json = false;
+};
+
+int RunBench(ApiClient& client, const BenchOptions& options);
+
+}  // namespace snaptun::cli
+
+#endif  // SNAPTUN_CLI_BENCH_H_

@@ -1,0 +1,154 @@
+// Snapshot → proto, status → status.
+#include "service/api/convert.h"
+
+#include <string>
+
+namespace snaptun::service {
+
+grpc::Status ToGrpc(const absl::Status& status) {
+  if (status.ok()) return grpc::Status::OK;
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+void ToProto(absl::Time time, google::protobuf::Timestamp& out) {
+  if (time == absl::InfinitePast() || time == absl::InfiniteFuture()) return;
+  const int64_t nanos = absl::ToUnixNanos(time);
+  out.set_seconds(nanos / 1000000000);
+  out.set_nanos(static_cast<int32_t>(nanos % 1000000000));
+}
+
+absl::Time FromProto(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+absl::Duration FromProto(const google::protobuf::Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
+std::optional<Role> RoleFromProto(v1::Role role) {
+  switch (role) {
+    case v1::ROLE_CLIENT:
+      return Role::kClient;
+    case v1::ROLE_GATEWAY:
+      return Role::kGateway;
+    default:
+      return std::nullopt;
+  }
+}
+
+std::optional<SessionState> StateFromProto(v1::TunnelState state) {
+  switch (state) {
+    case v1::CONNECTING:
+      return SessionState::kConnecting;
+    case v1::ESTABLISHED:
+      return SessionState::kEstablished;
+    case v1::RECONNECTING:
+      return SessionState::kReconnecting;
+    case v1::CLOSED:
+      return SessionState::kClosed;
+    default:
+      return std::nullopt;
+  }
+}
+
+namespace {
+
+v1::TunnelState StateToProto(SessionState state) {
+  switch (state) {
+    case SessionState::kConnecting:
+      return v1::CONNECTING;
+    case SessionState::kEstablished:
+      return v1::ESTABLISHED;
+    case SessionState::kReconnecting:
+      return v1::RECONNECTING;
+    case SessionState::kClosed:
+      return v1::CLOSED;
+  }
+  return v1::TUNNEL_STATE_UNSPECIFIED;
+}
+
+v1::TunnelEvent::Type EventToProto(SessionEventType type) {
+  switch (type) {
+    case SessionEventType::kOpened:
+      return v1::TunnelEvent::OPENED;
+    case SessionEventType::kEstablished:
+      return v1::TunnelEvent::ESTABLISHED;
+    case SessionEventType::kRekeyed:
+      return v1::TunnelEvent::REKEYED;
+    case SessionEventType::kReconnecting:
+      return v1::TunnelEvent::RECONNECTING;
+    case SessionEventType::kAddressChanged:
+      return v1::TunnelEvent::ADDRESS_CHANGED;
+    case SessionEventType::kClosed:
+      return v1::TunnelEvent::CLOSED;
+  }
+  return v1::TunnelEvent::TYPE_UNSPECIFIED;
+}
+
+uint64_t DropOf(const CountersSnapshot& c, core::DropReason reason) {
+  return c.drops[static_cast<size_t>(reason)];
+}
+
+}  // namespace
+
+void ToProto(const TunnelSnapshot& s, v1::Tunnel& out) {
+  out.set_tunnel_id(s.tunnel_id);
+  out.set_role(s.role == Role::kClient ? v1::ROLE_CLIENT : v1::ROLE_GATEWAY);
+  out.set_state(StateToProto(s.state));
+  out.set_mode(s.mode == core::Mode::kSnap ? v1::MODE_SNAP
+                                           : v1::MODE_WIREGUARD);
+  out.set_peer_public_key(s.peer_public_key.data(), s.peer_public_key.size());
+  out.set_remote_address(s.remote_address);
+  out.set_local_address(s.local_address);
+  ToProto(s.created_at, *out.mutable_created_at());
+  if (s.last_handshake_at != absl::InfinitePast()) {
+    ToProto(s.last_handshake_at, *out.mutable_last_handshake_at());
+  }
+  for (const auto& [k, v] : s.labels) (*out.mutable_labels())[k] = v;
+  v1::TunnelCounters& c = *out.mutable_counters();
+  c.set_tx_packets(s.counters.tx_packets);
+  c.set_tx_bytes(s.counters.tx_bytes);
+  c.set_rx_packets(s.counters.rx_packets);
+  c.set_rx_bytes(s.counters.rx_bytes);
+  c.set_handshakes(s.counters.handshakes);
+  c.set_reconnects(s.counters.reconnects);
+  v1::DropCounters& d = *c.mutable_drops();
+  using core::DropReason;
+  d.set_receive_queue_full(DropOf(s.counters, DropReason::kReceiveQueueFull));
+  d.set_stream_backpressure(
+      DropOf(s.counters, DropReason::kStreamBackpressure));
+  d.set_invalid_packet(DropOf(s.counters, DropReason::kInvalidPacket));
+  d.set_decrypt_failed(DropOf(s.counters, DropReason::kDecryptFailed));
+  d.set_replay(DropOf(s.counters, DropReason::kReplay));
+  d.set_unauthorized(DropOf(s.counters, DropReason::kUnauthorized));
+  d.set_handshake_queue_full(
+      DropOf(s.counters, DropReason::kHandshakeQueueFull));
+  d.set_send_error(DropOf(s.counters, DropReason::kSendError));
+  d.set_oversize(DropOf(s.counters, DropReason::kOversize));
+  d.set_rate_limited(DropOf(s.counters, DropReason::kRateLimited));
+  d.set_no_tunnel(DropOf(s.counters, DropReason::kNoTunnel));
+  out.set_close_reason(s.close_reason);
+  out.set_control_plane_url(s.control_plane_url);
+}
+
+void ToProto(const SessionEvent& event, v1::TunnelEvent& out) {
+  out.set_type(EventToProto(event.type));
+  out.set_tunnel_id(event.tunnel.tunnel_id);
+  ToProto(event.time, *out.mutable_time());
+  ToProto(event.tunnel, *out.mutable_tunnel());
+  out.set_reason(event.reason);
+}
+
+void ToProto(const IdentityRecord& record, uint32_t tunnel_count,
+             v1::Identity& out) {
+  out.set_public_key(record.public_key.data(), record.public_key.size());
+  if (record.expires_at != absl::InfiniteFuture()) {
+    ToProto(record.expires_at, *out.mutable_expires_at());
+  }
+  ToProto(record.authorized_at, *out.mutable_authorized_at());
+  for (const auto& [k, v] : record.labels) (*out.mutable_labels())[k] = v;
+  out.set_tunnel_count(tunnel_count);
+}
+
+}  // namespace snaptun::service

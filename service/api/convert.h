@@ -1,0 +1,30 @@
+// Translation between the session layer and the snaptun.v1 messages, and
+// the one place absl::Status becomes grpc::Status.
+#ifndef SNAPTUN_SERVICE_API_CONVERT_H_
+#define SNAPTUN_SERVICE_API_CONVERT_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "proto/snaptun/v1/snaptun.pb.h"
+#include "service/identity_store.h"
+#include "service/session.h"
+
+namespace snaptun::service {
+
+grpc::Status ToGrpc(const absl::Status& status);
+
+void ToProto(const TunnelSnapshot& snapshot, v1::Tunnel& out);
+void ToProto(const SessionEvent& event, v1::TunnelEvent& out);
+void ToProto(const IdentityRecord& record, uint32_t tunnel_count,
+             v1::Identity& out);
+void ToProto(absl::Time time, google::protobuf::Timestamp& out);
+absl::Time FromProto(const google::protobuf::Timestamp& t);
+absl::Duration FromProto(const google::protobuf::Duration& d);
+
+std::optional<Role> RoleFromProto(v1::Role role);
+std::optional<SessionState> StateFromProto(v1::TunnelState state);
+
+}  // namespace snaptun::service
+
+#endif  // SNAPTUN_SERVICE_API_CONVERT_H_

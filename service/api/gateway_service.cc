@@ -1,0 +1,162 @@
+// GatewayService RPCs.
+#include "service/api/gateway_service.h"
+
+#include <algorithm>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "service/api/convert.h"
+
+namespace snaptun::service {
+namespace {
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
+                               const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+grpc::Status Invalid(const std::string& message) {
+  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+}
+
+std::optional<crypto::PublicKey> Key(const std::string& bytes) {
+  if (bytes.size() != 32) return std::nullopt;
+  crypto::PublicKey key;
+  std::copy(bytes.begin(), bytes.end(), key.begin());
+  return key;
+}
+
+std::string KeyToken(const crypto::PublicKey& key) {
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
+}
+
+uint32_t TunnelsOf(SessionManager& sessions, const crypto::PublicKey& key) {
+  uint32_t count = 0;
+  ListFilter filter;
+  filter.role = Role::kGateway;
+  std::string token;
+  do {
+    absl::StatusOr<ListPage> page = sessions.List(filter, 1000, token);
+    if (!page.ok()) break;
+    for (const TunnelSnapshot& t : page->tunnels) {
+      count += t.peer_public_key == key;
+    }
+    token = page->next_page_token;
+  } while (!token.empty());
+  return count;
+}
+
+}  // namespace
+
+grpc::Status GatewayServiceImpl::Precheck(
+    const grpc::CallbackServerContext& context) const {
+  if (grpc::Status s = auth_.Check(context); !s.ok()) return s;
+  if (sessions_.gateway() == nullptr || sessions_.identities() == nullptr) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        "the gateway role is off: start snaptund with "
+                        "--gateway_listen");
+  }
+  return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* GatewayServiceImpl::AuthorizeIdentity(
+    grpc::CallbackServerContext* context,
+    const v1::AuthorizeIdentityRequest* request,
+    v1::AuthorizeIdentityResponse* response) {
+  if (grpc::Status s = Precheck(*context); !s.ok()) return Done(context, s);
+  const std::optional<crypto::PublicKey> key = Key(request->public_key());
+  if (!key.has_value()) {
+    return Done(context,
+                Invalid(absl::StrCat("public_key must be 32 bytes, got ",
+                                     request->public_key().size())));
+  }
+  const absl::Time now = absl::Now();
+  absl::Time expires = absl::InfiniteFuture();
+  if (request->has_expires_at() && request->has_ttl()) {
+    return Done(context, Invalid("give expires_at or ttl, not both"));
+  }
+  if (request->has_expires_at()) expires = FromProto(request->expires_at());
+  if (request->has_ttl()) {
+    const absl::Duration ttl = FromProto(request->ttl());
+    if (ttl <= absl::ZeroDuration())
+      return Done(context, Invalid("ttl must be positive"));
+    expires = now + ttl;
+  }
+  if (expires <= now) {
+    return Done(context, Invalid("expires_at is in the past"));
+  }
+  std::map<std::string, std::string> labels(request->labels().begin(),
+                                            request->labels().end());
+  const IdentityRecord record =
+      sessions_.identities()->Grant(*key, now, expires, std::move(labels));
+  ToProto(record, TunnelsOf(sessions_, *key), *response->mutable_identity());
+  return Done(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* GatewayServiceImpl::RevokeIdentity(
+    grpc::CallbackServerContext* context,
+    const v1::RevokeIdentityRequest* request,
+    v1::RevokeIdentityResponse* response) {
+  if (grpc::Status s = Precheck(*context); !s.ok()) return Done(context, s);
+  const std::optional<crypto::PublicKey> key = Key(request->public_key());
+  if (!key.has_value()) {
+    return Done(context, Invalid("public_key must be 32 bytes"));
+  }
+  const bool known = sessions_.identities()->Revoke(*key);
+  // Closing runs on the workers and waits for them: not on this thread's
+  // callback would be better, but revocations are rare and quick.
+  const size_t closed = sessions_.gateway()->RevokeIdentity(*key);
+  if (!known && closed == 0) {
+    return Done(context, grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                      "this identity is not authorized"));
+  }
+  response->set_tunnels_closed(static_cast<uint32_t>(closed));
+  return Done(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* GatewayServiceImpl::ListIdentities(
+    grpc::CallbackServerContext* context,
+    const v1::ListIdentitiesRequest* request,
+    v1::ListIdentitiesResponse* response) {
+  if (grpc::Status s = Precheck(*context); !s.ok()) return Done(context, s);
+  const size_t page_size = request->page_size() == 0
+                               ? 100
+                               : std::min<size_t>(request->page_size(), 1000);
+  std::vector<IdentityRecord> records =
+      sessions_.identities()->List(absl::Now());
+  // The token is the hex of the last key of the previous page.
+  size_t start = 0;
+  if (!request->page_token().empty()) {
+    while (start < records.size() &&
+           KeyToken(records[start].public_key) <= request->page_token()) {
+      ++start;
+    }
+  }
+  for (size_t i = start; i < records.size(); ++i) {
+    if (static_cast<size_t>(response->identities_size()) == page_size) {
+      response->set_next_page_token(KeyToken(records[i - 1].public_key));
+      break;
+    }
+    ToProto(records[i], TunnelsOf(sessions_, records[i].public_key),
+            *response->add_identities());
+  }
+  return Done(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* GatewayServiceImpl::GetGatewayInfo(
+    grpc::CallbackServerContext* context, const v1::GetGatewayInfoRequest*,
+    v1::GetGatewayInfoResponse* response) {
+  if (grpc::Status s = Precheck(*context); !s.ok()) return Done(context, s);
+  Gateway& gateway = *sessions_.gateway();
+  response->add_listen_addresses(gateway.local_address().ToString());
+  response->set_public_key(sessions_.identity().public_key().data(), 32);
+  response->set_tunnel_count(static_cast<uint32_t>(gateway.tunnel_count()));
+  response->set_identity_count(
+      static_cast<uint32_t>(sessions_.identities()->size()));
+  return Done(context, grpc::Status::OK);
+}
+
+}  // namespace snaptun::service

@@ -1,0 +1,233 @@
+// PacketStream and EventStream.
+#include "service/api/stream_reactors.h"
+
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "service/api/convert.h"
+#include "tunnel/core/messages.h"
+
+namespace snaptun::service {
+namespace {
+
+constexpr size_t kPacketsPerWrite = 256;
+// The largest payload a tunnel can carry in one datagram.
+constexpr size_t kMaxPayload = core::kMaxDatagramSize - 32;
+
+}  // namespace
+
+PacketStream::PacketStream(SessionManager& sessions, DataPlaneMetrics* metrics,
+                           grpc::Status auth)
+    : sessions_(sessions), metrics_(metrics) {
+  {
+    absl::MutexLock lock(&link_->mu);
+    link_->wake = [this] { MaybeWrite(); };
+  }
+  if (!auth.ok()) {
+    absl::MutexLock lock(&mu_);
+    FinishOnce(auth);
+    return;
+  }
+  StartRead(&in_);
+}
+
+void PacketStream::FinishOnce(const grpc::Status& status) {
+  if (finished_) return;
+  finished_ = true;
+  Finish(status);
+}
+
+void PacketStream::OnReadDone(bool ok) {
+  if (HandleRead(ok)) MaybeWrite();
+}
+
+bool PacketStream::HandleRead(bool ok) {
+  absl::MutexLock lock(&mu_);
+  if (finished_) return false;
+  if (!ok) {
+    // The caller finished sending; the stream ends once our writes do.
+    if (!writing_) FinishOnce(grpc::Status::OK);
+    return false;
+  }
+  if (port_ == nullptr) {
+    if (in_.tunnel_id().empty()) {
+      FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                              "the first PacketBatch must name tunnel_id"));
+      return false;
+    }
+    absl::StatusOr<std::shared_ptr<TunnelPort>> port =
+        sessions_.AttachStream(in_.tunnel_id());
+    if (!port.ok()) {
+      FinishOnce(ToGrpc(port.status()));
+      return false;
+    }
+    port_ = *port;
+    tunnel_id_ = in_.tunnel_id();
+    std::weak_ptr<ReactorLink> link = link_;
+    port_->SetReceiveReady([link] {
+      if (auto l = link.lock()) l->Wake();
+    });
+  } else if (!in_.tunnel_id().empty() && in_.tunnel_id() != tunnel_id_) {
+    FinishOnce(
+        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                     absl::StrCat("this stream carries tunnel ", tunnel_id_,
+                                  ", not ", in_.tunnel_id())));
+    return false;
+  }
+  std::vector<Packet> packets;
+  packets.reserve(in_.packets_size());
+  uint64_t oversize = 0;
+  for (const std::string& p : in_.packets()) {
+    if (p.empty()) continue;
+    if (p.size() > kMaxPayload) {
+      ++oversize;
+      continue;
+    }
+    packets.emplace_back(p.begin(), p.end());
+  }
+  const size_t offered = packets.size();
+  const size_t accepted = offered == 0 ? 0 : port_->SendBatch(packets);
+  const uint64_t backpressure = offered - accepted;
+  if (oversize > 0)
+    port_->counters().Drop(core::DropReason::kOversize, oversize);
+  if (backpressure > 0) {
+    port_->counters().Drop(core::DropReason::kStreamBackpressure, backpressure);
+  }
+  if (metrics_ != nullptr && (oversize > 0 || backpressure > 0)) {
+    absl::StatusOr<TunnelSnapshot> info = sessions_.Get(tunnel_id_);
+    RoleMetrics& m = metrics_->role(info.ok() ? info->role : Role::kClient);
+    m.Drop(core::DropReason::kOversize, oversize, 0);
+    m.Drop(core::DropReason::kStreamBackpressure, backpressure, 0);
+  }
+  if (port_->closed()) {
+    FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED,
+                            absl::StrCat("tunnel ", tunnel_id_, " closed")));
+    return false;
+  }
+  StartRead(&in_);
+  return true;
+}
+
+void PacketStream::MaybeWrite() {
+  absl::MutexLock lock(&mu_);
+  if (finished_ || writing_ || port_ == nullptr) return;
+  std::vector<Packet> got;
+  port_->Receive(got, kPacketsPerWrite, absl::ZeroDuration());
+  if (got.empty()) {
+    if (port_->closed()) {
+      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED,
+                              absl::StrCat("tunnel ", tunnel_id_, " closed")));
+    }
+    return;
+  }
+  out_.Clear();
+  out_.set_tunnel_id(tunnel_id_);
+  for (const Packet& p : got) out_.add_packets(p.data(), p.size());
+  const uint64_t dropped =
+      port_->counters().dropped(core::DropReason::kReceiveQueueFull);
+  out_.set_dropped(dropped - dropped_reported_);
+  dropped_reported_ = dropped;
+  writing_ = true;
+  StartWrite(&out_);
+}
+
+void PacketStream::OnWriteDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED,
+                              "the caller stopped reading"));
+      return;
+    }
+  }
+  MaybeWrite();
+}
+
+void PacketStream::OnCancel() {
+  absl::MutexLock lock(&mu_);
+  FinishOnce(grpc::Status::CANCELLED);
+}
+
+void PacketStream::OnDone() {
+  link_->Cut();
+  std::string id;
+  {
+    absl::MutexLock lock(&mu_);
+    if (port_ != nullptr) port_->SetReceiveReady(nullptr);
+    id = tunnel_id_;
+  }
+  if (!id.empty()) sessions_.DetachStream(id);
+  delete this;
+}
+
+EventStream::EventStream(SessionManager& sessions,
+                         const v1::WatchTunnelsRequest& request,
+                         grpc::Status auth)
+    : sessions_(sessions) {
+  {
+    absl::MutexLock lock(&link_->mu);
+    link_->wake = [this] { MaybeWrite(); };
+  }
+  if (!auth.ok()) {
+    absl::MutexLock lock(&mu_);
+    finished_ = true;
+    Finish(auth);
+    return;
+  }
+  std::map<std::string, std::string> labels(request.labels().begin(),
+                                            request.labels().end());
+  subscription_ = sessions_.Subscribe(request.tunnel_id(), std::move(labels),
+                                      request.include_existing());
+  std::weak_ptr<ReactorLink> link = link_;
+  subscription_->SetReady([link] {
+    if (auto l = link.lock()) l->Wake();
+  });
+  MaybeWrite();
+}
+
+void EventStream::MaybeWrite() {
+  absl::MutexLock lock(&mu_);
+  if (finished_ || writing_) return;
+  if (subscription_->overflowed()) {
+    finished_ = true;
+    Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "this watcher fell too far behind; watch again "
+                        "with include_existing to resynchronize"));
+    return;
+  }
+  std::optional<SessionEvent> event = subscription_->Pop();
+  if (!event.has_value()) return;
+  out_.Clear();
+  ToProto(*event, out_);
+  writing_ = true;
+  StartWrite(&out_);
+}
+
+void EventStream::OnWriteDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok && !finished_) {
+      finished_ = true;
+      Finish(grpc::Status::CANCELLED);
+      return;
+    }
+  }
+  MaybeWrite();
+}
+
+void EventStream::OnCancel() {
+  absl::MutexLock lock(&mu_);
+  if (finished_) return;
+  finished_ = true;
+  Finish(grpc::Status::CANCELLED);
+}
+
+void EventStream::OnDone() {
+  link_->Cut();
+  if (subscription_ != nullptr) sessions_.Unsubscribe(subscription_);
+  delete this;
+}
+
+}  // namespace snaptun::service

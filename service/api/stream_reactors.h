@@ -1,0 +1,98 @@
+// The two streaming RPCs as callback reactors.
+//
+// PacketStream (StreamPackets): the first message names the tunnel; its
+// packets, and those of every later message, go into the tunnel's send
+// queue. A full queue drops the rest of that message, counted as
+// `stream_backpressure` (the caller sent faster than the tunnel carries).
+// Packets from the tunnel are written back in batches of up to 256, one
+// write in flight; while a write is pending they wait in the tunnel's
+// bounded receive queue, and beyond its capacity they are dropped as
+// `receive_queue_full` (the reader is slow). Each written batch reports, in
+// `dropped`, how many were dropped since the previous one. Closing the
+// tunnel ends the stream with CANCELLED.
+//
+// EventStream (WatchTunnels): one event per write from a bounded
+// subscription; a watcher that falls too far behind is ended with
+// RESOURCE_EXHAUSTED rather than buffered without bound.
+#ifndef SNAPTUN_SERVICE_API_STREAM_REACTORS_H_
+#define SNAPTUN_SERVICE_API_STREAM_REACTORS_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "proto/snaptun/v1/snaptun.grpc.pb.h"
+#include "service/session_manager.h"
+
+namespace snaptun::service {
+
+// Lets data-plane callbacks reach a reactor only while it exists.
+struct ReactorLink {
+  absl::Mutex mu;
+  std::function<void()> wake ABSL_GUARDED_BY(mu);
+  void Wake() {
+    absl::MutexLock lock(&mu);
+    if (wake) wake();
+  }
+  void Cut() {
+    absl::MutexLock lock(&mu);
+    wake = nullptr;
+  }
+};
+
+class PacketStream final
+    : public grpc::ServerBidiReactor<v1::PacketBatch, v1::PacketBatch> {
+ public:
+  PacketStream(SessionManager& sessions, DataPlaneMetrics* metrics,
+               grpc::Status auth);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  // True when a write may now be possible.
+  bool HandleRead(bool ok);
+  void MaybeWrite();
+  void FinishOnce(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  SessionManager& sessions_;
+  DataPlaneMetrics* const metrics_;
+  std::shared_ptr<ReactorLink> link_ = std::make_shared<ReactorLink>();
+  v1::PacketBatch in_;
+  absl::Mutex mu_;
+  v1::PacketBatch out_ ABSL_GUARDED_BY(mu_);
+  std::string tunnel_id_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<TunnelPort> port_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t dropped_reported_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+class EventStream final : public grpc::ServerWriteReactor<v1::TunnelEvent> {
+ public:
+  EventStream(SessionManager& sessions, const v1::WatchTunnelsRequest& request,
+              grpc::Status auth);
+
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  void MaybeWrite();
+
+  SessionManager& sessions_;
+  std::shared_ptr<EventSubscription> subscription_;
+  std::shared_ptr<ReactorLink> link_ = std::make_shared<ReactorLink>();
+  absl::Mutex mu_;
+  v1::TunnelEvent out_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace snaptun::service
+
+#endif  // SNAPTUN_SERVICE_API_STREAM_REACTORS_H_

@@ -1,0 +1,195 @@
+// TunnelService RPCs.
+#include "service/api/tunnel_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "service/api/convert.h"
+#include "service/api/stream_reactors.h"
+
+namespace snaptun::service {
+namespace {
+
+constexpr size_t kMaxIdLength = 128;
+constexpr size_t kMaxLabels = 64;
+constexpr size_t kMaxReceiveQueue = 1 << 20;
+constexpr absl::Duration kMaxConnectTimeout = absl::Minutes(10);
+
+grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
+                               const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+bool ValidId(const std::string& id) {
+  if (id.size() > kMaxIdLength) return false;
+  for (char c : id) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ||
+          c == '.')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+absl::Status ValidateLabels(
+    const google::protobuf::Map<std::string, std::string>& labels) {
+  if (labels.size() > kMaxLabels) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("at most ", kMaxLabels, " labels"));
+  }
+  for (const auto& [k, v] : labels) {
+    if (k.empty() || k.size() > 63 || v.size() > 256) {
+      return absl::InvalidArgumentError(
+          "label keys must be 1-63 bytes and values at most 256 bytes");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<OpenParams> ValidateOpen(const v1::OpenTunnelRequest& request) {
+  OpenParams params;
+  if (!ValidId(request.tunnel_id())) {
+    return absl::InvalidArgumentError(
+        "tunnel_id may hold at most 128 letters, digits, '-', '_' or '.'");
+  }
+  params.tunnel_id = request.tunnel_id();
+  if (!request.control_plane_url().empty()) {
+    return absl::UnimplementedError(
+        "control_plane_url is not supported by this build yet: register the "
+        "identity out of band and pass peer_public_key and "
+        "data_plane_address");
+  }
+  if (request.peer_public_key().size() != 32) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("peer_public_key must be 32 bytes, got ",
+                     request.peer_public_key().size()));
+  }
+  std::copy(request.peer_public_key().begin(), request.peer_public_key().end(),
+            params.peer_public_key.begin());
+  const std::optional<core::Endpoint> address =
+      core::Endpoint::Parse(request.data_plane_address());
+  if (!address.has_value() || address->port() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "data_plane_address must be \"ip:port\" or \"[ipv6]:port\", got \"",
+        request.data_plane_address(), "\""));
+  }
+  params.data_plane = *address;
+  switch (request.mode()) {
+    case v1::MODE_UNSPECIFIED:
+    case v1::MODE_SNAP:
+      params.mode = core::Mode::kSnap;
+      break;
+    case v1::MODE_WIREGUARD:
+      params.mode = core::Mode::kWireGuard;
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown mode ", request.mode()));
+  }
+  if (request.has_connect_timeout()) {
+    params.connect_timeout = FromProto(request.connect_timeout());
+    if (params.connect_timeout <= absl::ZeroDuration() ||
+        params.connect_timeout > kMaxConnectTimeout) {
+      return absl::InvalidArgumentError(
+          "connect_timeout must be positive and at most 10 minutes");
+    }
+  }
+  if (request.has_persistent_keepalive_seconds()) {
+    if (request.persistent_keepalive_seconds() > 65535) {
+      return absl::InvalidArgumentError(
+          "persistent_keepalive_seconds must be at most 65535");
+    }
+    params.persistent_keepalive =
+        absl::Seconds(request.persistent_keepalive_seconds());
+  }
+  if (request.receive_queue_capacity() > kMaxReceiveQueue) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "receive_queue_capacity must be at most ", kMaxReceiveQueue));
+  }
+  if (request.receive_queue_capacity() > 0) {
+    params.receive_queue_capacity = request.receive_queue_capacity();
+  }
+  if (absl::Status s = ValidateLabels(request.labels()); !s.ok()) return s;
+  params.labels.insert(request.labels().begin(), request.labels().end());
+  return params;
+}
+
+grpc::ServerUnaryReactor* TunnelServiceImpl::OpenTunnel(
+    grpc::CallbackServerContext* context, const v1::OpenTunnelRequest* request,
+    v1::Tunnel* response) {
+  if (grpc::Status s = auth_.Check(*context); !s.ok()) return Done(context, s);
+  absl::StatusOr<OpenParams> params = ValidateOpen(*request);
+  if (!params.ok()) return Done(context, ToGrpc(params.status()));
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  sessions_.Open(std::move(*params),
+                 [reactor, response](absl::StatusOr<TunnelSnapshot> result) {
+                   if (result.ok()) ToProto(*result, *response);
+                   reactor->Finish(ToGrpc(result.status()));
+                 });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TunnelServiceImpl::CloseTunnel(
+    grpc::CallbackServerContext* context, const v1::CloseTunnelRequest* request,
+    v1::CloseTunnelResponse* response) {
+  if (grpc::Status s = auth_.Check(*context); !s.ok()) return Done(context, s);
+  absl::StatusOr<TunnelSnapshot> closed =
+      sessions_.Close(request->tunnel_id(), "closed through the API");
+  if (closed.ok()) ToProto(*closed, *response->mutable_tunnel());
+  return Done(context, ToGrpc(closed.status()));
+}
+
+grpc::ServerUnaryReactor* TunnelServiceImpl::GetTunnel(
+    grpc::CallbackServerContext* context, const v1::GetTunnelRequest* request,
+    v1::Tunnel* response) {
+  if (grpc::Status s = auth_.Check(*context); !s.ok()) return Done(context, s);
+  absl::StatusOr<TunnelSnapshot> tunnel = sessions_.Get(request->tunnel_id());
+  if (tunnel.ok()) ToProto(*tunnel, *response);
+  return Done(context, ToGrpc(tunnel.status()));
+}
+
+grpc::ServerUnaryReactor* TunnelServiceImpl::ListTunnels(
+    grpc::CallbackServerContext* context, const v1::ListTunnelsRequest* request,
+    v1::ListTunnelsResponse* response) {
+  if (grpc::Status s = auth_.Check(*context); !s.ok()) return Done(context, s);
+  ListFilter filter;
+  if (request->role() != v1::ROLE_UNSPECIFIED) {
+    filter.role = RoleFromProto(request->role());
+    if (!filter.role.has_value()) {
+      return Done(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                        "unknown role"));
+    }
+  }
+  if (request->state() != v1::TUNNEL_STATE_UNSPECIFIED) {
+    filter.state = StateFromProto(request->state());
+    if (!filter.state.has_value()) {
+      return Done(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                        "unknown state"));
+    }
+  }
+  filter.labels.insert(request->labels().begin(), request->labels().end());
+  absl::StatusOr<ListPage> page =
+      sessions_.List(filter, request->page_size(), request->page_token());
+  if (page.ok()) {
+    for (const TunnelSnapshot& t : page->tunnels) {
+      ToProto(t, *response->add_tunnels());
+    }
+    response->set_next_page_token(page->next_page_token);
+  }
+  return Done(context, ToGrpc(page.status()));
+}
+
+grpc::ServerBidiReactor<v1::PacketBatch, v1::PacketBatch>*
+TunnelServiceImpl::StreamPackets(grpc::CallbackServerContext* context) {
+  return new PacketStream(sessions_, metrics_, auth_.Check(*context));
+}
+
+grpc::ServerWriteReactor<v1::TunnelEvent>* TunnelServiceImpl::WatchTunnels(
+    grpc::CallbackServerContext* context,
+    const v1::WatchTunnelsRequest* request) {
+  return new EventStream(sessions_, *request, auth_.Check(*context));
+}
+
+}  // namespace snaptun::service

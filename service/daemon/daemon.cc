@@ -1,0 +1,195 @@
+// Start-up order matters: identity and metrics, workers, gateway, sessions,
+// API, exporter; readiness last. Drain reverses it.
+#include "service/daemon/daemon.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include <iostream>
+
+#include "absl/strings/str_cat.h"
+#include "metrics/process_metrics.h"
+#include "service/daemon/secret_files.h"
+
+namespace snaptun::service {
+namespace {
+
+absl::StatusOr<std::string> ReadPublicFile(const std::string& path) {
+  FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  }
+  std::string out;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), f)) > 0)
+    out.append(buffer, n);
+  std::fclose(f);
+  return out;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const DaemonConfig& config) {
+  if (config.tls_cert_file.empty() && config.tls_key_file.empty()) {
+    if (!config.tls_client_ca_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--tls_client_ca_file needs --tls_cert_file and --tls_key_file");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (config.tls_cert_file.empty() || config.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "TLS needs both --tls_cert_file and --tls_key_file");
+  }
+  absl::StatusOr<std::string> cert = ReadPublicFile(config.tls_cert_file);
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadSecretFile(config.tls_key_file);
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions options;
+  options.pem_key_cert_pairs.push_back({*key + "\n", *cert});
+  crypto::SecureZero(key->data(), key->size());
+  if (!config.tls_client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadPublicFile(config.tls_client_ca_file);
+    if (!ca.ok()) return ca.status();
+    options.pem_root_certs = *ca;
+    options.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  auto credentials = grpc::SslServerCredentials(options);
+  crypto::SecureZero(options.pem_key_cert_pairs[0].private_key.data(),
+                     options.pem_key_cert_pairs[0].private_key.size());
+  return credentials;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
+    const DaemonConfig& config) {
+  std::unique_ptr<Daemon> d(new Daemon());
+  bool created = false;
+  absl::StatusOr<crypto::PrivateKey> key =
+      LoadOrCreatePrivateKey(config.private_key_file, &created);
+  if (!key.ok()) return key.status();
+  d->identity_ = std::make_unique<core::LocalIdentity>(*key);
+  std::cerr << "snaptund: " << (created ? "generated" : "loaded")
+            << " private key " << config.private_key_file << "; public key "
+            << EncodeKey(d->identity_->public_key().data()) << "\n";
+
+  std::string api_token;
+  if (!config.api_token_file.empty()) {
+    absl::StatusOr<std::string> token = ReadSecretFile(config.api_token_file);
+    if (!token.ok()) return token.status();
+    api_token = std::move(*token);
+  }
+  if (!config.snap_token_file.empty()) {
+    // Checked now so a bad file fails start-up, not the first registration.
+    absl::StatusOr<std::string> token = ReadSecretFile(config.snap_token_file);
+    if (!token.ok()) return token.status();
+    crypto::SecureZero(token->data(), token->size());
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      Credentials(config);
+  if (!credentials.ok()) return credentials.status();
+
+  d->registry_.AddCollector(metrics::CollectProcessMetrics);
+  d->metrics_ = std::make_unique<DataPlaneMetrics>(d->registry_);
+  d->pool_ = std::make_unique<WorkerPool>(d->clock_, config.workers);
+  SessionLimits limits;
+  limits.max_tunnels = config.max_tunnels;
+  limits.max_tunnels_per_identity = config.max_tunnels_per_identity;
+  d->sessions_ = std::make_unique<SessionManager>(*d->pool_, *d->identity_,
+                                                  limits, d->metrics_.get());
+  if (!config.gateway_listen.empty()) {
+    const std::optional<core::Endpoint> listen =
+        core::Endpoint::Parse(config.gateway_listen);
+    if (!listen.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--gateway_listen must be ip:port, got ", config.gateway_listen));
+    }
+    d->identities_ = std::make_unique<IdentityStore>();
+    GatewayConfig gateway_config;
+    gateway_config.listen = *listen;
+    gateway_config.mode = config.gateway_mode;
+    gateway_config.max_tunnels = config.max_tunnels;
+    gateway_config.max_tunnels_per_identity = config.max_tunnels_per_identity;
+    gateway_config.metrics = d->metrics_.get();
+    absl::StatusOr<std::unique_ptr<Gateway>> gateway =
+        Gateway::Start(*d->pool_, *d->identity_, *d->identities_,
+                       gateway_config, d->sessions_.get());
+    if (!gateway.ok()) return gateway.status();
+    d->gateway_ = std::move(*gateway);
+    d->sessions_->AttachGateway(d->gateway_.get(), d->identities_.get());
+    std::cerr << "snaptund: gateway listening on "
+              << d->gateway_->local_address().ToString() << " (UDP)\n";
+  }
+
+  d->auth_ = std::make_unique<ApiAuth>(std::move(api_token));
+  crypto::SecureZero(api_token.data(), api_token.size());
+  d->tunnel_service_ = std::make_unique<TunnelServiceImpl>(
+      *d->sessions_, *d->auth_, d->metrics_.get());
+  d->gateway_service_ =
+      std::make_unique<GatewayServiceImpl>(*d->sessions_, *d->auth_);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(config.grpc_listen, *credentials, &d->grpc_port_);
+  builder.RegisterService(d->tunnel_service_.get());
+  builder.RegisterService(d->gateway_service_.get());
+  d->server_ = builder.BuildAndStart();
+  if (d->server_ == nullptr || d->grpc_port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve gRPC on ", config.grpc_listen,
+                     ": the address is malformed or in use (--grpc_listen)"));
+  }
+  absl::StatusOr<std::unique_ptr<metrics::Exporter>> exporter =
+      metrics::Exporter::Start(config.metrics_listen, d->registry_);
+  if (!exporter.ok()) return exporter.status();
+  d->exporter_ = std::move(*exporter);
+  d->server_->GetHealthCheckService()->SetServingStatus(true);
+  d->exporter_->SetReady(true);
+  std::cerr << "snaptund: gRPC on port " << d->grpc_port_
+            << (config.tls_cert_file.empty() ? " (plaintext)" : " (TLS)")
+            << (d->auth_->enabled() ? ", API token required" : "")
+            << "; metrics on port " << d->exporter_->port() << "\n";
+  return d;
+}
+
+const core::Endpoint* Daemon::gateway_address() const {
+  return gateway_ == nullptr ? nullptr : &gateway_->local_address();
+}
+
+void Daemon::Wait() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(&drained_));
+}
+
+void Daemon::Drain() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (drained_) return;
+  }
+  std::cerr << "snaptund: draining\n";
+  if (exporter_ != nullptr) exporter_->SetReady(false);
+  if (server_ != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+  }
+  // Closing tunnels ends their packet streams (CANCELLED), so the server's
+  // shutdown does not wait on them.
+  sessions_->CloseAll("the daemon is shutting down");
+  if (server_ != nullptr) {
+    server_->Shutdown(std::chrono::system_clock::now() +
+                      std::chrono::seconds(5));
+  }
+  if (gateway_ != nullptr) gateway_->Stop();
+  pool_->Stop();
+  std::cerr << "snaptund: drained\n";
+  absl::MutexLock lock(&mu_);
+  drained_ = true;
+}
+
+Daemon::~Daemon() {
+  Drain();
+  sessions_.reset();
+}
+
+}  // namespace snaptun::service

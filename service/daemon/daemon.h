@@ -1,0 +1,85 @@
+// snaptund assembled: the worker pool, the optional gateway, the session
+// manager, the gRPC server (TunnelService, GatewayService, health,
+// reflection; TLS or mTLS when configured; bearer token when configured),
+// and the metrics exporter. Drain() is the SIGTERM path: not ready, stop
+// accepting calls, close every tunnel, stop.
+#ifndef SNAPTUN_SERVICE_DAEMON_DAEMON_H_
+#define SNAPTUN_SERVICE_DAEMON_DAEMON_H_
+
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "metrics/exporter.h"
+#include "metrics/registry.h"
+#include "service/api/api_auth.h"
+#include "service/api/gateway_service.h"
+#include "service/api/tunnel_service.h"
+#include "service/dataplane_metrics.h"
+#include "service/gateway.h"
+#include "service/identity_store.h"
+#include "service/session_manager.h"
+#include "service/worker.h"
+
+namespace snaptun::service {
+
+struct DaemonConfig {
+  std::string grpc_listen = "127.0.0.1:50051";
+  std::string metrics_listen = "127.0.0.1:9464";
+  std::string gateway_listen;  // Empty: gateway role off.
+  core::Mode gateway_mode = core::Mode::kSnap;
+  std::string private_key_file = "snaptund.key";
+  size_t workers = 0;
+  size_t max_tunnels = 100000;
+  size_t max_tunnels_per_identity = 1024;
+  std::string snap_token_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  std::string api_token_file;
+};
+
+class Daemon {
+ public:
+  static absl::StatusOr<std::unique_ptr<Daemon>> Start(
+      const DaemonConfig& config);
+  ~Daemon();
+
+  // Blocks until Drain() finished.
+  void Wait();
+  void Drain();
+
+  int grpc_port() const { return grpc_port_; }
+  int metrics_port() const { return exporter_->port(); }
+  const core::Endpoint* gateway_address() const;
+  const crypto::PublicKey& public_key() const {
+    return identity_->public_key();
+  }
+  SessionManager& sessions() { return *sessions_; }
+
+ private:
+  Daemon() = default;
+
+  io::SystemClock clock_;
+  std::unique_ptr<core::LocalIdentity> identity_;
+  metrics::Registry registry_;
+  std::unique_ptr<DataPlaneMetrics> metrics_;
+  std::unique_ptr<WorkerPool> pool_;
+  std::unique_ptr<IdentityStore> identities_;
+  std::unique_ptr<SessionManager> sessions_;
+  std::unique_ptr<Gateway> gateway_;
+  std::unique_ptr<ApiAuth> auth_;
+  std::unique_ptr<TunnelServiceImpl> tunnel_service_;
+  std::unique_ptr<GatewayServiceImpl> gateway_service_;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<metrics::Exporter> exporter_;
+  int grpc_port_ = 0;
+  absl::Mutex mu_;
+  bool drained_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace snaptun::service
+
+#endif  // SNAPTUN_SERVICE_DAEMON_DAEMON_H_

@@ -1,0 +1,103 @@
+// Permission checks, base64 keys, key generation.
+#include "service/daemon/secret_files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "tunnel/crypto/random.h"
+
+namespace snaptun::service {
+
+absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return absl::NotFoundError(
+        absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  }
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
+    close(fd);
+    return absl::PermissionDeniedError(absl::StrCat(
+        path, " is readable by group or others; run: chmod 600 ", path));
+  }
+  std::string contents;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0) {
+    contents.append(buffer, static_cast<size_t>(n));
+    if (contents.size() > (1 << 20)) break;
+  }
+  crypto::SecureZero(buffer, sizeof(buffer));
+  close(fd);
+  const absl::string_view stripped = absl::StripAsciiWhitespace(contents);
+  std::string out(stripped);
+  crypto::SecureZero(contents.data(), contents.size());
+  if (out.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, " is empty"));
+  }
+  return out;
+}
+
+std::string EncodeKey(const uint8_t* key) {
+  return absl::Base64Escape(
+      absl::string_view(reinterpret_cast<const char*>(key), 32));
+}
+
+absl::StatusOr<crypto::PrivateKey> DecodePrivateKey(const std::string& text) {
+  std::string bytes;
+  if (!absl::Base64Unescape(text, &bytes) || bytes.size() != 32) {
+    crypto::SecureZero(bytes.data(), bytes.size());
+    return absl::InvalidArgumentError(
+        "a key must be 32 bytes in base64 (as `wg genkey` or `snaptunctl "
+        "keygen` writes it)");
+  }
+  crypto::PrivateKey key;
+  std::memcpy(key.data(), bytes.data(), 32);
+  crypto::SecureZero(bytes.data(), bytes.size());
+  return key;
+}
+
+absl::StatusOr<crypto::PrivateKey> LoadOrCreatePrivateKey(
+    const std::string& path, bool* created) {
+  if (created != nullptr) *created = false;
+  if (access(path.c_str(), F_OK) == 0) {
+    absl::StatusOr<std::string> text = ReadSecretFile(path);
+    if (!text.ok()) return text.status();
+    absl::StatusOr<crypto::PrivateKey> key = DecodePrivateKey(*text);
+    crypto::SecureZero(text->data(), text->size());
+    if (!key.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": ", key.status().message()));
+    }
+    return key;
+  }
+  crypto::PrivateKey key;
+  crypto::SystemRandom().Fill(absl::MakeSpan(key.data(), 32));
+  std::string text = EncodeKey(key.data()) + "\n";
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    crypto::SecureZero(text.data(), text.size());
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create ", path, ": ", std::strerror(errno)));
+  }
+  const bool written =
+      write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  crypto::SecureZero(text.data(), text.size());
+  close(fd);
+  if (!written) {
+    unlink(path.c_str());
+    return absl::UnavailableError(absl::StrCat("cannot write ", path));
+  }
+  if (created != nullptr) *created = true;
+  return key;
+}
+
+}  // namespace snaptun::service

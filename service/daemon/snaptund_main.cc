@@ -1,0 +1,114 @@
+// snaptund: flags (also from a file with --flagfile=PATH), start, and
+// SIGTERM/SIGINT → drain → exit 0.
+#include <errno.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <iostream>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/synchronization/mutex.h"
+#include "service/daemon/daemon.h"
+
+ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051",
+          "gRPC API address (host:port)");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
+          "HTTP address of /metrics, /healthz and /readyz");
+ABSL_FLAG(std::string, gateway_listen, "",
+          "UDP address of the gateway role (ip:port); empty turns it off");
+ABSL_FLAG(std::string, gateway_mode, "snap",
+          "wire protocol of the gateway: snap or wireguard");
+ABSL_FLAG(std::string, private_key_file, "snaptund.key",
+          "the static private key (base64); generated with 0600 when missing");
+ABSL_FLAG(int, workers, 0, "data-plane worker threads; 0 = one per core");
+ABSL_FLAG(int, max_tunnels, 100000, "tunnels this daemon holds at most");
+ABSL_FLAG(int, max_tunnels_per_identity, 1024,
+          "tunnels per peer identity at most (client and gateway role)");
+ABSL_FLAG(std::string, snap_token_file, "",
+          "SNAP control-plane token (0600); re-read when it changes");
+ABSL_FLAG(std::string, tls_cert_file, "", "PEM certificate for the gRPC API");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key (0600)");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CA bundle; when set, clients must present a certificate (mTLS)");
+ABSL_FLAG(std::string, api_token_file, "",
+          "bearer token (0600) every API call must carry; empty = none");
+ABSL_FLAG(bool, version, false, "print the version and exit");
+
+namespace {
+
+constexpr char kVersion[] = "snaptund 0.1.0 (snaptun.v1)";
+
+// Threads started before main (gRPC's) may take a signal, so the handler
+// only writes the signal number to a pipe that main reads.
+int signal_pipe[2] = {-1, -1};
+
+void OnSignal(int number) {
+  const char byte = static_cast<char>(number);
+  [[maybe_unused]] ssize_t n = write(signal_pipe[1], &byte, 1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "snaptund hosts SNAP tunnels as managed sessions, driven over gRPC.");
+  absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_version)) {
+    std::cout << kVersion << "\n";
+    return 0;
+  }
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  snaptun::service::DaemonConfig config;
+  config.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
+  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  config.gateway_listen = absl::GetFlag(FLAGS_gateway_listen);
+  const std::string mode = absl::GetFlag(FLAGS_gateway_mode);
+  if (mode == "wireguard") {
+    config.gateway_mode = snaptun::core::Mode::kWireGuard;
+  } else if (mode != "snap") {
+    std::cerr << "snaptund: --gateway_mode must be snap or wireguard\n";
+    return 2;
+  }
+  config.private_key_file = absl::GetFlag(FLAGS_private_key_file);
+  const int workers = absl::GetFlag(FLAGS_workers);
+  const int max_tunnels = absl::GetFlag(FLAGS_max_tunnels);
+  const int per_identity = absl::GetFlag(FLAGS_max_tunnels_per_identity);
+  if (workers < 0 || max_tunnels <= 0 || per_identity <= 0) {
+    std::cerr << "snaptund: --workers must be >= 0, the limits > 0\n";
+    return 2;
+  }
+  config.workers = static_cast<size_t>(workers);
+  config.max_tunnels = static_cast<size_t>(max_tunnels);
+  config.max_tunnels_per_identity = static_cast<size_t>(per_identity);
+  config.snap_token_file = absl::GetFlag(FLAGS_snap_token_file);
+  config.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  config.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  config.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  config.api_token_file = absl::GetFlag(FLAGS_api_token_file);
+
+  if (pipe(signal_pipe) != 0) return 1;
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<std::unique_ptr<snaptun::service::Daemon>> daemon =
+      snaptun::service::Daemon::Start(config);
+  if (!daemon.ok()) {
+    std::cerr << "snaptund: " << daemon.status().message() << "\n";
+    return 1;
+  }
+  // Installed after start-up: a library may have set its own handlers.
+  struct sigaction action {};
+  action.sa_handler = OnSignal;
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGINT, &action, nullptr);
+  std::cerr << "snaptund: ready\n";
+  char signal_number = 0;
+  while (read(signal_pipe[0], &signal_number, 1) < 0 && errno == EINTR) {
+  }
+  std::cerr << "snaptund: signal " << static_cast<int>(signal_number) << "\n";
+  (*daemon)->Drain();
+  daemon->reset();
+  return 0;
+}

@@ -1,0 +1,74 @@
+// What the session layer says about a tunnel and its changes: the plain
+// values the API returns (a snapshot, taken under the manager's lock) and
+// the events WatchTunnels streams. No gRPC types here; the service layer
+// translates.
+#ifndef SNAPTUN_SERVICE_SESSION_H_
+#define SNAPTUN_SERVICE_SESSION_H_
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "absl/time/time.h"
+#include "service/dataplane_metrics.h"
+#include "tunnel/core/endpoint.h"
+#include "tunnel/core/messages.h"
+#include "tunnel/core/verdict.h"
+#include "tunnel/crypto/secret.h"
+
+namespace snaptun::service {
+
+enum class SessionState : uint8_t {
+  kConnecting,
+  kEstablished,
+  kReconnecting,
+  kClosed
+};
+
+struct CountersSnapshot {
+  uint64_t tx_packets = 0;
+  uint64_t tx_bytes = 0;
+  uint64_t rx_packets = 0;
+  uint64_t rx_bytes = 0;
+  uint64_t handshakes = 0;
+  uint64_t reconnects = 0;
+  std::array<uint64_t, core::kDropReasonCount> drops{};
+};
+
+struct TunnelSnapshot {
+  std::string tunnel_id;
+  Role role = Role::kClient;
+  SessionState state = SessionState::kConnecting;
+  core::Mode mode = core::Mode::kSnap;
+  crypto::PublicKey peer_public_key{};
+  std::string remote_address;
+  std::string local_address;
+  absl::Time created_at = absl::InfinitePast();
+  absl::Time last_handshake_at = absl::InfinitePast();
+  std::map<std::string, std::string> labels;
+  CountersSnapshot counters;
+  std::string close_reason;
+  std::string control_plane_url;
+};
+
+enum class SessionEventType : uint8_t {
+  kOpened,
+  kEstablished,
+  kRekeyed,
+  kReconnecting,
+  kAddressChanged,
+  kClosed
+};
+
+struct SessionEvent {
+  SessionEventType type;
+  absl::Time time;
+  TunnelSnapshot tunnel;
+  std::string reason;
+};
+
+}  // namespace snaptun::service
+
+#endif  // SNAPTUN_SERVICE_SESSION_H_

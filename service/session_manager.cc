@@ -1,0 +1,470 @@
+// Tunnel records, lifecycle and events.
+#include "service/session_manager.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace snaptun::service {
+namespace {
+
+constexpr size_t kSubscriptionCapacity = 4096;
+
+CountersSnapshot ReadCounters(const TunnelPort* port) {
+  CountersSnapshot out;
+  if (port == nullptr) return out;
+  const TunnelCounters& c = port->counters();
+  out.tx_packets = c.tx_packets.load(std::memory_order_relaxed);
+  out.tx_bytes = c.tx_bytes.load(std::memory_order_relaxed);
+  out.rx_packets = c.rx_packets.load(std::memory_order_relaxed);
+  out.rx_bytes = c.rx_bytes.load(std::memory_order_relaxed);
+  out.handshakes = c.handshakes.load(std::memory_order_relaxed);
+  out.reconnects = c.reconnects.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < out.drops.size(); ++i) {
+    out.drops[i] = c.drops[i].load(std::memory_order_relaxed);
+  }
+  return out;
+}
+
+}  // namespace
+
+bool OpenParams::SameAs(const OpenParams& o) const {
+  return peer_public_key == o.peer_public_key && data_plane == o.data_plane &&
+         mode == o.mode && persistent_keepalive == o.persistent_keepalive &&
+         receive_queue_capacity == o.receive_queue_capacity &&
+         labels == o.labels && control_plane_url == o.control_plane_url;
+}
+
+SessionManager::SessionManager(WorkerPool& pool,
+                               const core::LocalIdentity& identity,
+                               const SessionLimits& limits,
+                               DataPlaneMetrics* metrics)
+    : pool_(pool), identity_(identity), limits_(limits), metrics_(metrics) {}
+
+SessionManager::~SessionManager() { CloseAll("shutting down"); }
+
+void SessionManager::AttachGateway(Gateway* gateway,
+                                   IdentityStore* identities) {
+  gateway_ = gateway;
+  identities_ = identities;
+}
+
+size_t SessionManager::CountForLocked(const crypto::PublicKey& peer) const {
+  size_t count = 0;
+  for (const auto& [id, record] : records_) {
+    if (record->info.role == Role::kClient &&
+        record->info.peer_public_key == peer) {
+      ++count;
+    }
+  }
+  return count;
+}
+
+void SessionManager::Open(OpenParams params, OpenCallback done) {
+  Delivery deliveries;
+  std::shared_ptr<Record> record;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!params.tunnel_id.empty()) {
+      auto it = records_.find(params.tunnel_id);
+      if (it != records_.end()) {
+        Record& existing = *it->second;
+        if (existing.info.role != Role::kClient ||
+            !existing.params.SameAs(params)) {
+          done(absl::AlreadyExistsError(absl::StrCat(
+              "tunnel ", params.tunnel_id,
+              " already exists with different parameters; close it first or "
+              "choose another tunnel_id")));
+          return;
+        }
+        if (existing.info.state == SessionState::kConnecting) {
+          existing.waiting.push_back(std::move(done));
+          return;
+        }
+        TunnelSnapshot snapshot = SnapshotLocked(existing);
+        done(std::move(snapshot));
+        return;
+      }
+    }
+    if (records_.size() >= limits_.max_tunnels) {
+      done(absl::ResourceExhaustedError(
+          absl::StrCat("this daemon already holds ", records_.size(),
+                       " tunnels, its limit (--max_tunnels)")));
+      return;
+    }
+    if (CountForLocked(params.peer_public_key) >=
+        limits_.max_tunnels_per_identity) {
+      done(absl::ResourceExhaustedError(absl::StrCat(
+          "already ", limits_.max_tunnels_per_identity,
+          " tunnels to this peer key (--max_tunnels_per_identity)")));
+      return;
+    }
+    if (params.tunnel_id.empty()) {
+      do {
+        params.tunnel_id = absl::StrCat("tun-", next_id_++);
+      } while (records_.contains(params.tunnel_id));
+    }
+    record = std::make_shared<Record>();
+    record->params = params;
+    record->info.tunnel_id = params.tunnel_id;
+    record->info.role = Role::kClient;
+    record->info.state = SessionState::kConnecting;
+    record->info.mode = params.mode;
+    record->info.peer_public_key = params.peer_public_key;
+    record->info.remote_address = params.data_plane.ToString();
+    record->info.created_at = absl::Now();
+    record->info.labels = params.labels;
+    record->info.control_plane_url = params.control_plane_url;
+    record->waiting.push_back(std::move(done));
+    records_[params.tunnel_id] = record;
+    PublishLocked(SessionEventType::kOpened, *record, "", deliveries);
+  }
+  Deliver(deliveries);
+
+  ClientTunnelConfig config;
+  config.peer_public_key = params.peer_public_key;
+  config.data_plane = params.data_plane;
+  config.mode = params.mode;
+  config.connect_timeout = params.connect_timeout;
+  config.persistent_keepalive = params.persistent_keepalive;
+  config.receive_queue_capacity = params.receive_queue_capacity;
+  config.metrics = metrics_;
+  const std::string id = params.tunnel_id;
+  Worker& worker = pool_.ForKey(std::hash<std::string>()(id));
+  std::shared_ptr<ClientTunnel> tunnel = ClientTunnel::Open(
+      worker, identity_, config,
+      [this, id](const ClientEvent& event) { OnClientEvent(id, event); },
+      [this, id](absl::StatusOr<core::Endpoint> result) {
+        OnConnected(id, std::move(result));
+      });
+  absl::MutexLock lock(&mu_);
+  record->client = tunnel;
+  record->port = tunnel->port();
+}
+
+void SessionManager::OnConnected(const std::string& id,
+                                 absl::StatusOr<core::Endpoint> result) {
+  Delivery deliveries;
+  std::vector<OpenCallback> waiting;
+  absl::StatusOr<TunnelSnapshot> outcome =
+      absl::UnknownError("the tunnel was closed before it connected");
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = records_.find(id);
+    if (it == records_.end()) return;  // Closed meanwhile; callers told.
+    Record& record = *it->second;
+    waiting = std::move(record.waiting);
+    record.waiting.clear();
+    if (result.ok()) {
+      record.info.state = SessionState::kEstablished;
+      record.info.local_address = result->ToString();
+      record.info.last_handshake_at = absl::Now();
+      PublishLocked(SessionEventType::kEstablished, record, "", deliveries);
+      outcome = SnapshotLocked(record);
+    } else {
+      // A failed connect leaves nothing behind.
+      record.info.state = SessionState::kClosed;
+      record.info.close_reason = std::string(result.status().message());
+      PublishLocked(SessionEventType::kClosed, record, record.info.close_reason,
+                    deliveries);
+      records_.erase(it);
+      outcome = result.status();
+    }
+  }
+  Deliver(deliveries);
+  for (OpenCallback& callback : waiting) callback(outcome);
+}
+
+void SessionManager::OnClientEvent(const std::string& id,
+                                   const ClientEvent& event) {
+  Delivery deliveries;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = records_.find(id);
+    if (it == records_.end()) return;
+    Record& record = *it->second;
+    switch (event.type) {
+      case ClientEvent::Type::kHandshake:
+        if (event.peer_event.type == core::PeerEventType::kHandshakeCompleted) {
+          record.info.last_handshake_at = absl::Now();
+        }
+        break;
+      case ClientEvent::Type::kEstablished:
+        // The first establishment is reported by OnConnected.
+        if (record.info.state == SessionState::kReconnecting) {
+          record.info.state = SessionState::kEstablished;
+          PublishLocked(SessionEventType::kEstablished, record, "", deliveries);
+        }
+        break;
+      case ClientEvent::Type::kRekeyed:
+        PublishLocked(SessionEventType::kRekeyed, record, "", deliveries);
+        break;
+      case ClientEvent::Type::kReconnecting:
+        record.info.state = SessionState::kReconnecting;
+        PublishLocked(SessionEventType::kReconnecting, record, event.reason,
+                      deliveries);
+        break;
+      case ClientEvent::Type::kAddressChanged:
+        if (event.address.has_value()) {
+          record.info.local_address = event.address->ToString();
+        }
+        PublishLocked(SessionEventType::kAddressChanged, record, "",
+                      deliveries);
+        break;
+      case ClientEvent::Type::kClosed:
+        if (record.info.state == SessionState::kConnecting) break;
+        record.info.state = SessionState::kClosed;
+        record.info.close_reason = event.reason;
+        PublishLocked(SessionEventType::kClosed, record, event.reason,
+                      deliveries);
+        records_.erase(it);
+        break;
+    }
+  }
+  Deliver(deliveries);
+}
+
+absl::StatusOr<TunnelSnapshot> SessionManager::Close(
+    const std::string& tunnel_id, const std::string& reason) {
+  Delivery deliveries;
+  std::shared_ptr<Record> record;
+  TunnelSnapshot snapshot;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = records_.find(tunnel_id);
+    if (it == records_.end()) {
+      return absl::NotFoundError(
+          absl::StrCat("no tunnel ", tunnel_id, " (ListTunnels shows them)"));
+    }
+    record = it->second;
+    record->info.state = SessionState::kClosed;
+    record->info.close_reason = reason;
+    snapshot = SnapshotLocked(*record);
+    PublishLocked(SessionEventType::kClosed, *record, reason, deliveries);
+    if (record->info.role == Role::kGateway) {
+      gateway_ids_.erase(record->gateway_remote);
+    }
+    records_.erase(it);
+  }
+  Deliver(deliveries);
+  for (OpenCallback& callback : record->waiting) {
+    callback(absl::CancelledError(
+        absl::StrCat("tunnel ", tunnel_id, " was closed: ", reason)));
+  }
+  record->waiting.clear();
+  if (record->client != nullptr) record->client->Close(reason);
+  if (record->info.role == Role::kGateway && gateway_ != nullptr) {
+    gateway_->CloseTunnel(record->gateway_remote);
+  }
+  if (record->port != nullptr) record->port->Close();
+  return snapshot;
+}
+
+absl::StatusOr<TunnelSnapshot> SessionManager::Get(
+    const std::string& tunnel_id) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = records_.find(tunnel_id);
+  if (it == records_.end()) {
+    return absl::NotFoundError(absl::StrCat("no tunnel ", tunnel_id));
+  }
+  return SnapshotLocked(*it->second);
+}
+
+absl::StatusOr<ListPage> SessionManager::List(
+    const ListFilter& filter, size_t page_size,
+    const std::string& page_token) const {
+  constexpr size_t kDefaultPage = 100;
+  constexpr size_t kMaxPage = 1000;
+  if (page_size == 0) page_size = kDefaultPage;
+  page_size = std::min(page_size, kMaxPage);
+  ListPage page;
+  absl::ReaderMutexLock lock(&mu_);
+  // The token is the last id of the previous page; ids sort as strings.
+  auto it =
+      page_token.empty() ? records_.begin() : records_.upper_bound(page_token);
+  for (; it != records_.end(); ++it) {
+    const Record& record = *it->second;
+    if (filter.role.has_value() && record.info.role != *filter.role) continue;
+    if (filter.state.has_value() && record.info.state != *filter.state) {
+      continue;
+    }
+    bool labels_match = true;
+    for (const auto& [key, value] : filter.labels) {
+      auto label = record.info.labels.find(key);
+      labels_match &=
+          label != record.info.labels.end() && label->second == value;
+    }
+    if (!labels_match) continue;
+    if (page.tunnels.size() == page_size) {
+      page.next_page_token = page.tunnels.back().tunnel_id;
+      break;
+    }
+    page.tunnels.push_back(SnapshotLocked(record));
+  }
+  return page;
+}
+
+absl::StatusOr<std::shared_ptr<TunnelPort>> SessionManager::AttachStream(
+    const std::string& tunnel_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = records_.find(tunnel_id);
+  if (it == records_.end()) {
+    return absl::NotFoundError(absl::StrCat("no tunnel ", tunnel_id));
+  }
+  Record& record = *it->second;
+  if (record.port == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("tunnel ", tunnel_id, " is still being set up"));
+  }
+  if (record.stream_attached) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "tunnel ", tunnel_id, " already has a packet stream attached"));
+  }
+  record.stream_attached = true;
+  return record.port;
+}
+
+void SessionManager::DetachStream(const std::string& tunnel_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = records_.find(tunnel_id);
+  if (it != records_.end()) it->second->stream_attached = false;
+}
+
+std::shared_ptr<EventSubscription> SessionManager::Subscribe(
+    const std::string& tunnel_id, std::map<std::string, std::string> labels,
+    bool include_existing) {
+  auto subscription = std::make_shared<EventSubscription>(
+      tunnel_id, std::move(labels), kSubscriptionCapacity);
+  absl::MutexLock lock(&mu_);
+  subscriptions_.push_back(subscription);
+  if (include_existing) {
+    for (const auto& [id, record] : records_) {
+      TunnelSnapshot snapshot = SnapshotLocked(*record);
+      if (subscription->Matches(snapshot)) {
+        subscription->Push({SessionEventType::kOpened, absl::Now(),
+                            std::move(snapshot), "existing"});
+      }
+    }
+  }
+  return subscription;
+}
+
+void SessionManager::Unsubscribe(
+    const std::shared_ptr<EventSubscription>& subscription) {
+  absl::MutexLock lock(&mu_);
+  subscriptions_.erase(
+      std::remove(subscriptions_.begin(), subscriptions_.end(), subscription),
+      subscriptions_.end());
+}
+
+void SessionManager::CloseAll(const std::string& reason) {
+  std::vector<std::string> ids;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    for (const auto& [id, record] : records_) ids.push_back(id);
+  }
+  for (const std::string& id : ids) Close(id, reason).IgnoreError();
+}
+
+size_t SessionManager::size() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return records_.size();
+}
+
+void SessionManager::OnTunnelAccepted(const GatewayTunnelInfo& info,
+                                      std::shared_ptr<TunnelPort> port) {
+  Delivery deliveries;
+  {
+    absl::MutexLock lock(&mu_);
+    auto record = std::make_shared<Record>();
+    std::string id;
+    do {
+      id = absl::StrCat("gw-", next_id_++);
+    } while (records_.contains(id));
+    record->info.tunnel_id = id;
+    record->info.role = Role::kGateway;
+    record->info.state = SessionState::kConnecting;
+    record->info.mode =
+        gateway_ != nullptr ? gateway_->mode() : core::Mode::kSnap;
+    record->info.peer_public_key = info.identity;
+    record->info.remote_address = info.remote.ToString();
+    if (gateway_ != nullptr) {
+      record->info.local_address = gateway_->local_address().ToString();
+    }
+    record->info.created_at = absl::Now();
+    record->port = std::move(port);
+    record->gateway_remote = info.remote;
+    records_[id] = record;
+    gateway_ids_[info.remote] = id;
+    PublishLocked(SessionEventType::kOpened, *record, "", deliveries);
+  }
+  Deliver(deliveries);
+}
+
+void SessionManager::OnTunnelEvent(const GatewayTunnelInfo& info,
+                                   const core::PeerEvent& event) {
+  if (event.type != core::PeerEventType::kHandshakeCompleted) return;
+  Delivery deliveries;
+  {
+    absl::MutexLock lock(&mu_);
+    auto id = gateway_ids_.find(info.remote);
+    if (id == gateway_ids_.end()) return;
+    auto it = records_.find(id->second);
+    if (it == records_.end()) return;
+    Record& record = *it->second;
+    record.info.last_handshake_at = absl::Now();
+    if (record.info.state == SessionState::kConnecting) {
+      record.info.state = SessionState::kEstablished;
+      PublishLocked(SessionEventType::kEstablished, record, "", deliveries);
+    } else {
+      PublishLocked(SessionEventType::kRekeyed, record, "", deliveries);
+    }
+  }
+  Deliver(deliveries);
+}
+
+void SessionManager::OnTunnelRemoved(const GatewayTunnelInfo& info,
+                                     core::RemovalReason reason) {
+  Delivery deliveries;
+  {
+    absl::MutexLock lock(&mu_);
+    auto id = gateway_ids_.find(info.remote);
+    if (id == gateway_ids_.end()) return;  // Closed through the API.
+    auto it = records_.find(id->second);
+    gateway_ids_.erase(id);
+    if (it == records_.end()) return;
+    Record& record = *it->second;
+    record.info.state = SessionState::kClosed;
+    record.info.close_reason = std::string(core::RemovalReasonName(reason));
+    PublishLocked(SessionEventType::kClosed, record, record.info.close_reason,
+                  deliveries);
+    records_.erase(it);
+  }
+  Deliver(deliveries);
+}
+
+TunnelSnapshot SessionManager::SnapshotLocked(const Record& record) const {
+  TunnelSnapshot snapshot = record.info;
+  snapshot.counters = ReadCounters(record.port.get());
+  return snapshot;
+}
+
+void SessionManager::PublishLocked(SessionEventType type, const Record& record,
+                                   const std::string& reason, Delivery& out) {
+  if (subscriptions_.empty()) return;
+  TunnelSnapshot snapshot = SnapshotLocked(record);
+  for (const auto& subscription : subscriptions_) {
+    if (subscription->Matches(snapshot)) {
+      out.push_back({subscription, {type, absl::Now(), snapshot, reason}});
+    }
+  }
+}
+
+void SessionManager::Deliver(Delivery& deliveries) {
+  for (auto& [subscription, event] : deliveries) {
+    subscription->Push(std::move(event));
+    subscription->NotifyReady();
+  }
+}
+
+}  // namespace snaptun::service

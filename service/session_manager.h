@@ -1,0 +1,151 @@
+// The session manager: every tunnel of the process, client and gateway
+// role, by tunnel id. It owns ids, labels, limits and lifecycle, turns data
+// plane happenings into the events WatchTunnels streams, and hands a
+// tunnel's port to at most one packet stream at a time. Results are
+// absl::Status with messages a person can act on; the gRPC layer maps them
+// to status codes in one place.
+#ifndef SNAPTUN_SERVICE_SESSION_MANAGER_H_
+#define SNAPTUN_SERVICE_SESSION_MANAGER_H_
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "service/client_tunnel.h"
+#include "service/event_subscription.h"
+#include "service/gateway.h"
+#include "service/identity_store.h"
+#include "service/session.h"
+#include "service/worker.h"
+
+namespace snaptun::service {
+
+struct OpenParams {
+  std::string tunnel_id;  // Empty: the manager picks one.
+  crypto::PublicKey peer_public_key{};
+  core::Endpoint data_plane;
+  core::Mode mode = core::Mode::kSnap;
+  absl::Duration connect_timeout = absl::Seconds(10);
+  absl::Duration persistent_keepalive = absl::Seconds(10);
+  size_t receive_queue_capacity = 1024;
+  std::map<std::string, std::string> labels;
+  std::string control_plane_url;
+
+  // Same tunnel asked for again (idempotent open)?
+  bool SameAs(const OpenParams& other) const;
+};
+
+struct SessionLimits {
+  size_t max_tunnels = 100000;
+  size_t max_tunnels_per_identity = 1024;
+};
+
+struct ListFilter {
+  std::optional<Role> role;
+  std::optional<SessionState> state;
+  std::map<std::string, std::string> labels;
+};
+
+struct ListPage {
+  std::vector<TunnelSnapshot> tunnels;
+  std::string next_page_token;
+};
+
+class SessionManager final : public GatewayObserver {
+ public:
+  using OpenCallback = std::function<void(absl::StatusOr<TunnelSnapshot>)>;
+
+  SessionManager(WorkerPool& pool, const core::LocalIdentity& identity,
+                 const SessionLimits& limits, DataPlaneMetrics* metrics);
+  ~SessionManager() override;
+
+  // The gateway role, once started (both optional, both outlive this).
+  void AttachGateway(Gateway* gateway, IdentityStore* identities);
+  Gateway* gateway() const { return gateway_; }
+  IdentityStore* identities() const { return identities_; }
+  const core::LocalIdentity& identity() const { return identity_; }
+
+  // Client role. `done` runs exactly once, possibly on a worker thread,
+  // when the handshake completed or failed.
+  void Open(OpenParams params, OpenCallback done);
+  absl::StatusOr<TunnelSnapshot> Close(const std::string& tunnel_id,
+                                       const std::string& reason);
+  absl::StatusOr<TunnelSnapshot> Get(const std::string& tunnel_id) const;
+  absl::StatusOr<ListPage> List(const ListFilter& filter, size_t page_size,
+                                const std::string& page_token) const;
+
+  // One packet stream per tunnel.
+  absl::StatusOr<std::shared_ptr<TunnelPort>> AttachStream(
+      const std::string& tunnel_id);
+  void DetachStream(const std::string& tunnel_id);
+
+  // Events of matching tunnels from now on (and OPENED for the existing
+  // ones with `include_existing`).
+  std::shared_ptr<EventSubscription> Subscribe(
+      const std::string& tunnel_id, std::map<std::string, std::string> labels,
+      bool include_existing);
+  void Unsubscribe(const std::shared_ptr<EventSubscription>& subscription);
+
+  // Closes every tunnel (drain on SIGTERM).
+  void CloseAll(const std::string& reason);
+  size_t size() const;
+
+  // GatewayObserver (worker threads).
+  void OnTunnelAccepted(const GatewayTunnelInfo& info,
+                        std::shared_ptr<TunnelPort> port) override;
+  void OnTunnelEvent(const GatewayTunnelInfo& info,
+                     const core::PeerEvent& event) override;
+  void OnTunnelRemoved(const GatewayTunnelInfo& info,
+                       core::RemovalReason reason) override;
+
+ private:
+  struct Record {
+    TunnelSnapshot info;  // Counters are filled from the port on read.
+    OpenParams params;    // Client role.
+    std::shared_ptr<TunnelPort> port;
+    std::shared_ptr<ClientTunnel> client;
+    core::Endpoint gateway_remote;  // Gateway role.
+    bool stream_attached = false;
+    std::vector<OpenCallback> waiting;  // Opens of a connecting tunnel.
+  };
+  using Delivery =
+      std::vector<std::pair<std::shared_ptr<EventSubscription>, SessionEvent>>;
+
+  void OnClientEvent(const std::string& id, const ClientEvent& event);
+  void OnConnected(const std::string& id,
+                   absl::StatusOr<core::Endpoint> result);
+  TunnelSnapshot SnapshotLocked(const Record& record) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  void PublishLocked(SessionEventType type, const Record& record,
+                     const std::string& reason, Delivery& out)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  static void Deliver(Delivery& deliveries);
+  size_t CountForLocked(const crypto::PublicKey& peer) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+
+  WorkerPool& pool_;
+  const core::LocalIdentity& identity_;
+  const SessionLimits limits_;
+  DataPlaneMetrics* const metrics_;
+  Gateway* gateway_ = nullptr;
+  IdentityStore* identities_ = nullptr;
+
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<Record>> records_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<core::Endpoint, std::string> gateway_ids_
+      ABSL_GUARDED_BY(mu_);
+  std::vector<std::shared_ptr<EventSubscription>> subscriptions_
+      ABSL_GUARDED_BY(mu_);
+  uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+};
+
+}  // namespace snaptun::service
+
+#endif  // SNAPTUN_SERVICE_SESSION_MANAGER_H_
