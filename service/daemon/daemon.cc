@@ -113,6 +113,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     gateway_config.max_tunnels = config.max_tunnels;
     gateway_config.max_tunnels_per_identity = config.max_tunnels_per_identity;
     gateway_config.metrics = d->metrics_.get();
+    gateway_config.rate_limiter = config.handshake_limits;
     absl::StatusOr<std::unique_ptr<Gateway>> gateway =
         Gateway::Start(*d->pool_, *d->identity_, *d->identities_,
                        gateway_config, d->sessions_.get());
@@ -175,13 +176,13 @@ void Daemon::Drain() {
   }
   // Closing tunnels ends their packet streams (CANCELLED), so the server's
   // shutdown does not wait on them.
-  sessions_->CloseAll("the daemon is shutting down");
+  if (sessions_ != nullptr) sessions_->CloseAll("the daemon is shutting down");
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() +
                       std::chrono::seconds(5));
   }
   if (gateway_ != nullptr) gateway_->Stop();
-  pool_->Stop();
+  if (pool_ != nullptr) pool_->Stop();
   std::cerr << "snaptund: drained\n";
   absl::MutexLock lock(&mu_);
   drained_ = true;

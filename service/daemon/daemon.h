@@ -39,6 +39,9 @@ struct DaemonConfig {
   std::string tls_key_file;
   std::string tls_client_ca_file;
   std::string api_token_file;
+  // Handshakes per second per source address before cookies, and before
+  // drops (a whole NAT or client host shares one source address).
+  core::RateLimiterConfig handshake_limits;
 };
 
 class Daemon {

@@ -35,6 +35,14 @@ ABSL_FLAG(std::string, tls_client_ca_file, "",
           "PEM CA bundle; when set, clients must present a certificate (mTLS)");
 ABSL_FLAG(std::string, api_token_file, "",
           "bearer token (0600) every API call must carry; empty = none");
+ABSL_FLAG(int, handshakes_per_source, 20,
+          "handshakes per second from one source address before the gateway "
+          "asks for cookies");
+ABSL_FLAG(int, handshakes_per_source_max, 100,
+          "handshakes per second from one source address beyond which the "
+          "gateway drops them (even with cookies)");
+ABSL_FLAG(int, handshakes_total, 1000,
+          "handshakes per second in total before everyone needs cookies");
 ABSL_FLAG(bool, version, false, "print the version and exit");
 
 namespace {
@@ -88,6 +96,18 @@ int main(int argc, char** argv) {
   config.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
   config.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
   config.api_token_file = absl::GetFlag(FLAGS_api_token_file);
+  const int per_source = absl::GetFlag(FLAGS_handshakes_per_source);
+  const int per_source_max = absl::GetFlag(FLAGS_handshakes_per_source_max);
+  const int total = absl::GetFlag(FLAGS_handshakes_total);
+  if (per_source <= 0 || per_source_max < per_source || total <= 0) {
+    std::cerr << "snaptund: handshake limits must be positive, and "
+                 "--handshakes_per_source_max >= --handshakes_per_source\n";
+    return 2;
+  }
+  config.handshake_limits.per_source_soft = static_cast<uint32_t>(per_source);
+  config.handshake_limits.per_source_hard =
+      static_cast<uint32_t>(per_source_max);
+  config.handshake_limits.global_soft = static_cast<uint32_t>(total);
 
   if (pipe(signal_pipe) != 0) return 1;
   signal(SIGPIPE, SIG_IGN);

@@ -1,0 +1,503 @@
+// The gRPC API in process: a real snaptund (Daemon) on loopback ports and a
+// real gRPC channel. Every RPC, its success and each error code it can
+// return, the bearer token, and a churn of opens and closes.
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "proto/snaptun/v1/snaptun.grpc.pb.h"
+#include "service/daemon/daemon.h"
+
+namespace snaptun::service {
+namespace {
+
+std::string TempPath(const std::string& name) {
+  return ::testing::TempDir() + "/" + name + "-" + std::to_string(getpid());
+}
+
+void WriteSecret(const std::string& path, const std::string& text) {
+  unlink(path.c_str());
+  std::ofstream(path) << text;
+  chmod(path.c_str(), 0600);
+}
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void Start(DaemonConfig config = {}) {
+    config.grpc_listen = "127.0.0.1:0";
+    config.metrics_listen = "127.0.0.1:0";
+    if (config.gateway_listen.empty()) config.gateway_listen = "127.0.0.1:0";
+    if (config.gateway_listen == "off") config.gateway_listen.clear();
+    config.private_key_file = TempPath("key");
+    config.workers = 2;
+    unlink(config.private_key_file.c_str());
+    absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::Start(config);
+    ASSERT_TRUE(daemon.ok()) << daemon.status();
+    daemon_ = std::move(*daemon);
+    channel_ =
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(daemon_->grpc_port()),
+                            grpc::InsecureChannelCredentials());
+    tunnels_ = v1::TunnelService::NewStub(channel_);
+    gateway_ = v1::GatewayService::NewStub(channel_);
+  }
+  void TearDown() override {
+    if (daemon_) daemon_->Drain();
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+    if (!token_.empty())
+      context->AddMetadata("authorization", "Bearer " + token_);
+    return context;
+  }
+  std::string OwnKey() {
+    const crypto::PublicKey& k = daemon_->public_key();
+    return std::string(reinterpret_cast<const char*>(k.data()), 32);
+  }
+  grpc::Status AuthorizeSelf() {
+    v1::AuthorizeIdentityRequest request;
+    request.set_public_key(OwnKey());
+    v1::AuthorizeIdentityResponse response;
+    return gateway_->AuthorizeIdentity(Context().get(), request, &response);
+  }
+  v1::OpenTunnelRequest OpenToSelf(const std::string& id = "") {
+    v1::OpenTunnelRequest request;
+    request.set_tunnel_id(id);
+    request.set_peer_public_key(OwnKey());
+    request.set_data_plane_address(daemon_->gateway_address()->ToString());
+    request.mutable_connect_timeout()->set_seconds(5);
+    return request;
+  }
+  grpc::Status Open(const v1::OpenTunnelRequest& request, v1::Tunnel* out) {
+    return tunnels_->OpenTunnel(Context().get(), request, out);
+  }
+
+  std::unique_ptr<Daemon> daemon_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::TunnelService::Stub> tunnels_;
+  std::unique_ptr<v1::GatewayService::Stub> gateway_;
+  std::string token_;
+};
+
+TEST_F(ApiTest, OpenTunnelValidatesEveryField) {
+  Start();
+  v1::Tunnel t;
+  v1::OpenTunnelRequest bad_key = OpenToSelf();
+  bad_key.set_peer_public_key("short");
+  EXPECT_EQ(Open(bad_key, &t).error_code(), grpc::INVALID_ARGUMENT);
+  v1::OpenTunnelRequest bad_address = OpenToSelf();
+  bad_address.set_data_plane_address("not-an-address");
+  EXPECT_EQ(Open(bad_address, &t).error_code(), grpc::INVALID_ARGUMENT);
+  v1::OpenTunnelRequest bad_mode = OpenToSelf();
+  bad_mode.set_mode(static_cast<v1::Mode>(99));
+  EXPECT_EQ(Open(bad_mode, &t).error_code(), grpc::INVALID_ARGUMENT);
+  v1::OpenTunnelRequest bad_id = OpenToSelf("no spaces allowed");
+  EXPECT_EQ(Open(bad_id, &t).error_code(), grpc::INVALID_ARGUMENT);
+  v1::OpenTunnelRequest bad_timeout = OpenToSelf();
+  bad_timeout.mutable_connect_timeout()->set_seconds(-1);
+  EXPECT_EQ(Open(bad_timeout, &t).error_code(), grpc::INVALID_ARGUMENT);
+  v1::OpenTunnelRequest control_plane = OpenToSelf();
+  control_plane.set_control_plane_url("http://127.0.0.1:1");
+  EXPECT_EQ(Open(control_plane, &t).error_code(), grpc::UNIMPLEMENTED);
+}
+
+TEST_F(ApiTest, UnauthorizedOpenIsDeadlineExceededAndLeavesNothing) {
+  Start();
+  v1::OpenTunnelRequest request = OpenToSelf("nope");
+  request.mutable_connect_timeout()->set_seconds(0);
+  request.mutable_connect_timeout()->set_nanos(300000000);
+  v1::Tunnel t;
+  grpc::Status status = Open(request, &t);
+  EXPECT_EQ(status.error_code(), grpc::DEADLINE_EXCEEDED);
+  EXPECT_NE(status.error_message().find("authorized"), std::string::npos);
+  v1::GetTunnelRequest get;
+  get.set_tunnel_id("nope");
+  EXPECT_EQ(tunnels_->GetTunnel(Context().get(), get, &t).error_code(),
+            grpc::NOT_FOUND);
+}
+
+TEST_F(ApiTest, OpenIsIdempotentByIdAndGetListCloseWork) {
+  Start();
+  ASSERT_TRUE(AuthorizeSelf().ok());
+  v1::Tunnel first, again, other;
+  v1::OpenTunnelRequest request = OpenToSelf("t1");
+  (*request.mutable_labels())["team"] = "blue";
+  ASSERT_TRUE(Open(request, &first).ok());
+  EXPECT_EQ(first.state(), v1::ESTABLISHED);
+  EXPECT_EQ(first.role(), v1::ROLE_CLIENT);
+  EXPECT_FALSE(first.local_address().empty());
+  ASSERT_TRUE(Open(request, &again).ok());
+  EXPECT_EQ(again.local_address(), first.local_address());
+  v1::OpenTunnelRequest changed = request;
+  (*changed.mutable_labels())["team"] = "red";
+  EXPECT_EQ(Open(changed, &other).error_code(), grpc::ALREADY_EXISTS);
+
+  // The gateway side of the same tunnel shows up as a gateway-role tunnel.
+  v1::ListTunnelsRequest list;
+  list.set_role(v1::ROLE_GATEWAY);
+  v1::ListTunnelsResponse listed;
+  ASSERT_TRUE(tunnels_->ListTunnels(Context().get(), list, &listed).ok());
+  ASSERT_EQ(listed.tunnels_size(), 1);
+  EXPECT_EQ(listed.tunnels(0).remote_address(), first.local_address());
+
+  ASSERT_TRUE(Open(OpenToSelf("t2"), &other).ok());
+  v1::ListTunnelsRequest paged;
+  paged.set_page_size(1);
+  paged.set_role(v1::ROLE_CLIENT);
+  std::vector<std::string> ids;
+  do {
+    v1::ListTunnelsResponse page;
+    ASSERT_TRUE(tunnels_->ListTunnels(Context().get(), paged, &page).ok());
+    for (const auto& t : page.tunnels()) ids.push_back(t.tunnel_id());
+    paged.set_page_token(page.next_page_token());
+  } while (!paged.page_token().empty());
+  EXPECT_EQ(ids, (std::vector<std::string>{"t1", "t2"}));
+  v1::ListTunnelsRequest by_label;
+  (*by_label.mutable_labels())["team"] = "blue";
+  v1::ListTunnelsResponse blue;
+  ASSERT_TRUE(tunnels_->ListTunnels(Context().get(), by_label, &blue).ok());
+  ASSERT_EQ(blue.tunnels_size(), 1);
+  EXPECT_EQ(blue.tunnels(0).tunnel_id(), "t1");
+
+  v1::CloseTunnelRequest close;
+  close.set_tunnel_id("t1");
+  v1::CloseTunnelResponse closed;
+  ASSERT_TRUE(tunnels_->CloseTunnel(Context().get(), close, &closed).ok());
+  EXPECT_EQ(closed.tunnel().state(), v1::CLOSED);
+  EXPECT_EQ(tunnels_->CloseTunnel(Context().get(), close, &closed).error_code(),
+            grpc::NOT_FOUND);
+  v1::GetTunnelRequest get;
+  get.set_tunnel_id("t1");
+  v1::Tunnel t;
+  EXPECT_EQ(tunnels_->GetTunnel(Context().get(), get, &t).error_code(),
+            grpc::NOT_FOUND);
+}
+
+TEST_F(ApiTest, TunnelLimitIsResourceExhausted) {
+  DaemonConfig config;
+  config.max_tunnels = 3;  // Client and gateway sides both count.
+  Start(config);
+  ASSERT_TRUE(AuthorizeSelf().ok());
+  v1::Tunnel t;
+  ASSERT_TRUE(Open(OpenToSelf("a"), &t).ok());
+  ASSERT_TRUE(Open(OpenToSelf("b"), &t).ok());
+  EXPECT_EQ(Open(OpenToSelf("c"), &t).error_code(), grpc::RESOURCE_EXHAUSTED);
+}
+
+TEST_F(ApiTest, StreamPacketsCarriesBothWaysOneStreamPerTunnel) {
+  Start();
+  ASSERT_TRUE(AuthorizeSelf().ok());
+  v1::Tunnel client;
+  ASSERT_TRUE(Open(OpenToSelf("s1"), &client).ok());
+  v1::ListTunnelsRequest list;
+  list.set_role(v1::ROLE_GATEWAY);
+  v1::ListTunnelsResponse gw;
+  ASSERT_TRUE(tunnels_->ListTunnels(Context().get(), list, &gw).ok());
+  ASSERT_EQ(gw.tunnels_size(), 1);
+  const std::string gateway_id = gw.tunnels(0).tunnel_id();
+
+  auto client_context = Context();
+  auto client_stream = tunnels_->StreamPackets(client_context.get());
+  auto gateway_context = Context();
+  auto gateway_stream = tunnels_->StreamPackets(gateway_context.get());
+  v1::PacketBatch hello;
+  hello.set_tunnel_id(gateway_id);
+  ASSERT_TRUE(gateway_stream->Write(hello));
+  v1::PacketBatch up;
+  up.set_tunnel_id("s1");
+  up.add_packets("up 1");
+  up.add_packets("up 2");
+  ASSERT_TRUE(client_stream->Write(up));
+  std::vector<std::string> got;
+  v1::PacketBatch batch;
+  while (got.size() < 2 && gateway_stream->Read(&batch)) {
+    for (const auto& p : batch.packets()) got.push_back(p);
+  }
+  EXPECT_EQ(got, (std::vector<std::string>{"up 1", "up 2"}));
+  v1::PacketBatch down;
+  down.add_packets("down");
+  ASSERT_TRUE(gateway_stream->Write(down));
+  ASSERT_TRUE(client_stream->Read(&batch));
+  ASSERT_EQ(batch.packets_size(), 1);
+  EXPECT_EQ(batch.packets(0), "down");
+  EXPECT_EQ(batch.tunnel_id(), "s1");
+
+  // A second stream on the same tunnel is refused.
+  auto second_context = Context();
+  auto second = tunnels_->StreamPackets(second_context.get());
+  v1::PacketBatch again;
+  again.set_tunnel_id("s1");
+  second->Write(again);
+  second->WritesDone();
+  EXPECT_EQ(second->Finish().error_code(), grpc::FAILED_PRECONDITION);
+
+  // Closing the tunnel ends its stream with CANCELLED.
+  v1::CloseTunnelRequest close;
+  close.set_tunnel_id("s1");
+  v1::CloseTunnelResponse closed;
+  ASSERT_TRUE(tunnels_->CloseTunnel(Context().get(), close, &closed).ok());
+  while (client_stream->Read(&batch)) {
+  }
+  EXPECT_EQ(client_stream->Finish().error_code(), grpc::CANCELLED);
+  gateway_context->TryCancel();
+  gateway_stream->Finish();
+}
+
+TEST_F(ApiTest, StreamPacketsRefusesUnnamedAndUnknownTunnels) {
+  Start();
+  for (const std::string id : {"", "missing"}) {
+    auto context = Context();
+    auto stream = tunnels_->StreamPackets(context.get());
+    v1::PacketBatch first;
+    first.set_tunnel_id(id);
+    stream->Write(first);
+    stream->WritesDone();
+    EXPECT_EQ(stream->Finish().error_code(),
+              id.empty() ? grpc::INVALID_ARGUMENT : grpc::NOT_FOUND);
+  }
+}
+
+TEST_F(ApiTest, WatchTunnelsStreamsLifecycleEvents) {
+  Start();
+  ASSERT_TRUE(AuthorizeSelf().ok());
+  auto context = Context();
+  v1::WatchTunnelsRequest request;
+  request.set_tunnel_id("w1");
+  auto reader = tunnels_->WatchTunnels(context.get(), request);
+  absl::SleepFor(absl::Milliseconds(100));  // Subscribed before the open.
+  v1::Tunnel t;
+  ASSERT_TRUE(Open(OpenToSelf("w1"), &t).ok());
+  v1::CloseTunnelRequest close;
+  close.set_tunnel_id("w1");
+  v1::CloseTunnelResponse closed;
+  ASSERT_TRUE(tunnels_->CloseTunnel(Context().get(), close, &closed).ok());
+  std::vector<v1::TunnelEvent::Type> types;
+  v1::TunnelEvent event;
+  while (types.size() < 3 && reader->Read(&event))
+    types.push_back(event.type());
+  EXPECT_EQ(types, (std::vector<v1::TunnelEvent::Type>{
+                       v1::TunnelEvent::OPENED, v1::TunnelEvent::ESTABLISHED,
+                       v1::TunnelEvent::CLOSED}));
+  context->TryCancel();
+  reader->Finish();
+}
+
+TEST_F(ApiTest, GatewayServiceGrantsListsRevokesAndReports) {
+  Start();
+  v1::AuthorizeIdentityRequest bad;
+  bad.set_public_key("x");
+  v1::AuthorizeIdentityResponse response;
+  EXPECT_EQ(
+      gateway_->AuthorizeIdentity(Context().get(), bad, &response).error_code(),
+      grpc::INVALID_ARGUMENT);
+  v1::AuthorizeIdentityRequest past;
+  past.set_public_key(OwnKey());
+  past.mutable_expires_at()->set_seconds(1);
+  EXPECT_EQ(gateway_->AuthorizeIdentity(Context().get(), past, &response)
+                .error_code(),
+            grpc::INVALID_ARGUMENT);
+  for (char c : std::string("abc")) {
+    v1::AuthorizeIdentityRequest grant;
+    grant.set_public_key(std::string(32, c));
+    grant.mutable_ttl()->set_seconds(3600);
+    ASSERT_TRUE(
+        gateway_->AuthorizeIdentity(Context().get(), grant, &response).ok());
+    EXPECT_TRUE(response.identity().has_expires_at());
+  }
+  v1::ListIdentitiesRequest list;
+  list.set_page_size(2);
+  v1::ListIdentitiesResponse page;
+  ASSERT_TRUE(gateway_->ListIdentities(Context().get(), list, &page).ok());
+  EXPECT_EQ(page.identities_size(), 2);
+  ASSERT_FALSE(page.next_page_token().empty());
+  list.set_page_token(page.next_page_token());
+  ASSERT_TRUE(gateway_->ListIdentities(Context().get(), list, &page).ok());
+  EXPECT_EQ(page.identities_size(), 1);
+  EXPECT_EQ(page.identities(0).public_key(), std::string(32, 'c'));
+
+  v1::GetGatewayInfoResponse info;
+  ASSERT_TRUE(gateway_->GetGatewayInfo(Context().get(), {}, &info).ok());
+  EXPECT_EQ(info.public_key(), OwnKey());
+  EXPECT_EQ(info.identity_count(), 3u);
+  EXPECT_EQ(info.listen_addresses(0), daemon_->gateway_address()->ToString());
+
+  // Revoking an identity with a tunnel closes it.
+  ASSERT_TRUE(AuthorizeSelf().ok());
+  v1::Tunnel t;
+  ASSERT_TRUE(Open(OpenToSelf("r1"), &t).ok());
+  v1::RevokeIdentityRequest revoke;
+  revoke.set_public_key(OwnKey());
+  v1::RevokeIdentityResponse revoked;
+  ASSERT_TRUE(gateway_->RevokeIdentity(Context().get(), revoke, &revoked).ok());
+  EXPECT_EQ(revoked.tunnels_closed(), 1u);
+  EXPECT_EQ(
+      gateway_->RevokeIdentity(Context().get(), revoke, &revoked).error_code(),
+      grpc::NOT_FOUND);
+}
+
+TEST_F(ApiTest, GatewayRoleOffIsFailedPrecondition) {
+  DaemonConfig config;
+  config.gateway_listen = "off";
+  Start(config);
+  v1::GetGatewayInfoResponse info;
+  EXPECT_EQ(gateway_->GetGatewayInfo(Context().get(), {}, &info).error_code(),
+            grpc::FAILED_PRECONDITION);
+}
+
+TEST_F(ApiTest, BearerTokenIsRequiredOnEveryCall) {
+  DaemonConfig config;
+  config.api_token_file = TempPath("token");
+  WriteSecret(config.api_token_file, "s3cret-token\n");
+  Start(config);
+  v1::ListTunnelsResponse listed;
+  EXPECT_EQ(tunnels_->ListTunnels(Context().get(), {}, &listed).error_code(),
+            grpc::UNAUTHENTICATED);
+  token_ = "wrong-token";
+  EXPECT_EQ(tunnels_->ListTunnels(Context().get(), {}, &listed).error_code(),
+            grpc::PERMISSION_DENIED);
+  EXPECT_EQ(AuthorizeSelf().error_code(), grpc::PERMISSION_DENIED);
+  auto context = Context();
+  auto stream = tunnels_->StreamPackets(context.get());
+  stream->WritesDone();
+  EXPECT_EQ(stream->Finish().error_code(), grpc::PERMISSION_DENIED);
+  token_ = "s3cret-token";
+  EXPECT_TRUE(tunnels_->ListTunnels(Context().get(), {}, &listed).ok());
+}
+
+TEST_F(ApiTest, SecretFilesReadableByOthersAreRefused) {
+  DaemonConfig config;
+  config.api_token_file = TempPath("loose-token");
+  WriteSecret(config.api_token_file, "token");
+  chmod(config.api_token_file.c_str(), 0644);
+  config.grpc_listen = "127.0.0.1:0";
+  config.metrics_listen = "127.0.0.1:0";
+  config.private_key_file = TempPath("key2");
+  absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::Start(config);
+  EXPECT_EQ(daemon.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_NE(daemon.status().message().find("chmod 600"), std::string::npos);
+}
+
+size_t OpenFds() {
+  size_t n = 0;
+  DIR* dir = opendir("/proc/self/fd");
+  while (dirent* e = readdir(dir)) n += e->d_name[0] != '.';
+  closedir(dir);
+  return n;
+}
+
+size_t ResidentKiB() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  size_t value = 0;
+  while (status >> key) {
+    if (key == "VmRSS:") {
+      status >> value;
+      break;
+    }
+  }
+  return value;
+}
+
+TEST_F(ApiTest, ChurnOfOpensAndClosesLeavesNoGrowth) {
+  const char* env = std::getenv("SNAPTUN_CHURN");
+  const int total = env != nullptr ? std::atoi(env) : 10000;
+  // Every tunnel comes from 127.0.0.1: lift the per-source handshake limits
+  // (the subject here is growth, not the rate limiter).
+  DaemonConfig config;
+  config.handshake_limits.per_source_soft = 1 << 20;
+  config.handshake_limits.per_source_hard = 1 << 20;
+  config.handshake_limits.global_soft = 1 << 20;
+  Start(config);
+  ASSERT_TRUE(AuthorizeSelf().ok());
+  // The protocol has no close message: a gateway keeps a tunnel whose
+  // client went away until it expires. The orchestrator of the gateway
+  // closes it through the API, and so does this test, after every round.
+  auto close_gateway_side = [&] {
+    v1::ListTunnelsRequest list;
+    list.set_role(v1::ROLE_GATEWAY);
+    list.set_page_size(1000);
+    for (;;) {
+      v1::ListTunnelsResponse page;
+      if (!tunnels_->ListTunnels(Context().get(), list, &page).ok() ||
+          page.tunnels_size() == 0) {
+        return;
+      }
+      for (const auto& t : page.tunnels()) {
+        v1::CloseTunnelRequest close;
+        close.set_tunnel_id(t.tunnel_id());
+        v1::CloseTunnelResponse closed;
+        tunnels_->CloseTunnel(Context().get(), close, &closed);
+      }
+    }
+  };
+  auto churn = [&](int count, int offset) {
+    constexpr int kRound = 500;
+    int failures_total = 0;
+    for (int round = 0; round < count; round += kRound) {
+      std::vector<std::thread> threads;
+      std::atomic<int> next{round}, failures{0};
+      const int end = std::min(count, round + kRound);
+      for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&] {
+          for (int i; (i = next.fetch_add(1)) < end;) {
+            v1::Tunnel tunnel;
+            const std::string id = "c" + std::to_string(offset + i);
+            // A new socket may get the port of a tunnel closed a moment
+            // ago whose gateway side still exists; the gateway then takes
+            // the initiation for that old peer's and waits for the
+            // retransmission 5 s later. Allow for one.
+            v1::OpenTunnelRequest request = OpenToSelf(id);
+            request.mutable_connect_timeout()->set_seconds(12);
+            if (grpc::Status s = Open(request, &tunnel); !s.ok()) {
+              if (++failures < 5) {
+                std::cout << "open " << id << ": " << s.error_code() << " "
+                          << s.error_message() << "\n";
+              }
+              continue;
+            }
+            v1::CloseTunnelRequest close;
+            close.set_tunnel_id(id);
+            v1::CloseTunnelResponse closed;
+            if (!tunnels_->CloseTunnel(Context().get(), close, &closed).ok()) {
+              ++failures;
+            }
+          }
+        });
+      }
+      for (auto& t : threads) t.join();
+      close_gateway_side();
+      failures_total += failures.load();
+    }
+    return failures_total;
+  };
+  // Warm up allocators, thread pools and caches, then measure.
+  ASSERT_EQ(churn(total / 10, 0), 0);
+  absl::SleepFor(absl::Milliseconds(500));
+  const size_t fds_before = OpenFds();
+  const size_t rss_before = ResidentKiB();
+  ASSERT_EQ(churn(total, total), 0);
+  absl::SleepFor(absl::Seconds(1));  // Closed sockets and gateway removals.
+  const size_t fds_after = OpenFds();
+  const size_t rss_after = ResidentKiB();
+  EXPECT_LE(fds_after, fds_before + 2) << fds_before << " -> " << fds_after;
+  // Growth allowed: allocator slack, not per-tunnel state (10 000 tunnels
+  // kept would be tens of MiB).
+  EXPECT_LE(rss_after, rss_before + 8 * 1024)
+      << rss_before << " -> " << rss_after;
+  v1::ListTunnelsResponse listed;
+  ASSERT_TRUE(tunnels_->ListTunnels(Context().get(), {}, &listed).ok());
+  EXPECT_EQ(listed.tunnels_size(), 0);
+  std::cout << "churn of " << total << ": fds " << fds_before << " -> "
+            << fds_after << ", RSS " << rss_before << " -> " << rss_after
+            << " KiB\n";
+}
+
+}  // namespace
+}  // namespace snaptun::service
