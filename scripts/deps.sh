@@ -18,10 +18,13 @@ SNAPTUN_PACKAGES=(
   libprotobuf-dev
   libssl-dev
   nftables
+  openssl
   pkg-config
   prometheus
   protobuf-compiler
   protobuf-compiler-grpc
+  python3-grpcio
+  python3-protobuf
   wireguard-go
   wireguard-tools
 )

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Real snaptund processes driven from outside:
+#   - a gateway daemon and a client daemon (with an API token); snaptunctl
+#     authorizes, opens a tunnel, and sends and receives packets both ways;
+#   - Debian's Python grpcio, with stubs generated from the project's proto,
+#     reads the tunnel, checks error codes, health and reflection, and
+#     streams a packet;
+#   - an mTLS daemon refuses a client without a certificate;
+#   - SIGTERM drains every daemon to exit 0, and no secret is in any log.
+#   daemon_e2e_test.sh SNAPTUND SNAPTUNCTL PROTO API_CLIENT_PY
+set -euo pipefail
+SNAPTUND="$(realpath "$1")"
+CTL="$(realpath "$2")"
+PROTO="$(realpath "$3")"
+PY_CLIENT="$(realpath "$4")"
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+cd "$WORK"
+umask 077
+
+start() {  # NAME ARGS... ; sets PORT_<NAME> and, with a gateway, GW_<NAME>
+  local name="$1"
+  shift
+  "$SNAPTUND" --private_key_file="$WORK/$name.key" --grpc_listen=127.0.0.1:0 \
+    --metrics_listen=127.0.0.1:0 "$@" 2>"$WORK/$name.log" &
+  PIDS+=($!)
+  eval "PID_$name=$!"
+  for _ in $(seq 100); do
+    grep -q "snaptund: ready" "$WORK/$name.log" && break
+    sleep 0.1
+  done
+  grep -q "snaptund: ready" "$WORK/$name.log" || { cat "$WORK/$name.log"; exit 1; }
+  eval "PORT_$name=$(sed -n 's/.*gRPC on port \([0-9]*\).*/\1/p' "$WORK/$name.log")"
+  eval "GW_$name=$(sed -n 's/.*gateway listening on \([0-9.:]*\) .*/\1/p' "$WORK/$name.log")"
+}
+
+echo "--- two daemons"
+printf 'e2e-api-token-%s\n' "$RANDOM$RANDOM" >"$WORK/token"
+TOKEN="$(cat "$WORK/token")"
+start gw --gateway_listen=127.0.0.1:0
+start client --api_token_file="$WORK/token"
+G=("$CTL" --server="127.0.0.1:$PORT_gw")
+C=("$CTL" --server="127.0.0.1:$PORT_client" --token_file="$WORK/token")
+GW_PUB="$("$CTL" pubkey "$WORK/gw.key")"
+CLIENT_PUB="$("$CTL" pubkey "$WORK/client.key")"
+
+"${G[@]}" authorize "$CLIENT_PUB" --ttl=1h
+"${C[@]}" open --peer="$GW_PUB" --data_plane="$GW_gw" --id=e2e --label=test=e2e
+"${C[@]}" get e2e --output=json | grep -q '"state":"ESTABLISHED"'
+
+echo "--- packets both ways"
+GW_ID="$("${G[@]}" list --role=gateway --output=json |
+  /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["tunnel_id"])')"
+"${G[@]}" recv "$GW_ID" --count=3 --timeout=10s >"$WORK/up.txt" &
+RECV=$!
+sleep 0.5
+printf 'one\ntwo\nthree\n' | "${C[@]}" send e2e
+wait "$RECV"
+diff <(printf 'one\ntwo\nthree\n') "$WORK/up.txt"
+"${C[@]}" recv e2e --count=2 --timeout=10s >"$WORK/down.txt" &
+RECV=$!
+sleep 0.5
+printf 'back 1\nback 2\n' | "${G[@]}" send "$GW_ID"
+wait "$RECV"
+diff <(printf 'back 1\nback 2\n') "$WORK/down.txt"
+
+echo "--- the API refuses calls without the token"
+if "$CTL" --server="127.0.0.1:$PORT_client" list 2>"$WORK/err.txt"; then
+  echo "a call without the token succeeded" >&2; exit 1
+fi
+grep -q "^error: 16 " "$WORK/err.txt"
+
+echo "--- Python grpcio"
+mkdir -p "$WORK/stubs"
+protoc -I"$(dirname "$(dirname "$(dirname "$PROTO")")")" \
+  --python_out="$WORK/stubs" --grpc_out="$WORK/stubs" \
+  --plugin=protoc-gen-grpc=/usr/bin/grpc_python_plugin "$PROTO"
+touch "$WORK/stubs/snaptun/__init__.py" "$WORK/stubs/snaptun/v1/__init__.py"
+"${G[@]}" recv "$GW_ID" --count=1 --timeout=15s >"$WORK/py.txt" &
+RECV=$!
+sleep 0.5
+/usr/bin/python3 "$PY_CLIENT" "$WORK/stubs" "127.0.0.1:$PORT_client" "$TOKEN" e2e
+wait "$RECV"
+grep -qx "from python" "$WORK/py.txt"
+
+echo "--- mTLS"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=snaptun-test-ca \
+  -keyout ca.key -out ca.pem 2>/dev/null
+for who in server client; do
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=$who" -keyout "$who.key" \
+    -out "$who.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\n' >"$who.ext"
+  openssl x509 -req -in "$who.csr" -CA ca.pem -CAkey ca.key -CAcreateserial \
+    -days 2 -extfile "$who.ext" -out "$who.pem" 2>/dev/null
+done
+chmod 600 server.key client.key
+start mtls --tls_cert_file=server.pem --tls_key_file=server.key \
+  --tls_client_ca_file=ca.pem
+if "$CTL" --server="127.0.0.1:$PORT_mtls" --tls_ca_file=ca.pem list \
+  --timeout=5s 2>/dev/null; then
+  echo "mTLS accepted a client without a certificate" >&2; exit 1
+fi
+"$CTL" --server="127.0.0.1:$PORT_mtls" --tls_ca_file=ca.pem \
+  --tls_cert_file=client.pem --tls_key_file=client.key list >/dev/null
+echo "mTLS: refused without a client certificate, accepted with one"
+
+echo "--- SIGTERM drains each daemon to exit 0"
+for name in client gw mtls; do
+  pid_var="PID_$name"
+  kill -TERM "${!pid_var}"
+  status=0
+  wait "${!pid_var}" || status=$?
+  [[ $status -eq 0 ]] || { echo "$name exited $status" >&2; exit 1; }
+  grep -q "snaptund: drained" "$WORK/$name.log"
+done
+PIDS=()
+
+echo "--- no secret in any log"
+for name in client gw mtls; do
+  key_b64="$(tr -d '\n' <"$WORK/$name.key")"
+  if grep -qF -- "$key_b64" "$WORK"/*.log || grep -qF -- "$TOKEN" "$WORK"/*.log; then
+    echo "a secret appeared in a log" >&2; exit 1
+  fi
+done
+echo PASS
