@@ -131,7 +131,7 @@ int RunBench(ApiClient& client, const BenchOptions& options) {
     });
     threads.emplace_back([stream, &options, &stop, &sent] {
       const std::string payload(options.size, 'x');
-      constexpr int kBatch = 32;
+      constexpr int kBatch = 128;
       const absl::Duration interval =
           options.rate > 0 ? absl::Seconds(1.0 * kBatch / options.rate)
                            : absl::ZeroDuration();

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The API's figures for docs/PERFORMANCE.md, with the data-plane baseline
+# measured in the same invocation:
+#   - OpenTunnel latency (p50/p99) and tunnels opened per second;
+#   - packets per second through StreamPackets end to end: client stream →
+#     client tunnel → gateway tunnel → gateway stream, echoed back the same
+#     way, as a ratio of dataplane_bench's one-tunnel figure.
+#   bench/api_bench.sh [SECONDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_TO_RUN="${1:-5}"
+bazel build --noshow_progress //service/daemon:snaptund //cli:snaptunctl \
+  //bench:dataplane_bench
+WORK="$(mktemp -d)"
+./bazel-bin/service/daemon/snaptund --private_key_file="$WORK/k" \
+  --grpc_listen=127.0.0.1:50071 --metrics_listen=127.0.0.1:0 \
+  --gateway_listen=127.0.0.1:51871 --handshakes_per_source=100000 \
+  --handshakes_per_source_max=100000 --handshakes_total=100000 \
+  2>"$WORK/log" &
+DAEMON=$!
+trap 'kill -TERM $DAEMON 2>/dev/null; wait; rm -rf "$WORK"' EXIT
+sleep 1
+CTL=(./bazel-bin/cli/snaptunctl --server=127.0.0.1:50071)
+PUB="$(./bazel-bin/cli/snaptunctl pubkey "$WORK/k")"
+"${CTL[@]}" authorize "$PUB" >/dev/null
+echo "== OpenTunnel: 200 tunnels, 8 at a time"
+"${CTL[@]}" bench --peer="$PUB" --data_plane=127.0.0.1:51871 --tunnels=200 \
+  --rate=1 --duration=1s --output=json 2>/dev/null
+echo "== StreamPackets echo: 4 tunnels, 1400-byte packets, unpaced"
+"${CTL[@]}" bench --peer="$PUB" --data_plane=127.0.0.1:51871 --tunnels=4 \
+  --rate=0 --size=1400 --duration="${SECONDS_TO_RUN}s" --output=json 2>/dev/null
+echo "== data plane alone, same machine, same run"
+./bazel-bin/bench/dataplane_bench "$SECONDS_TO_RUN" | grep -E "path|raw|SNAP"
