@@ -56,9 +56,10 @@ Result RawUdp(absl::Duration duration) {
     while (!stop.load(std::memory_order_relaxed)) {
       pollfd p{receiver.fd(), POLLIN, 0};
       if (poll(&p, 1, 100) <= 0) continue;
-      absl::StatusOr<io::ReceiveStats> stats =
-          batch.Receive(receiver.fd(), [](absl::Span<uint8_t>, const core::Endpoint&) {});
-      if (stats.ok()) received.fetch_add(stats->datagrams, std::memory_order_relaxed);
+      absl::StatusOr<io::ReceiveStats> stats = batch.Receive(
+          receiver.fd(), [](absl::Span<uint8_t>, const core::Endpoint&) {});
+      if (stats.ok())
+        received.fetch_add(stats->datagrams, std::memory_order_relaxed);
     }
   });
   std::thread writer([&] {
@@ -96,9 +97,8 @@ Result Tunnel(absl::Duration duration, core::Mode mode) {
   gateway_config.listen = kLoopback;
   gateway_config.mode = mode;
   gateway_config.receive_queue_capacity = 8192;
-  std::unique_ptr<service::Gateway> gateway =
-      *service::Gateway::Start(gateway_pool, gateway_identity, identities,
-                               gateway_config, &recorder);
+  std::unique_ptr<service::Gateway> gateway = *service::Gateway::Start(
+      gateway_pool, gateway_identity, identities, gateway_config, &recorder);
   service::ClientTunnelConfig config;
   config.peer_public_key = gateway_identity.public_key();
   config.data_plane = gateway->local_address();

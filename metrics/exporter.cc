@@ -50,8 +50,8 @@ absl::StatusOr<std::unique_ptr<Exporter>> Exporter::Start(
   std::unique_ptr<Exporter> exporter(new Exporter(registry));
   // civetweb takes "host:port"; a bracketed IPv6 host works as "[::1]:port".
   const std::string ports = listen;
-  const char* options[] = {"listening_ports", ports.c_str(), "num_threads",
-                           "2", nullptr};
+  const char* options[] = {"listening_ports", ports.c_str(), "num_threads", "2",
+                           nullptr};
   mg_callbacks callbacks{};
   exporter->context_ = mg_start(&callbacks, nullptr, options);
   if (exporter->context_ == nullptr) {

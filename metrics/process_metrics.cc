@@ -50,8 +50,8 @@ std::vector<FamilySnapshot> CollectProcessMetrics() {
   // Fields after the command name, which is in parentheses and may hold
   // spaces: field 3 is the first one after ") ".
   const size_t close = stat.rfind(')');
-  std::istringstream fields(close == std::string::npos ? ""
-                                                       : stat.substr(close + 2));
+  std::istringstream fields(
+      close == std::string::npos ? "" : stat.substr(close + 2));
   std::vector<std::string> f;
   std::string field;
   while (fields >> field) f.push_back(field);
@@ -64,22 +64,24 @@ std::vector<FamilySnapshot> CollectProcessMetrics() {
                    "Total user and system CPU time spent in seconds.",
                    MetricType::kCounter,
                    {{{}, cpu, {}}}});
-    out.push_back(GaugeSnapshot("process_start_time_seconds",
-                        "Start time of the process since unix epoch in seconds.",
-                        BootTimeSeconds() + std::stod(f[19]) / ticks));
+    out.push_back(
+        GaugeSnapshot("process_start_time_seconds",
+                      "Start time of the process since unix epoch in seconds.",
+                      BootTimeSeconds() + std::stod(f[19]) / ticks));
     out.push_back(GaugeSnapshot("process_virtual_memory_bytes",
-                        "Virtual memory size in bytes.", std::stod(f[20])));
+                                "Virtual memory size in bytes.",
+                                std::stod(f[20])));
     out.push_back(GaugeSnapshot("process_resident_memory_bytes",
-                        "Resident memory size in bytes.",
-                        std::stod(f[21]) * page));
+                                "Resident memory size in bytes.",
+                                std::stod(f[21]) * page));
   }
-  out.push_back(
-      GaugeSnapshot("process_open_fds", "Number of open file descriptors.", OpenFds()));
+  out.push_back(GaugeSnapshot("process_open_fds",
+                              "Number of open file descriptors.", OpenFds()));
   rlimit limit{};
   getrlimit(RLIMIT_NOFILE, &limit);
   out.push_back(GaugeSnapshot("process_max_fds",
-                      "Maximum number of open file descriptors.",
-                      static_cast<double>(limit.rlim_cur)));
+                              "Maximum number of open file descriptors.",
+                              static_cast<double>(limit.rlim_cur)));
   return out;
 }
 

@@ -83,8 +83,8 @@ enum class MetricType { kCounter, kGauge, kHistogram };
 // One series as seen by a scrape.
 struct Sample {
   Labels labels;
-  double value = 0;                 // Counter, gauge.
-  Histogram::Snapshot histogram;    // Histogram.
+  double value = 0;               // Counter, gauge.
+  Histogram::Snapshot histogram;  // Histogram.
 };
 
 struct FamilySnapshot {

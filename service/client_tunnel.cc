@@ -299,13 +299,13 @@ void ClientTunnel::Apply() {
     for (const std::vector<uint8_t>& datagram : datagrams) {
       if (sender.full()) {
         CountDrop(core::DropReason::kSendError,
-                               sender.Flush(socket_.fd(), true).dropped);
+                  sender.Flush(socket_.fd(), true).dropped);
       }
       sender.Queue(config_.data_plane, datagram);
     }
     if (!sender.empty()) {
       CountDrop(core::DropReason::kSendError,
-                             sender.Flush(socket_.fd(), true).dropped);
+                sender.Flush(socket_.fd(), true).dropped);
     }
   }
   for (const core::PeerEvent& event : events) HandlePeerEvent(event);

@@ -17,25 +17,24 @@ DataPlaneMetrics::DataPlaneMetrics(metrics::Registry& registry) {
   auto& initiated = registry.AddCounter(
       "snaptun_handshakes_initiated_total",
       "Handshake initiations sent, first attempts and retransmissions.");
-  auto& completed = registry.AddCounter(
-      "snaptun_handshakes_completed_total",
-      "Handshakes that produced a usable session.");
+  auto& completed =
+      registry.AddCounter("snaptun_handshakes_completed_total",
+                          "Handshakes that produced a usable session.");
   auto& failures = registry.AddCounter(
       "snaptun_handshake_failures_total",
       "Handshake messages refused, and handshakes that timed out, by reason.");
   auto& duration = registry.AddHistogram(
       "snaptun_handshake_duration_seconds",
-      "Time from the first initiation to a usable session.",
-      kHandshakeBuckets);
+      "Time from the first initiation to a usable session.", kHandshakeBuckets);
   auto& packets = registry.AddCounter(
       "snaptun_packets_total", "Payload packets carried through tunnels.");
-  auto& bytes = registry.AddCounter(
-      "snaptun_bytes_total", "Payload bytes carried through tunnels.");
+  auto& bytes = registry.AddCounter("snaptun_bytes_total",
+                                    "Payload bytes carried through tunnels.");
   auto& drops = registry.AddCounter(
       "snaptun_packets_dropped_total",
       "Packets and datagrams dropped, by the reason they were dropped.");
-  auto& tunnels = registry.AddGauge("snaptun_tunnels",
-                                    "Tunnels currently held, by state.");
+  auto& tunnels =
+      registry.AddGauge("snaptun_tunnels", "Tunnels currently held, by state.");
   for (Role role : {Role::kClient, Role::kGateway}) {
     const std::string name = role == Role::kClient ? "client" : "gateway";
     RoleMetrics& m = this->role(role);
@@ -53,10 +52,10 @@ DataPlaneMetrics::DataPlaneMetrics(metrics::Registry& registry) {
     m.bytes_tx = &bytes.Add({{"role", name}, {"direction", "tx"}});
     m.bytes_rx = &bytes.Add({{"role", name}, {"direction", "rx"}});
     for (size_t i = 1; i < core::kDropReasonCount; ++i) {
-      m.drops[i] = &drops.Add(
-          {{"role", name},
-           {"reason", std::string(core::DropReasonName(
-                          static_cast<core::DropReason>(i)))}});
+      m.drops[i] =
+          &drops.Add({{"role", name},
+                      {"reason", std::string(core::DropReasonName(
+                                     static_cast<core::DropReason>(i)))}});
     }
     m.tunnels[0] = &tunnels.Add({{"role", name}, {"state", "connecting"}});
     m.tunnels[1] = &tunnels.Add({{"role", name}, {"state", "established"}});
@@ -66,10 +65,10 @@ DataPlaneMetrics::DataPlaneMetrics(metrics::Registry& registry) {
                                       "Cookie replies sent and received.");
   cookies_sent_ = &cookies.Add({{"direction", "sent"}});
   cookies_received_ = &cookies.Add({{"direction", "received"}});
-  reconnects_ = &registry.AddCounter(
-                             "snaptun_reconnects_total",
-                             "Client tunnels re-established after losing "
-                             "their session.")
+  reconnects_ = &registry
+                     .AddCounter("snaptun_reconnects_total",
+                                 "Client tunnels re-established after losing "
+                                 "their session.")
                      .Add({});
   registrations_ = &registry.AddCounter(
       "snaptun_control_plane_registrations_total",

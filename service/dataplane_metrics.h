@@ -16,7 +16,11 @@
 namespace snaptun::service {
 
 enum class Role : uint8_t { kClient, kGateway };
-enum class TunnelGaugeState : uint8_t { kConnecting, kEstablished, kReconnecting };
+enum class TunnelGaugeState : uint8_t {
+  kConnecting,
+  kEstablished,
+  kReconnecting
+};
 
 struct RoleMetrics {
   metrics::Counter* handshakes_initiated = nullptr;

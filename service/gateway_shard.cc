@@ -274,7 +274,8 @@ void GatewayShard::Apply() {
 void GatewayShard::CountDrop(core::DropReason reason, uint64_t count) {
   if (count == 0 || reason == core::DropReason::kNone) return;
   stats_.Drop(reason, count);
-  if (role_metrics_ != nullptr) role_metrics_->Drop(reason, count, worker_.index());
+  if (role_metrics_ != nullptr)
+    role_metrics_->Drop(reason, count, worker_.index());
 }
 
 void GatewayShard::CountFailure(core::HandshakeFailure failure) {

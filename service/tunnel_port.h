@@ -72,7 +72,8 @@ class TunnelPort {
   void SetSendWake(std::function<void()> wake);
   // Installed once by the owner, before the port is shared: told of every
   // drop the port itself makes (receive queue full), for metrics.
-  void SetDropObserver(std::function<void(core::DropReason, uint64_t)> observer) {
+  void SetDropObserver(
+      std::function<void(core::DropReason, uint64_t)> observer) {
     drop_observer_ = std::move(observer);
   }
   void Deliver(absl::Span<const uint8_t> payload);

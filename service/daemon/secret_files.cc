@@ -22,7 +22,16 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
         absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
   }
   struct stat st {};
-  if (fstat(fd, &st) != 0 || (st.st_mode & 077) != 0) {
+  if (fstat(fd, &st) != 0) {
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("cannot stat ", path));
+  }
+  // Owner-only (0600/0400). Group read is allowed only for the daemon's own
+  // group: that is how Kubernetes mounts secrets for a non-root pod
+  // (fsGroup, mode 0440).
+  const bool group_ok = (st.st_mode & 070) == 0 ||
+                        ((st.st_mode & 030) == 0 && st.st_gid == getegid());
+  if ((st.st_mode & 007) != 0 || !group_ok) {
     close(fd);
     return absl::PermissionDeniedError(absl::StrCat(
         path, " is readable by group or others; run: chmod 600 ", path));

@@ -12,6 +12,7 @@
 #include "absl/flags/usage.h"
 #include "absl/synchronization/mutex.h"
 #include "service/daemon/daemon.h"
+#include "service/daemon/self_check.h"
 
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:50051",
           "gRPC API address (host:port)");
@@ -44,6 +45,9 @@ ABSL_FLAG(int, handshakes_per_source_max, 100,
 ABSL_FLAG(int, handshakes_total, 1000,
           "handshakes per second in total before everyone needs cookies");
 ABSL_FLAG(bool, version, false, "print the version and exit");
+ABSL_FLAG(bool, self_check, false,
+          "start on loopback with a throwaway key, carry one packet through a "
+          "tunnel to the daemon's own gateway, and exit 0 if it arrived");
 
 namespace {
 
@@ -69,6 +73,7 @@ int main(int argc, char** argv) {
     return 0;
   }
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  if (absl::GetFlag(FLAGS_self_check)) return snaptun::service::SelfCheck();
   snaptun::service::DaemonConfig config;
   config.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);

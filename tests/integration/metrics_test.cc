@@ -141,8 +141,9 @@ class MetricsTest : public ::testing::Test {
   double AllDrops(const std::string& role) {
     double total = 0;
     for (size_t i = 1; i < core::kDropReasonCount; ++i) {
-      total += Drops(role, std::string(core::DropReasonName(
-                               static_cast<core::DropReason>(i))));
+      total += Drops(
+          role,
+          std::string(core::DropReasonName(static_cast<core::DropReason>(i))));
     }
     return total;
   }
@@ -180,38 +181,55 @@ TEST_F(MetricsTest, HandshakesTrafficAndTunnelGauges) {
   for (const std::string text : {"a", "bb", "ccc"}) {
     (*tunnel)->port()->Send(service::Packet(text.begin(), text.end()));
   }
-  auto port = recorder_.WaitForPort(*(*tunnel)->local_address(),
-                                    absl::Seconds(2));
+  auto port =
+      recorder_.WaitForPort(*(*tunnel)->local_address(), absl::Seconds(2));
   ASSERT_NE(port, nullptr);
-  Eventually([&] { return Value("snaptun_packets_total",
-                                {{"role", "gateway"}, {"direction", "rx"}}); },
-             3);
-  EXPECT_EQ(Value("snaptun_bytes_total",
-                  {{"role", "gateway"}, {"direction", "rx"}}),
-            6);
-  EXPECT_EQ(Value("snaptun_packets_total",
-                  {{"role", "client"}, {"direction", "tx"}}),
-            3);
+  Eventually(
+      [&] {
+        return Value("snaptun_packets_total",
+                     {{"role", "gateway"}, {"direction", "rx"}});
+      },
+      3);
+  EXPECT_EQ(
+      Value("snaptun_bytes_total", {{"role", "gateway"}, {"direction", "rx"}}),
+      6);
+  EXPECT_EQ(
+      Value("snaptun_packets_total", {{"role", "client"}, {"direction", "tx"}}),
+      3);
   EXPECT_EQ(Value("snaptun_handshakes_initiated_total", {{"role", "client"}}),
             1);
   EXPECT_EQ(Value("snaptun_handshakes_completed_total", {{"role", "client"}}),
             1);
   EXPECT_EQ(Value("snaptun_handshake_duration_seconds", {{"role", "client"}}),
             1);
-  Eventually([&] { return Value("snaptun_handshakes_completed_total",
-                                {{"role", "gateway"}}); },
-             1);
-  EXPECT_EQ(Value("snaptun_tunnels", {{"role", "client"}, {"state", "established"}}), 1);
-  EXPECT_EQ(Value("snaptun_tunnels", {{"role", "gateway"}, {"state", "established"}}), 1);
-  EXPECT_EQ(Value("snaptun_tunnels", {{"role", "gateway"}, {"state", "connecting"}}), 0);
+  Eventually(
+      [&] {
+        return Value("snaptun_handshakes_completed_total",
+                     {{"role", "gateway"}});
+      },
+      1);
+  EXPECT_EQ(
+      Value("snaptun_tunnels", {{"role", "client"}, {"state", "established"}}),
+      1);
+  EXPECT_EQ(
+      Value("snaptun_tunnels", {{"role", "gateway"}, {"state", "established"}}),
+      1);
+  EXPECT_EQ(
+      Value("snaptun_tunnels", {{"role", "gateway"}, {"state", "connecting"}}),
+      0);
   EXPECT_EQ(AllDrops("client") + AllDrops("gateway"), 0);
 
   (*tunnel)->Close();
-  Eventually([&] { return Value("snaptun_tunnels",
-                                {{"role", "client"}, {"state", "established"}}); },
-             0);
+  Eventually(
+      [&] {
+        return Value("snaptun_tunnels",
+                     {{"role", "client"}, {"state", "established"}});
+      },
+      0);
   gateway_->Stop();
-  EXPECT_EQ(Value("snaptun_tunnels", {{"role", "gateway"}, {"state", "established"}}), 0);
+  EXPECT_EQ(
+      Value("snaptun_tunnels", {{"role", "gateway"}, {"state", "established"}}),
+      0);
 }
 
 TEST_F(MetricsTest, GarbageIsInvalidPacketAndStrangersAreNoTunnel) {
@@ -308,7 +326,9 @@ TEST_F(MetricsTest, ConnectTimeoutCountsAClientTimeout) {
   EXPECT_EQ(Failures("client", "timeout"), 1);
   EXPECT_EQ(Value("snaptun_handshakes_initiated_total", {{"role", "client"}}),
             1);
-  EXPECT_EQ(Value("snaptun_tunnels", {{"role", "client"}, {"state", "connecting"}}), 0);
+  EXPECT_EQ(
+      Value("snaptun_tunnels", {{"role", "client"}, {"state", "connecting"}}),
+      0);
 }
 
 TEST_F(MetricsTest, FullReceiveQueueCountsEachDroppedPayload) {
@@ -323,16 +343,22 @@ TEST_F(MetricsTest, FullReceiveQueueCountsEachDroppedPayload) {
   ASSERT_TRUE(tunnel.ok());
   tunnels_.push_back(*tunnel);
   (*tunnel)->port()->Send({1});
-  auto port = recorder_.WaitForPort(*(*tunnel)->local_address(),
-                                    absl::Seconds(2));
+  auto port =
+      recorder_.WaitForPort(*(*tunnel)->local_address(), absl::Seconds(2));
   ASSERT_NE(port, nullptr);
-  Eventually([&] { return Value("snaptun_packets_total",
-                                {{"role", "gateway"}, {"direction", "rx"}}); },
-             1);
+  Eventually(
+      [&] {
+        return Value("snaptun_packets_total",
+                     {{"role", "gateway"}, {"direction", "rx"}});
+      },
+      1);
   for (int i = 0; i < 5; ++i) port->Send({static_cast<uint8_t>(i)});
-  Eventually([&] { return Value("snaptun_packets_total",
-                                {{"role", "client"}, {"direction", "rx"}}); },
-             5);
+  Eventually(
+      [&] {
+        return Value("snaptun_packets_total",
+                     {{"role", "client"}, {"direction", "rx"}});
+      },
+      5);
   Eventually([&] { return Drops("client", "receive_queue_full"); }, 3);
   EXPECT_EQ((*tunnel)->port()->receive_queued(), 2u);
 }

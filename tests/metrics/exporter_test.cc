@@ -27,8 +27,7 @@ size_t Append(char* data, size_t size, size_t n, void* out) {
 Response Get(int port, const std::string& path) {
   Response response;
   CURL* curl = curl_easy_init();
-  const std::string url =
-      "http://127.0.0.1:" + std::to_string(port) + path;
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + path;
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);

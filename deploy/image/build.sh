@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Builds the snaptun container image without a Docker daemon: bazel builds
+# snaptund and snaptunctl, this script gathers them and every shared library
+# they load (ldd) into a root filesystem with a non-root user, and podman
+# builds Containerfile FROM scratch on top of it.
+#   deploy/image/build.sh [IMAGE]      (default localhost/snaptun:dev)
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+IMAGE="${1:-localhost/snaptun:dev}"
+source "$ROOT/scripts/deps.sh"
+snaptun_install_packages podman buildah runc uidmap fuse-overlayfs
+
+cd "$ROOT"
+bazel build --noshow_progress //service/daemon:snaptund //cli:snaptunctl
+CONTEXT="$(mktemp -d)"
+trap 'rm -rf "$CONTEXT"' EXIT
+ROOTFS="$CONTEXT/rootfs"
+mkdir -p "$ROOTFS/usr/local/bin" "$ROOTFS/etc/snaptun" "$ROOTFS/tmp" \
+  "$ROOTFS/var/lib/snaptun"
+install -m 0755 bazel-bin/service/daemon/snaptund bazel-bin/cli/snaptunctl \
+  "$ROOTFS/usr/local/bin/"
+# Every library either binary loads, at its own path, plus the loader.
+for binary in "$ROOTFS"/usr/local/bin/*; do
+  ldd "$binary" | awk '/=> \//{print $3} /^\s*\/lib/{print $1}'
+done | sort -u | while read -r lib; do
+  mkdir -p "$ROOTFS$(dirname "$lib")"
+  cp -L "$lib" "$ROOTFS$lib"
+done
+# Name resolution and users for a binary linked against glibc.
+printf 'root:x:0:0:root:/root:/sbin/nologin\nsnaptun:x:65532:65532:snaptun:/var/lib/snaptun:/sbin/nologin\n' \
+  >"$ROOTFS/etc/passwd"
+printf 'root:x:0:\nsnaptun:x:65532:\n' >"$ROOTFS/etc/group"
+printf 'hosts: files\n' >"$ROOTFS/etc/nsswitch.conf"
+printf '127.0.0.1 localhost\n::1 localhost\n' >"$ROOTFS/etc/hosts"
+printf -- '--grpc_listen=0.0.0.0:50051\n--metrics_listen=0.0.0.0:9464\n--private_key_file=/var/lib/snaptun/snaptund.key\n' \
+  >"$ROOTFS/etc/snaptun/snaptund.flags"
+chmod 1777 "$ROOTFS/tmp"
+cp deploy/image/Containerfile "$CONTEXT/"
+
+# Settings this VM needs (see docs/OPERATIONS.md): runc, bounded ulimits.
+cat >"$CONTEXT/containers.conf" <<CONF
+[containers]
+default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
+netns = "none"
+[engine]
+runtime = "runc"
+CONF
+# Ownership inside the image: the data directory belongs to the daemon.
+CONTAINERS_CONF="$CONTEXT/containers.conf" podman build --quiet \
+  --build-arg=UNUSED=1 -t "$IMAGE" -f "$CONTEXT/Containerfile" "$CONTEXT" >/dev/null
+echo "built $IMAGE ($(du -sh "$ROOTFS" | cut -f1) root filesystem)"
