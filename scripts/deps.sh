@@ -20,11 +20,14 @@ SNAPTUN_PACKAGES=(
   nftables
   openssl
   pkg-config
+  podman
   prometheus
   protobuf-compiler
   protobuf-compiler-grpc
   python3-grpcio
   python3-protobuf
+  runc
+  uidmap
   wireguard-go
   wireguard-tools
 )

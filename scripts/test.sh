@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, checks formatting, then
-# builds and runs every test, plainly and under ASan+UBSan. Prints Bazel's
+# builds and runs every test, plainly and under ASan+UBSan, and builds and
+# runs the container image with podman. Prints Bazel's
 # test summary. Exit status is non-zero if anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +18,11 @@ echo "formatting ok (${#sources[@]} files)"
 
 echo "== bazel test //..."
 bazel test //...
+
+echo "== container image (podman)"
+# Outside Bazel: building an image cannot nest inside a Bazel test. Uses the
+# binaries the plain pass just built.
+tests/deploy/image_test.sh
 
 echo "== bazel test --config=asan //..."
 bazel test --config=asan //...

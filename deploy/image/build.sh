@@ -4,24 +4,28 @@
 # they load (ldd) into a root filesystem with a non-root user, and podman
 # builds Containerfile FROM scratch on top of it.
 #   deploy/image/build.sh [IMAGE]      (default localhost/snaptun:dev)
+# With SNAPTUND and SNAPTUNCTL set to built binaries, bazel is not run.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 IMAGE="${1:-localhost/snaptun:dev}"
 source "$ROOT/scripts/deps.sh"
-snaptun_install_packages podman buildah runc uidmap fuse-overlayfs
+snaptun_install_packages podman runc uidmap
 
 cd "$ROOT"
-bazel build --noshow_progress //service/daemon:snaptund //cli:snaptunctl
+if [[ -z "${SNAPTUND:-}" || -z "${SNAPTUNCTL:-}" ]]; then
+  bazel build --noshow_progress //service/daemon:snaptund //cli:snaptunctl
+  SNAPTUND=bazel-bin/service/daemon/snaptund
+  SNAPTUNCTL=bazel-bin/cli/snaptunctl
+fi
 CONTEXT="$(mktemp -d)"
 trap 'rm -rf "$CONTEXT"' EXIT
 ROOTFS="$CONTEXT/rootfs"
 mkdir -p "$ROOTFS/usr/local/bin" "$ROOTFS/etc/snaptun" "$ROOTFS/tmp" \
   "$ROOTFS/var/lib/snaptun"
-install -m 0755 bazel-bin/service/daemon/snaptund bazel-bin/cli/snaptunctl \
-  "$ROOTFS/usr/local/bin/"
+install -m 0755 "$SNAPTUND" "$SNAPTUNCTL" "$ROOTFS/usr/local/bin/"
 # Every library either binary loads, at its own path, plus the loader.
 for binary in "$ROOTFS"/usr/local/bin/*; do
-  ldd "$binary" | awk '/=> \//{print $3} /^\s*\/lib/{print $1}'
+  ldd "$binary" | awk '$3 ~ /^\// {print $3} $1 ~ /^\// {print $1}'
 done | sort -u | while read -r lib; do
   mkdir -p "$ROOTFS$(dirname "$lib")"
   cp -L "$lib" "$ROOTFS$lib"
@@ -47,5 +51,5 @@ runtime = "runc"
 CONF
 # Ownership inside the image: the data directory belongs to the daemon.
 CONTAINERS_CONF="$CONTEXT/containers.conf" podman build --quiet \
-  --build-arg=UNUSED=1 -t "$IMAGE" -f "$CONTEXT/Containerfile" "$CONTEXT" >/dev/null
+ -t "$IMAGE" -f "$CONTEXT/Containerfile" "$CONTEXT" >/dev/null
 echo "built $IMAGE ($(du -sh "$ROOTFS" | cut -f1) root filesystem)"
