@@ -29,8 +29,9 @@ CountersSnapshot ReadCounters(const TunnelPort* port) {
 }  // namespace
 
 bool OpenParams::SameAs(const OpenParams& o) const {
-  return peer_public_key == o.peer_public_key && data_plane == o.data_plane &&
-         mode == o.mode && persistent_keepalive == o.persistent_keepalive &&
+  return discover == o.discover && peer_public_key == o.peer_public_key &&
+         data_plane == o.data_plane && mode == o.mode &&
+         persistent_keepalive == o.persistent_keepalive &&
          receive_queue_capacity == o.receive_queue_capacity &&
          labels == o.labels && control_plane_url == o.control_plane_url;
 }
@@ -111,7 +112,9 @@ void SessionManager::Open(OpenParams params, OpenCallback done) {
     record->info.state = SessionState::kConnecting;
     record->info.mode = params.mode;
     record->info.peer_public_key = params.peer_public_key;
-    record->info.remote_address = params.data_plane.ToString();
+    if (!params.discover) {
+      record->info.remote_address = params.data_plane.ToString();
+    }
     record->info.created_at = absl::Now();
     record->info.labels = params.labels;
     record->info.control_plane_url = params.control_plane_url;
@@ -120,16 +123,72 @@ void SessionManager::Open(OpenParams params, OpenCallback done) {
     PublishLocked(SessionEventType::kOpened, *record, "", deliveries);
   }
   Deliver(deliveries);
-
-  ClientTunnelConfig config;
-  config.peer_public_key = params.peer_public_key;
-  config.data_plane = params.data_plane;
-  config.mode = params.mode;
-  config.connect_timeout = params.connect_timeout;
-  config.persistent_keepalive = params.persistent_keepalive;
-  config.receive_queue_capacity = params.receive_queue_capacity;
-  config.metrics = metrics_;
+  if (params.control_plane_url.empty()) {
+    StartClient(params.tunnel_id);
+    return;
+  }
+  if (registrar_ == nullptr) {
+    FailOpen(params.tunnel_id,
+             absl::FailedPreconditionError(
+                 "control_plane_url needs a SNAP token: start snaptund with "
+                 "--snap_token_file"));
+    return;
+  }
   const std::string id = params.tunnel_id;
+  const std::string url = params.control_plane_url;
+  registrar_->Acquire(url, [this, id, url](absl::Status status) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = records_.find(id);
+      if (it == records_.end()) {
+        // Closed meanwhile: give the registration back.
+        if (status.ok()) registrar_->Release(url);
+        return;
+      }
+      if (status.ok()) it->second->registered_url = url;
+    }
+    if (!status.ok()) {
+      FailOpen(id, status);
+      return;
+    }
+    bool discover = false;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = records_.find(id);
+      if (it == records_.end()) return;
+      discover = it->second->params.discover;
+    }
+    if (discover) {
+      absl::StatusOr<DataPlaneInfo> info = registrar_->Discover(url);
+      if (!info.ok()) {
+        FailOpen(id, info.status());
+        return;
+      }
+      absl::MutexLock lock(&mu_);
+      auto it = records_.find(id);
+      if (it == records_.end()) return;
+      it->second->info.peer_public_key = info->public_key;
+      it->second->info.remote_address = info->address.ToString();
+    }
+    StartClient(id);
+  });
+}
+
+void SessionManager::StartClient(const std::string& id) {
+  ClientTunnelConfig config;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = records_.find(id);
+    if (it == records_.end()) return;
+    const Record& record = *it->second;
+    config.peer_public_key = record.info.peer_public_key;
+    config.data_plane = *core::Endpoint::Parse(record.info.remote_address);
+    config.mode = record.params.mode;
+    config.connect_timeout = record.params.connect_timeout;
+    config.persistent_keepalive = record.params.persistent_keepalive;
+    config.receive_queue_capacity = record.params.receive_queue_capacity;
+  }
+  config.metrics = metrics_;
   Worker& worker = pool_.ForKey(std::hash<std::string>()(id));
   std::shared_ptr<ClientTunnel> tunnel = ClientTunnel::Open(
       worker, identity_, config,
@@ -138,8 +197,42 @@ void SessionManager::Open(OpenParams params, OpenCallback done) {
         OnConnected(id, std::move(result));
       });
   absl::MutexLock lock(&mu_);
-  record->client = tunnel;
-  record->port = tunnel->port();
+  auto it = records_.find(id);
+  if (it == records_.end()) {
+    tunnel->Close("closed while starting");
+    return;
+  }
+  it->second->client = tunnel;
+  it->second->port = tunnel->port();
+}
+
+void SessionManager::FailOpen(const std::string& id,
+                              const absl::Status& status) {
+  Delivery deliveries;
+  std::vector<OpenCallback> waiting;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = records_.find(id);
+    if (it == records_.end()) return;
+    Record& record = *it->second;
+    waiting = std::move(record.waiting);
+    record.waiting.clear();
+    record.info.state = SessionState::kClosed;
+    record.info.close_reason = std::string(status.message());
+    PublishLocked(SessionEventType::kClosed, record, record.info.close_reason,
+                  deliveries);
+    ReleaseLocked(record);
+    records_.erase(it);
+  }
+  Deliver(deliveries);
+  for (OpenCallback& callback : waiting) callback(status);
+}
+
+void SessionManager::ReleaseLocked(Record& record) {
+  if (!record.registered_url.empty() && registrar_ != nullptr) {
+    registrar_->Release(record.registered_url);
+  }
+  record.registered_url.clear();
 }
 
 void SessionManager::OnConnected(const std::string& id,
@@ -217,6 +310,7 @@ void SessionManager::OnClientEvent(const std::string& id,
         record.info.close_reason = event.reason;
         PublishLocked(SessionEventType::kClosed, record, event.reason,
                       deliveries);
+        ReleaseLocked(record);
         records_.erase(it);
         break;
     }
@@ -244,6 +338,7 @@ absl::StatusOr<TunnelSnapshot> SessionManager::Close(
     if (record->info.role == Role::kGateway) {
       gateway_ids_.erase(record->gateway_remote);
     }
+    ReleaseLocked(*record);
     records_.erase(it);
   }
   Deliver(deliveries);

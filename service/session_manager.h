@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "service/client_tunnel.h"
+#include "service/control_plane/registrar.h"
 #include "service/event_subscription.h"
 #include "service/gateway.h"
 #include "service/identity_store.h"
@@ -37,6 +38,8 @@ struct OpenParams {
   size_t receive_queue_capacity = 1024;
   std::map<std::string, std::string> labels;
   std::string control_plane_url;
+  // Learn the peer key and data-plane address from the control plane.
+  bool discover = false;
 
   // Same tunnel asked for again (idempotent open)?
   bool SameAs(const OpenParams& other) const;
@@ -68,6 +71,8 @@ class SessionManager final : public GatewayObserver {
 
   // The gateway role, once started (both optional, both outlive this).
   void AttachGateway(Gateway* gateway, IdentityStore* identities);
+  // The SNAP control-plane client (optional, outlives this).
+  void AttachRegistrar(Registrar* registrar) { registrar_ = registrar; }
   Gateway* gateway() const { return gateway_; }
   IdentityStore* identities() const { return identities_; }
   const core::LocalIdentity& identity() const { return identity_; }
@@ -113,12 +118,18 @@ class SessionManager final : public GatewayObserver {
     std::shared_ptr<ClientTunnel> client;
     core::Endpoint gateway_remote;  // Gateway role.
     bool stream_attached = false;
+    std::string registered_url;         // Holds a registration there.
     std::vector<OpenCallback> waiting;  // Opens of a connecting tunnel.
   };
   using Delivery =
       std::vector<std::pair<std::shared_ptr<EventSubscription>, SessionEvent>>;
 
   void OnClientEvent(const std::string& id, const ClientEvent& event);
+  // After registration (and discovery): start the data plane.
+  void StartClient(const std::string& id);
+  // Ends an open that failed before the data plane started.
+  void FailOpen(const std::string& id, const absl::Status& status);
+  void ReleaseLocked(Record& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnConnected(const std::string& id,
                    absl::StatusOr<core::Endpoint> result);
   TunnelSnapshot SnapshotLocked(const Record& record) const
@@ -136,6 +147,7 @@ class SessionManager final : public GatewayObserver {
   DataPlaneMetrics* const metrics_;
   Gateway* gateway_ = nullptr;
   IdentityStore* identities_ = nullptr;
+  Registrar* registrar_ = nullptr;
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<Record>> records_ ABSL_GUARDED_BY(mu_);

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "service/api/convert.h"
 #include "service/api/stream_reactors.h"
+#include "service/control_plane/connect_client.h"
 
 namespace snaptun::service {
 namespace {
@@ -55,27 +56,39 @@ absl::StatusOr<OpenParams> ValidateOpen(const v1::OpenTunnelRequest& request) {
         "tunnel_id may hold at most 128 letters, digits, '-', '_' or '.'");
   }
   params.tunnel_id = request.tunnel_id();
-  if (!request.control_plane_url().empty()) {
-    return absl::UnimplementedError(
-        "control_plane_url is not supported by this build yet: register the "
-        "identity out of band and pass peer_public_key and "
-        "data_plane_address");
+  params.control_plane_url = request.control_plane_url();
+  const bool no_key = request.peer_public_key().empty();
+  const bool no_address = request.data_plane_address().empty();
+  if (!params.control_plane_url.empty()) {
+    if (absl::StatusOr<std::string> url =
+            JoinUrl(params.control_plane_url, "/");
+        !url.ok()) {
+      return url.status();
+    }
+    if (no_key != no_address) {
+      return absl::InvalidArgumentError(
+          "with control_plane_url, give both peer_public_key and "
+          "data_plane_address, or neither (then they are discovered)");
+    }
+    params.discover = no_key && no_address;
   }
-  if (request.peer_public_key().size() != 32) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("peer_public_key must be 32 bytes, got ",
-                     request.peer_public_key().size()));
+  if (!params.discover) {
+    if (request.peer_public_key().size() != 32) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("peer_public_key must be 32 bytes, got ",
+                       request.peer_public_key().size()));
+    }
+    std::copy(request.peer_public_key().begin(),
+              request.peer_public_key().end(), params.peer_public_key.begin());
+    const std::optional<core::Endpoint> address =
+        core::Endpoint::Parse(request.data_plane_address());
+    if (!address.has_value() || address->port() == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "data_plane_address must be \"ip:port\" or \"[ipv6]:port\", got \"",
+          request.data_plane_address(), "\""));
+    }
+    params.data_plane = *address;
   }
-  std::copy(request.peer_public_key().begin(), request.peer_public_key().end(),
-            params.peer_public_key.begin());
-  const std::optional<core::Endpoint> address =
-      core::Endpoint::Parse(request.data_plane_address());
-  if (!address.has_value() || address->port() == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "data_plane_address must be \"ip:port\" or \"[ipv6]:port\", got \"",
-        request.data_plane_address(), "\""));
-  }
-  params.data_plane = *address;
   switch (request.mode()) {
     case v1::MODE_UNSPECIFIED:
     case v1::MODE_SNAP:

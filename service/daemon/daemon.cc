@@ -82,10 +82,11 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     api_token = std::move(*token);
   }
   if (!config.snap_token_file.empty()) {
-    // Checked now so a bad file fails start-up, not the first registration.
-    absl::StatusOr<std::string> token = ReadSecretFile(config.snap_token_file);
+    // Read now so a bad file fails start-up, not the first registration.
+    absl::StatusOr<std::unique_ptr<TokenFile>> token =
+        TokenFile::Open(config.snap_token_file);
     if (!token.ok()) return token.status();
-    crypto::SecureZero(token->data(), token->size());
+    d->snap_token_ = std::move(*token);
   }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       Credentials(config);
@@ -99,6 +100,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   limits.max_tunnels_per_identity = config.max_tunnels_per_identity;
   d->sessions_ = std::make_unique<SessionManager>(*d->pool_, *d->identity_,
                                                   limits, d->metrics_.get());
+  if (d->snap_token_ != nullptr) {
+    d->registrar_ = std::make_unique<Registrar>(
+        d->identity_->public_key(), *d->snap_token_, d->metrics_.get());
+    Registrar* registrar = d->registrar_.get();
+    d->snap_token_->SetListener([registrar] { registrar->RegisterAll(); });
+    d->sessions_->AttachRegistrar(registrar);
+  }
   if (!config.gateway_listen.empty()) {
     const std::optional<core::Endpoint> listen =
         core::Endpoint::Parse(config.gateway_listen);
@@ -190,7 +198,9 @@ void Daemon::Drain() {
 
 Daemon::~Daemon() {
   Drain();
+  if (snap_token_ != nullptr) snap_token_->SetListener(nullptr);
   sessions_.reset();
+  registrar_.reset();
 }
 
 }  // namespace snaptun::service

@@ -17,6 +17,8 @@
 #include "service/api/api_auth.h"
 #include "service/api/gateway_service.h"
 #include "service/api/tunnel_service.h"
+#include "service/control_plane/registrar.h"
+#include "service/control_plane/token_file.h"
 #include "service/dataplane_metrics.h"
 #include "service/gateway.h"
 #include "service/identity_store.h"
@@ -71,6 +73,8 @@ class Daemon {
   std::unique_ptr<DataPlaneMetrics> metrics_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<IdentityStore> identities_;
+  std::unique_ptr<TokenFile> snap_token_;
+  std::unique_ptr<Registrar> registrar_;
   std::unique_ptr<SessionManager> sessions_;
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<ApiAuth> auth_;

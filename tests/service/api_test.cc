@@ -105,7 +105,15 @@ TEST_F(ApiTest, OpenTunnelValidatesEveryField) {
   EXPECT_EQ(Open(bad_timeout, &t).error_code(), grpc::INVALID_ARGUMENT);
   v1::OpenTunnelRequest control_plane = OpenToSelf();
   control_plane.set_control_plane_url("http://127.0.0.1:1");
-  EXPECT_EQ(Open(control_plane, &t).error_code(), grpc::UNIMPLEMENTED);
+  // Without --snap_token_file there is nothing to register with.
+  EXPECT_EQ(Open(control_plane, &t).error_code(), grpc::FAILED_PRECONDITION);
+  v1::OpenTunnelRequest half = OpenToSelf();
+  half.set_control_plane_url("http://127.0.0.1:1");
+  half.clear_peer_public_key();
+  EXPECT_EQ(Open(half, &t).error_code(), grpc::INVALID_ARGUMENT);
+  v1::OpenTunnelRequest bad_url = OpenToSelf();
+  bad_url.set_control_plane_url("ftp://example");
+  EXPECT_EQ(Open(bad_url, &t).error_code(), grpc::INVALID_ARGUMENT);
 }
 
 TEST_F(ApiTest, UnauthorizedOpenIsDeadlineExceededAndLeavesNothing) {
@@ -487,10 +495,16 @@ TEST_F(ApiTest, ChurnOfOpensAndClosesLeavesNoGrowth) {
   const size_t fds_after = OpenFds();
   const size_t rss_after = ResidentKiB();
   EXPECT_LE(fds_after, fds_before + 2) << fds_before << " -> " << fds_after;
-  // Growth allowed: allocator slack, not per-tunnel state (10 000 tunnels
-  // kept would be tens of MiB).
+// Growth allowed: allocator slack, not per-tunnel state (10 000 tunnels
+// kept would be tens of MiB).
+#ifndef __SANITIZE_ADDRESS__
   EXPECT_LE(rss_after, rss_before + 8 * 1024)
       << rss_before << " -> " << rss_after;
+#else
+  // ASan holds freed memory in quarantine, so RSS says nothing here; its
+  // LeakSanitizer checks for leaks at exit instead.
+  (void)rss_after;
+#endif
   v1::ListTunnelsResponse listed;
   ASSERT_TRUE(tunnels_->ListTunnels(Context().get(), {}, &listed).ok());
   EXPECT_EQ(listed.tunnels_size(), 0);

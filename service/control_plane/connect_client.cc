@@ -1,0 +1,142 @@
+// libcurl POST, Connect error decoding.
+#include "service/control_plane/connect_client.h"
+
+#include <curl/curl.h>
+
+#include <map>
+#include <regex>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "tunnel/crypto/secret.h"
+
+namespace snaptun::service {
+namespace {
+
+size_t Append(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+absl::StatusCode ConnectCode(const std::string& code) {
+  static const std::map<std::string, absl::StatusCode> kCodes = {
+      {"canceled", absl::StatusCode::kCancelled},
+      {"unknown", absl::StatusCode::kUnknown},
+      {"invalid_argument", absl::StatusCode::kInvalidArgument},
+      {"deadline_exceeded", absl::StatusCode::kDeadlineExceeded},
+      {"not_found", absl::StatusCode::kNotFound},
+      {"already_exists", absl::StatusCode::kAlreadyExists},
+      {"permission_denied", absl::StatusCode::kPermissionDenied},
+      {"resource_exhausted", absl::StatusCode::kResourceExhausted},
+      {"failed_precondition", absl::StatusCode::kFailedPrecondition},
+      {"aborted", absl::StatusCode::kAborted},
+      {"out_of_range", absl::StatusCode::kOutOfRange},
+      {"unimplemented", absl::StatusCode::kUnimplemented},
+      {"internal", absl::StatusCode::kInternal},
+      {"unavailable", absl::StatusCode::kUnavailable},
+      {"data_loss", absl::StatusCode::kDataLoss},
+      {"unauthenticated", absl::StatusCode::kUnauthenticated},
+  };
+  auto it = kCodes.find(code);
+  return it == kCodes.end() ? absl::StatusCode::kUnknown : it->second;
+}
+
+// Connect's HTTP-status fallback when the body is not a Connect error.
+absl::StatusCode HttpCode(long status) {
+  switch (status) {
+    case 400:
+      return absl::StatusCode::kInvalidArgument;
+    case 401:
+      return absl::StatusCode::kUnauthenticated;
+    case 403:
+      return absl::StatusCode::kPermissionDenied;
+    case 404:
+      return absl::StatusCode::kUnimplemented;
+    case 408:
+      return absl::StatusCode::kDeadlineExceeded;
+    case 429:
+    case 502:
+    case 503:
+    case 504:
+      return absl::StatusCode::kUnavailable;
+    default:
+      return absl::StatusCode::kUnknown;
+  }
+}
+
+std::string JsonField(const std::string& json, const std::string& name) {
+  const std::regex field("\"" + name + "\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
+  std::smatch match;
+  return std::regex_search(json, match, field) ? match[1].str() : "";
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> JoinUrl(const std::string& base,
+                                    const std::string& path) {
+  std::string url = base;
+  if (!absl::StrContains(url, "://")) url = "http://" + url;
+  const size_t scheme = url.find("://");
+  if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "control_plane_url must be http(s)://host[:port], got ", base));
+  }
+  const size_t path_start = url.find('/', scheme + 3);
+  const std::string authority =
+      path_start == std::string::npos ? url : url.substr(0, path_start);
+  if (authority.size() <= scheme + 3) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("control_plane_url has no host: ", base));
+  }
+  return authority + path;
+}
+
+absl::StatusOr<std::string> ConnectUnary(const std::string& base_url,
+                                         const std::string& path,
+                                         const std::string& body,
+                                         const std::string& token,
+                                         absl::Duration timeout) {
+  absl::StatusOr<std::string> url = JoinUrl(base_url, path);
+  if (!url.ok()) return url.status();
+  static const CURLcode initialized = curl_global_init(CURL_GLOBAL_DEFAULT);
+  (void)initialized;
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return absl::InternalError("curl_easy_init failed");
+  std::string authorization = "Authorization: Bearer " + token;
+  curl_slist* headers = nullptr;
+  headers = curl_slist_append(headers, "Content-Type: application/proto");
+  headers = curl_slist_append(headers, "Connect-Protocol-Version: 1");
+  headers = curl_slist_append(headers, authorization.c_str());
+  crypto::SecureZero(authorization.data(), authorization.size());
+  std::string response;
+  curl_easy_setopt(curl, CURLOPT_URL, url->c_str());
+  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, "snaptund/0.1");
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(absl::ToInt64Milliseconds(timeout)));
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  const CURLcode result = curl_easy_perform(curl);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_slist_free_all(headers);  // Holds the token; libcurl frees it.
+  curl_easy_cleanup(curl);
+  if (result != CURLE_OK) {
+    return absl::UnavailableError(absl::StrCat(
+        "control plane ", *url, " unreachable: ", curl_easy_strerror(result)));
+  }
+  if (status / 100 == 2) return response;
+  const std::string code = JsonField(response, "code");
+  const std::string message = JsonField(response, "message");
+  return absl::Status(
+      code.empty() ? HttpCode(status) : ConnectCode(code),
+      absl::StrCat("control plane ", *url, " answered HTTP ", status,
+                   code.empty() ? "" : absl::StrCat(" ", code),
+                   message.empty() ? "" : absl::StrCat(": ", message)));
+}
+
+}  // namespace snaptun::service

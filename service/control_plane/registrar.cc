@@ -1,0 +1,199 @@
+// Shared, reference-counted registrations with retries.
+#include "service/control_plane/registrar.h"
+
+#include "absl/strings/str_cat.h"
+#include "proto/anapaya/snap/v1/control_service.pb.h"
+#include "service/control_plane/connect_client.h"
+#include "tunnel/crypto/random.h"
+
+namespace snaptun::service {
+namespace {
+
+constexpr char kRegister[] =
+    "/anapaya.snap.v1.SnapControl/RegisterSnapTunIdentity";
+constexpr char kDiscover[] =
+    "/anapaya.snap.v1.SnapControl/GetSnapDataPlaneAddress";
+
+const absl::Status& StatusOf(const absl::Status& s) { return s; }
+template <typename T>
+const absl::Status& StatusOf(const absl::StatusOr<T>& s) {
+  return s.status();
+}
+
+bool Retryable(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kUnavailable ||
+         status.code() == absl::StatusCode::kDeadlineExceeded ||
+         status.code() == absl::StatusCode::kResourceExhausted ||
+         status.code() == absl::StatusCode::kUnknown ||
+         status.code() == absl::StatusCode::kInternal;
+}
+
+template <typename Call>
+auto WithRetries(const RegistrarConfig& config, Call call) -> decltype(call()) {
+  Backoff backoff(config.backoff);
+  crypto::SystemRandom rng;
+  for (int attempt = 1;; ++attempt) {
+    auto result = call();
+    if (result.ok() || !Retryable(StatusOf(result)) ||
+        attempt >= config.attempts) {
+      return result;
+    }
+    absl::SleepFor(backoff.Next(rng));
+  }
+}
+
+}  // namespace
+
+Registrar::Registrar(const crypto::PublicKey& identity, TokenFile& token,
+                     DataPlaneMetrics* metrics, RegistrarConfig config)
+    : identity_(identity), token_(token), metrics_(metrics), config_(config) {}
+
+Registrar::~Registrar() {
+  std::vector<std::thread> threads;
+  {
+    absl::MutexLock lock(&mu_);
+    threads.swap(threads_);
+  }
+  for (auto& t : threads) t.join();
+}
+
+void Registrar::Spawn(std::function<void()> work) {
+  absl::MutexLock lock(&mu_);
+  threads_.emplace_back(std::move(work));
+}
+
+void Registrar::Acquire(const std::string& url,
+                        std::function<void(absl::Status)> done) {
+  bool registered = false;
+  bool start = false;
+  {
+    absl::MutexLock lock(&mu_);
+    Entry& entry = entries_[url];
+    ++entry.references;
+    registered = entry.registered;
+    if (!registered) {
+      entry.waiting.push_back(std::move(done));
+      start = entry.waiting.size() == 1;  // Else one is under way.
+    }
+  }
+  if (registered) {
+    done(absl::OkStatus());
+    return;
+  }
+  if (!start) return;
+  Spawn([this, url] {
+    const absl::Status status = RegisterWithRetries(url);
+    std::vector<std::function<void(absl::Status)>> waiting;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = entries_.find(url);
+      if (it == entries_.end()) return;
+      waiting.swap(it->second.waiting);
+      if (status.ok()) {
+        it->second.registered = true;
+      } else {
+        entries_.erase(it);  // Nothing remains of a failed registration.
+      }
+    }
+    for (auto& callback : waiting) callback(status);
+  });
+}
+
+void Registrar::Release(const std::string& url) {
+  absl::MutexLock lock(&mu_);
+  auto it = entries_.find(url);
+  if (it != entries_.end() && --it->second.references <= 0 &&
+      it->second.waiting.empty()) {
+    entries_.erase(it);
+  }
+}
+
+void Registrar::RegisterAll() {
+  std::vector<std::string> urls;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [url, entry] : entries_) {
+      if (entry.registered) urls.push_back(url);
+    }
+  }
+  for (const std::string& url : urls) {
+    Spawn([this, url] { RegisterWithRetries(url).IgnoreError(); });
+  }
+}
+
+size_t Registrar::in_use() const {
+  absl::MutexLock lock(&mu_);
+  return entries_.size();
+}
+
+absl::Status Registrar::RegisterOnce(const std::string& url) {
+  anapaya::snap::v1::RegisterSnapTunIdentityRequest request;
+  request.set_initiator_static_x25519(identity_.data(), identity_.size());
+  request.set_psk_share(std::string(32, '\0'));
+  std::string token = token_.Current();
+  absl::StatusOr<std::string> body = ConnectUnary(
+      url, kRegister, request.SerializeAsString(), token, config_.call_timeout);
+  crypto::SecureZero(token.data(), token.size());
+  absl::Status status = body.status();
+  anapaya::snap::v1::RegisterSnapTunIdentityResponse response;
+  if (status.ok() && !response.ParseFromString(*body)) {
+    status = absl::InternalError("the control plane's answer does not parse");
+  }
+  if (metrics_ != nullptr) {
+    metrics_->registrations()
+        .Add({{"result", status.ok() ? "success" : "failure"}})
+        .Increment();
+  }
+  return status;
+}
+
+absl::Status Registrar::RegisterWithRetries(const std::string& url) {
+  absl::Status status = WithRetries(config_, [&] { return RegisterOnce(url); });
+  if (!status.ok() && Retryable(status)) {
+    return absl::UnavailableError(
+        absl::StrCat("could not register with the control plane after ",
+                     config_.attempts, " attempts: ", status.message()));
+  }
+  return status;
+}
+
+absl::StatusOr<DataPlaneInfo> Registrar::Discover(const std::string& url) {
+  auto once = [&]() -> absl::StatusOr<DataPlaneInfo> {
+    std::string token = token_.Current();
+    absl::StatusOr<std::string> body = ConnectUnary(
+        url, kDiscover,
+        anapaya::snap::v1::GetSnapDataPlaneAddressRequest().SerializeAsString(),
+        token, config_.call_timeout);
+    crypto::SecureZero(token.data(), token.size());
+    if (!body.ok()) return body.status();
+    anapaya::snap::v1::GetSnapDataPlaneAddressResponse response;
+    if (!response.ParseFromString(*body)) {
+      return absl::InternalError("the control plane's answer does not parse");
+    }
+    DataPlaneInfo info;
+    const std::optional<core::Endpoint> address =
+        core::Endpoint::Parse(response.address());
+    if (!address.has_value()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the control plane gave a data plane address that is not ip:port: ",
+          response.address()));
+    }
+    info.address = *address;
+    if (response.snap_static_x25519().size() != 32) {
+      return absl::InvalidArgumentError(
+          "the control plane gave no 32-byte data plane key");
+    }
+    std::copy(response.snap_static_x25519().begin(),
+              response.snap_static_x25519().end(), info.public_key.begin());
+    return info;
+  };
+  absl::StatusOr<DataPlaneInfo> info = WithRetries(config_, once);
+  if (!info.ok() && Retryable(info.status())) {
+    return absl::UnavailableError(
+        absl::StrCat("could not discover the data plane after ",
+                     config_.attempts, " attempts: ", info.status().message()));
+  }
+  return info;
+}
+
+}  // namespace snaptun::service
