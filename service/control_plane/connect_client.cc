@@ -3,8 +3,8 @@
 
 #include <curl/curl.h>
 
+#include <cctype>
 #include <map>
-#include <regex>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -64,10 +64,30 @@ absl::StatusCode HttpCode(long status) {
   }
 }
 
+// The string value of a top-level field of a Connect error, enough for
+// {"code": "...", "message": "..."}; empty when absent or not a string.
 std::string JsonField(const std::string& json, const std::string& name) {
-  const std::regex field("\"" + name + "\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
-  std::smatch match;
-  return std::regex_search(json, match, field) ? match[1].str() : "";
+  const std::string key = "\"" + name + "\"";
+  size_t at = json.find(key);
+  if (at == std::string::npos) return "";
+  at += key.size();
+  auto skip_space = [&] {
+    while (at < json.size() &&
+           std::isspace(static_cast<unsigned char>(json[at]))) {
+      ++at;
+    }
+  };
+  skip_space();
+  if (at >= json.size() || json[at] != ':') return "";
+  ++at;
+  skip_space();
+  if (at >= json.size() || json[at] != '"') return "";
+  std::string value;
+  for (++at; at < json.size() && json[at] != '"'; ++at) {
+    if (json[at] == '\\' && at + 1 < json.size()) ++at;
+    value += json[at];
+  }
+  return value;
 }
 
 }  // namespace

@@ -258,6 +258,28 @@ TEST_F(ApiTest, StreamPacketsCarriesBothWaysOneStreamPerTunnel) {
   gateway_stream->Finish();
 }
 
+TEST_F(ApiTest, StreamFasterThanTheTunnelCountsStreamBackpressure) {
+  Start();
+  ASSERT_TRUE(AuthorizeSelf().ok());
+  v1::Tunnel client;
+  ASSERT_TRUE(Open(OpenToSelf("fast"), &client).ok());
+  auto context = Context();
+  auto stream = tunnels_->StreamPackets(context.get());
+  // One message of 5000 packets meets an empty send queue of 1024: the
+  // queue takes 1024 at once and the rest of the message is dropped.
+  v1::PacketBatch flood;
+  flood.set_tunnel_id("fast");
+  for (int i = 0; i < 5000; ++i) flood.add_packets("x");
+  ASSERT_TRUE(stream->Write(flood));
+  stream->WritesDone();
+  EXPECT_TRUE(stream->Finish().ok());
+  v1::GetTunnelRequest get;
+  get.set_tunnel_id("fast");
+  v1::Tunnel after;
+  ASSERT_TRUE(tunnels_->GetTunnel(Context().get(), get, &after).ok());
+  EXPECT_EQ(after.counters().drops().stream_backpressure(), 5000u - 1024u);
+}
+
 TEST_F(ApiTest, StreamPacketsRefusesUnnamedAndUnknownTunnels) {
   Start();
   for (const std::string id : {"", "missing"}) {
