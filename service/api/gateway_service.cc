@@ -105,10 +105,15 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::RevokeIdentity(
   if (!key.has_value()) {
     return Done(context, Invalid("public_key must be 32 bytes"));
   }
+  // Counted first: once the grant is gone, a packet arriving before the
+  // workers get to it may already have removed a tunnel (per-packet
+  // authorization), and it was closed by this revocation all the same.
+  const size_t held = TunnelsOf(sessions_, *key);
   const bool known = sessions_.identities()->Revoke(*key);
   // Closing runs on the workers and waits for them: not on this thread's
   // callback would be better, but revocations are rare and quick.
-  const size_t closed = sessions_.gateway()->RevokeIdentity(*key);
+  const size_t closed =
+      std::max(held, sessions_.gateway()->RevokeIdentity(*key));
   if (!known && closed == 0) {
     return Done(context, grpc::Status(grpc::StatusCode::NOT_FOUND,
                                       "this identity is not authorized"));
