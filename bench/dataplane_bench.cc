@@ -45,6 +45,16 @@ Result Rate(uint64_t packets, absl::Duration elapsed) {
   return {packets / seconds, packets * kPayload * 8 / seconds / 1e9};
 }
 
+// After a warm-up, the rate at which `received` grows over `duration`.
+Result Measure(const std::atomic<uint64_t>& received, absl::Duration duration) {
+  absl::SleepFor(absl::Milliseconds(300));
+  const uint64_t start_count = received.load();
+  const absl::Time start = absl::Now();
+  absl::SleepFor(duration);
+  const uint64_t count = received.load() - start_count;
+  return Rate(count, absl::Now() - start);
+}
+
 Result RawUdp(absl::Duration duration) {
   io::UdpSocket receiver = *io::UdpSocket::Bind(kLoopback, {});
   io::UdpSocket sender = *io::UdpSocket::Connect(*receiver.LocalEndpoint(), {});
@@ -70,16 +80,11 @@ Result RawUdp(absl::Duration duration) {
       batch.Flush(sender.fd(), true);
     }
   });
-  absl::SleepFor(absl::Milliseconds(300));  // Warm up.
-  const uint64_t start_count = received.load();
-  const absl::Time start = absl::Now();
-  absl::SleepFor(duration);
-  const uint64_t count = received.load() - start_count;
-  const absl::Duration elapsed = absl::Now() - start;
+  const Result result = Measure(received, duration);
   stop = true;
   writer.join();
   reader.join();
-  return Rate(count, elapsed);
+  return result;
 }
 
 Result Tunnel(absl::Duration duration, core::Mode mode) {
@@ -134,12 +139,7 @@ Result Tunnel(absl::Duration duration, core::Mode mode) {
       }
     }
   });
-  absl::SleepFor(absl::Milliseconds(300));
-  const uint64_t start_count = received.load();
-  const absl::Time start = absl::Now();
-  absl::SleepFor(duration);
-  const uint64_t count = received.load() - start_count;
-  const absl::Duration elapsed = absl::Now() - start;
+  const Result result = Measure(received, duration);
   stop = true;
   writer.join();
   reader.join();
@@ -150,7 +150,7 @@ Result Tunnel(absl::Duration duration, core::Mode mode) {
                   drops.dropped(core::DropReason::kReceiveQueueFull)));
   tunnel->Close();
   gateway->Stop();
-  return Rate(count, elapsed);
+  return result;
 }
 
 int Main(int argc, char** argv) {

@@ -1,25 +1,10 @@
 // Channel credentials and per-call metadata.
 #include "cli/api_client.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/str_cat.h"
 #include "service/daemon/secret_files.h"
 
 namespace snaptun::cli {
-namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-}  // namespace
-
 absl::StatusOr<ApiClient> ApiClient::Connect(const ConnectionOptions& options) {
   ApiClient client;
   std::shared_ptr<grpc::ChannelCredentials> credentials =
@@ -27,11 +12,13 @@ absl::StatusOr<ApiClient> ApiClient::Connect(const ConnectionOptions& options) {
   grpc::ChannelArguments arguments;
   if (!options.tls_ca_file.empty()) {
     grpc::SslCredentialsOptions ssl;
-    absl::StatusOr<std::string> ca = ReadFile(options.tls_ca_file);
+    absl::StatusOr<std::string> ca =
+        service::ReadPlainFile(options.tls_ca_file);
     if (!ca.ok()) return ca.status();
     ssl.pem_root_certs = *ca;
     if (!options.tls_cert_file.empty()) {
-      absl::StatusOr<std::string> cert = ReadFile(options.tls_cert_file);
+      absl::StatusOr<std::string> cert =
+          service::ReadPlainFile(options.tls_cert_file);
       if (!cert.ok()) return cert.status();
       absl::StatusOr<std::string> key =
           service::ReadSecretFile(options.tls_key_file);

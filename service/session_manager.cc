@@ -114,6 +114,7 @@ void SessionManager::Open(OpenParams params, OpenCallback done) {
     record->info.peer_public_key = params.peer_public_key;
     if (!params.discover) {
       record->info.remote_address = params.data_plane.ToString();
+      record->data_plane = params.data_plane;
     }
     record->info.created_at = absl::Now();
     record->info.labels = params.labels;
@@ -169,6 +170,7 @@ void SessionManager::Open(OpenParams params, OpenCallback done) {
       if (it == records_.end()) return;
       it->second->info.peer_public_key = info->public_key;
       it->second->info.remote_address = info->address.ToString();
+      it->second->data_plane = info->address;
     }
     StartClient(id);
   });
@@ -182,7 +184,7 @@ void SessionManager::StartClient(const std::string& id) {
     if (it == records_.end()) return;
     const Record& record = *it->second;
     config.peer_public_key = record.info.peer_public_key;
-    config.data_plane = *core::Endpoint::Parse(record.info.remote_address);
+    config.data_plane = record.data_plane;
     config.mode = record.params.mode;
     config.connect_timeout = record.params.connect_timeout;
     config.persistent_keepalive = record.params.persistent_keepalive;
@@ -459,6 +461,18 @@ void SessionManager::CloseAll(const std::string& reason) {
     for (const auto& [id, record] : records_) ids.push_back(id);
   }
   for (const std::string& id : ids) Close(id, reason).IgnoreError();
+}
+
+absl::flat_hash_map<crypto::PublicKey, uint32_t>
+SessionManager::GatewayTunnelCounts() const {
+  absl::flat_hash_map<crypto::PublicKey, uint32_t> counts;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [id, record] : records_) {
+    if (record->info.role == Role::kGateway) {
+      ++counts[record->info.peer_public_key];
+    }
+  }
+  return counts;
 }
 
 size_t SessionManager::size() const {

@@ -98,6 +98,9 @@ class SessionManager final : public GatewayObserver {
       bool include_existing);
   void Unsubscribe(const std::shared_ptr<EventSubscription>& subscription);
 
+  // Gateway tunnels per client identity, counted in one pass.
+  absl::flat_hash_map<crypto::PublicKey, uint32_t> GatewayTunnelCounts() const;
+
   // Closes every tunnel (drain on SIGTERM).
   void CloseAll(const std::string& reason);
   size_t size() const;
@@ -119,6 +122,7 @@ class SessionManager final : public GatewayObserver {
     core::Endpoint gateway_remote;  // Gateway role.
     bool stream_attached = false;
     std::string registered_url;         // Holds a registration there.
+    core::Endpoint data_plane;          // Given, or discovered.
     std::vector<OpenCallback> waiting;  // Opens of a connecting tunnel.
   };
   using Delivery =

@@ -41,15 +41,8 @@ printf -- '--grpc_listen=0.0.0.0:50051\n--metrics_listen=0.0.0.0:9464\n--private
 chmod 1777 "$ROOTFS/tmp"
 cp deploy/image/Containerfile "$CONTEXT/"
 
-# Settings this VM needs (see docs/OPERATIONS.md): runc, bounded ulimits.
-cat >"$CONTEXT/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-netns = "none"
-[engine]
-runtime = "runc"
-CONF
-# Ownership inside the image: the data directory belongs to the daemon.
-CONTAINERS_CONF="$CONTEXT/containers.conf" podman build --quiet \
- -t "$IMAGE" -f "$CONTEXT/Containerfile" "$CONTEXT" >/dev/null
+# This VM's podman settings (containers.conf), unless the caller has its own.
+CONTAINERS_CONF="${CONTAINERS_CONF:-$ROOT/deploy/image/containers.conf}" \
+  podman build --quiet -t "$IMAGE" -f "$CONTEXT/Containerfile" "$CONTEXT" \
+  >/dev/null
 echo "built $IMAGE ($(du -sh "$ROOTFS" | cut -f1) root filesystem)"

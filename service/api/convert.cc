@@ -11,6 +11,13 @@ grpc::Status ToGrpc(const absl::Status& status) {
                       std::string(status.message()));
 }
 
+grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
+                                      const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
 void ToProto(absl::Time time, google::protobuf::Timestamp& out) {
   if (time == absl::InfinitePast() || time == absl::InfiniteFuture()) return;
   const int64_t nanos = absl::ToUnixNanos(time);

@@ -13,6 +13,9 @@
 namespace snaptun::service {
 
 grpc::Status ToGrpc(const absl::Status& status);
+// Finishes a unary callback call with `status` and returns its reactor.
+grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
+                                      const grpc::Status& status);
 
 void ToProto(const TunnelSnapshot& snapshot, v1::Tunnel& out);
 void ToProto(const SessionEvent& event, v1::TunnelEvent& out);

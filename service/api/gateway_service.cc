@@ -10,13 +10,6 @@
 namespace snaptun::service {
 namespace {
 
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
-                               const grpc::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status);
-  return reactor;
-}
-
 grpc::Status Invalid(const std::string& message) {
   return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
 }
@@ -33,20 +26,11 @@ std::string KeyToken(const crypto::PublicKey& key) {
       absl::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
 }
 
-uint32_t TunnelsOf(SessionManager& sessions, const crypto::PublicKey& key) {
-  uint32_t count = 0;
-  ListFilter filter;
-  filter.role = Role::kGateway;
-  std::string token;
-  do {
-    absl::StatusOr<ListPage> page = sessions.List(filter, 1000, token);
-    if (!page.ok()) break;
-    for (const TunnelSnapshot& t : page->tunnels) {
-      count += t.peer_public_key == key;
-    }
-    token = page->next_page_token;
-  } while (!token.empty());
-  return count;
+uint32_t TunnelsOf(const SessionManager& sessions,
+                   const crypto::PublicKey& key) {
+  const auto counts = sessions.GatewayTunnelCounts();
+  auto it = counts.find(key);
+  return it == counts.end() ? 0 : it->second;
 }
 
 }  // namespace
@@ -66,44 +50,46 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::AuthorizeIdentity(
     grpc::CallbackServerContext* context,
     const v1::AuthorizeIdentityRequest* request,
     v1::AuthorizeIdentityResponse* response) {
-  if (grpc::Status s = Precheck(*context); !s.ok()) return Done(context, s);
+  if (grpc::Status s = Precheck(*context); !s.ok())
+    return FinishUnary(context, s);
   const std::optional<crypto::PublicKey> key = Key(request->public_key());
   if (!key.has_value()) {
-    return Done(context,
-                Invalid(absl::StrCat("public_key must be 32 bytes, got ",
-                                     request->public_key().size())));
+    return FinishUnary(context,
+                       Invalid(absl::StrCat("public_key must be 32 bytes, got ",
+                                            request->public_key().size())));
   }
   const absl::Time now = absl::Now();
   absl::Time expires = absl::InfiniteFuture();
   if (request->has_expires_at() && request->has_ttl()) {
-    return Done(context, Invalid("give expires_at or ttl, not both"));
+    return FinishUnary(context, Invalid("give expires_at or ttl, not both"));
   }
   if (request->has_expires_at()) expires = FromProto(request->expires_at());
   if (request->has_ttl()) {
     const absl::Duration ttl = FromProto(request->ttl());
     if (ttl <= absl::ZeroDuration())
-      return Done(context, Invalid("ttl must be positive"));
+      return FinishUnary(context, Invalid("ttl must be positive"));
     expires = now + ttl;
   }
   if (expires <= now) {
-    return Done(context, Invalid("expires_at is in the past"));
+    return FinishUnary(context, Invalid("expires_at is in the past"));
   }
   std::map<std::string, std::string> labels(request->labels().begin(),
                                             request->labels().end());
   const IdentityRecord record =
       sessions_.identities()->Grant(*key, now, expires, std::move(labels));
   ToProto(record, TunnelsOf(sessions_, *key), *response->mutable_identity());
-  return Done(context, grpc::Status::OK);
+  return FinishUnary(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* GatewayServiceImpl::RevokeIdentity(
     grpc::CallbackServerContext* context,
     const v1::RevokeIdentityRequest* request,
     v1::RevokeIdentityResponse* response) {
-  if (grpc::Status s = Precheck(*context); !s.ok()) return Done(context, s);
+  if (grpc::Status s = Precheck(*context); !s.ok())
+    return FinishUnary(context, s);
   const std::optional<crypto::PublicKey> key = Key(request->public_key());
   if (!key.has_value()) {
-    return Done(context, Invalid("public_key must be 32 bytes"));
+    return FinishUnary(context, Invalid("public_key must be 32 bytes"));
   }
   // Counted first: once the grant is gone, a packet arriving before the
   // workers get to it may already have removed a tunnel (per-packet
@@ -115,18 +101,20 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::RevokeIdentity(
   const size_t closed =
       std::max(held, sessions_.gateway()->RevokeIdentity(*key));
   if (!known && closed == 0) {
-    return Done(context, grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                      "this identity is not authorized"));
+    return FinishUnary(context,
+                       grpc::Status(grpc::StatusCode::NOT_FOUND,
+                                    "this identity is not authorized"));
   }
   response->set_tunnels_closed(static_cast<uint32_t>(closed));
-  return Done(context, grpc::Status::OK);
+  return FinishUnary(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* GatewayServiceImpl::ListIdentities(
     grpc::CallbackServerContext* context,
     const v1::ListIdentitiesRequest* request,
     v1::ListIdentitiesResponse* response) {
-  if (grpc::Status s = Precheck(*context); !s.ok()) return Done(context, s);
+  if (grpc::Status s = Precheck(*context); !s.ok())
+    return FinishUnary(context, s);
   const size_t page_size = request->page_size() == 0
                                ? 100
                                : std::min<size_t>(request->page_size(), 1000);
@@ -140,28 +128,31 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::ListIdentities(
       ++start;
     }
   }
+  const auto counts = sessions_.GatewayTunnelCounts();
   for (size_t i = start; i < records.size(); ++i) {
     if (static_cast<size_t>(response->identities_size()) == page_size) {
       response->set_next_page_token(KeyToken(records[i - 1].public_key));
       break;
     }
-    ToProto(records[i], TunnelsOf(sessions_, records[i].public_key),
+    auto count = counts.find(records[i].public_key);
+    ToProto(records[i], count == counts.end() ? 0 : count->second,
             *response->add_identities());
   }
-  return Done(context, grpc::Status::OK);
+  return FinishUnary(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* GatewayServiceImpl::GetGatewayInfo(
     grpc::CallbackServerContext* context, const v1::GetGatewayInfoRequest*,
     v1::GetGatewayInfoResponse* response) {
-  if (grpc::Status s = Precheck(*context); !s.ok()) return Done(context, s);
+  if (grpc::Status s = Precheck(*context); !s.ok())
+    return FinishUnary(context, s);
   Gateway& gateway = *sessions_.gateway();
   response->add_listen_addresses(gateway.local_address().ToString());
   response->set_public_key(sessions_.identity().public_key().data(), 32);
   response->set_tunnel_count(static_cast<uint32_t>(gateway.tunnel_count()));
   response->set_identity_count(
       static_cast<uint32_t>(sessions_.identities()->size()));
-  return Done(context, grpc::Status::OK);
+  return FinishUnary(context, grpc::Status::OK);
 }
 
 }  // namespace snaptun::service

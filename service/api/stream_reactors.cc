@@ -63,6 +63,10 @@ bool PacketStream::HandleRead(bool ok) {
     }
     port_ = *port;
     tunnel_id_ = in_.tunnel_id();
+    if (absl::StatusOr<TunnelSnapshot> info = sessions_.Get(tunnel_id_);
+        info.ok()) {
+      role_ = info->role;
+    }
     std::weak_ptr<ReactorLink> link = link_;
     port_->SetReceiveReady([link] {
       if (auto l = link.lock()) l->Wake();
@@ -94,8 +98,7 @@ bool PacketStream::HandleRead(bool ok) {
     port_->counters().Drop(core::DropReason::kStreamBackpressure, backpressure);
   }
   if (metrics_ != nullptr && (oversize > 0 || backpressure > 0)) {
-    absl::StatusOr<TunnelSnapshot> info = sessions_.Get(tunnel_id_);
-    RoleMetrics& m = metrics_->role(info.ok() ? info->role : Role::kClient);
+    RoleMetrics& m = metrics_->role(role_);
     m.Drop(core::DropReason::kOversize, oversize, 0);
     m.Drop(core::DropReason::kStreamBackpressure, backpressure, 0);
   }

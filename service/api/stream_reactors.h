@@ -66,6 +66,7 @@ class PacketStream final
   absl::Mutex mu_;
   v1::PacketBatch out_ ABSL_GUARDED_BY(mu_);
   std::string tunnel_id_ ABSL_GUARDED_BY(mu_);
+  Role role_ ABSL_GUARDED_BY(mu_) = Role::kClient;
   std::shared_ptr<TunnelPort> port_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;

@@ -14,13 +14,6 @@ constexpr size_t kMaxLabels = 64;
 constexpr size_t kMaxReceiveQueue = 1 << 20;
 constexpr absl::Duration kMaxConnectTimeout = absl::Minutes(10);
 
-grpc::ServerUnaryReactor* Done(grpc::CallbackServerContext* context,
-                               const grpc::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status);
-  return reactor;
-}
-
 bool ValidId(const std::string& id) {
   if (id.size() > kMaxIdLength) return false;
   for (char c : id) {
@@ -132,9 +125,10 @@ absl::StatusOr<OpenParams> ValidateOpen(const v1::OpenTunnelRequest& request) {
 grpc::ServerUnaryReactor* TunnelServiceImpl::OpenTunnel(
     grpc::CallbackServerContext* context, const v1::OpenTunnelRequest* request,
     v1::Tunnel* response) {
-  if (grpc::Status s = auth_.Check(*context); !s.ok()) return Done(context, s);
+  if (grpc::Status s = auth_.Check(*context); !s.ok())
+    return FinishUnary(context, s);
   absl::StatusOr<OpenParams> params = ValidateOpen(*request);
-  if (!params.ok()) return Done(context, ToGrpc(params.status()));
+  if (!params.ok()) return FinishUnary(context, ToGrpc(params.status()));
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   sessions_.Open(std::move(*params),
                  [reactor, response](absl::StatusOr<TunnelSnapshot> result) {
@@ -147,39 +141,44 @@ grpc::ServerUnaryReactor* TunnelServiceImpl::OpenTunnel(
 grpc::ServerUnaryReactor* TunnelServiceImpl::CloseTunnel(
     grpc::CallbackServerContext* context, const v1::CloseTunnelRequest* request,
     v1::CloseTunnelResponse* response) {
-  if (grpc::Status s = auth_.Check(*context); !s.ok()) return Done(context, s);
+  if (grpc::Status s = auth_.Check(*context); !s.ok())
+    return FinishUnary(context, s);
   absl::StatusOr<TunnelSnapshot> closed =
       sessions_.Close(request->tunnel_id(), "closed through the API");
   if (closed.ok()) ToProto(*closed, *response->mutable_tunnel());
-  return Done(context, ToGrpc(closed.status()));
+  return FinishUnary(context, ToGrpc(closed.status()));
 }
 
 grpc::ServerUnaryReactor* TunnelServiceImpl::GetTunnel(
     grpc::CallbackServerContext* context, const v1::GetTunnelRequest* request,
     v1::Tunnel* response) {
-  if (grpc::Status s = auth_.Check(*context); !s.ok()) return Done(context, s);
+  if (grpc::Status s = auth_.Check(*context); !s.ok())
+    return FinishUnary(context, s);
   absl::StatusOr<TunnelSnapshot> tunnel = sessions_.Get(request->tunnel_id());
   if (tunnel.ok()) ToProto(*tunnel, *response);
-  return Done(context, ToGrpc(tunnel.status()));
+  return FinishUnary(context, ToGrpc(tunnel.status()));
 }
 
 grpc::ServerUnaryReactor* TunnelServiceImpl::ListTunnels(
     grpc::CallbackServerContext* context, const v1::ListTunnelsRequest* request,
     v1::ListTunnelsResponse* response) {
-  if (grpc::Status s = auth_.Check(*context); !s.ok()) return Done(context, s);
+  if (grpc::Status s = auth_.Check(*context); !s.ok())
+    return FinishUnary(context, s);
   ListFilter filter;
   if (request->role() != v1::ROLE_UNSPECIFIED) {
     filter.role = RoleFromProto(request->role());
     if (!filter.role.has_value()) {
-      return Done(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                        "unknown role"));
+      return FinishUnary(
+          context,
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unknown role"));
     }
   }
   if (request->state() != v1::TUNNEL_STATE_UNSPECIFIED) {
     filter.state = StateFromProto(request->state());
     if (!filter.state.has_value()) {
-      return Done(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                        "unknown state"));
+      return FinishUnary(
+          context,
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unknown state"));
     }
   }
   filter.labels.insert(request->labels().begin(), request->labels().end());
@@ -191,7 +190,7 @@ grpc::ServerUnaryReactor* TunnelServiceImpl::ListTunnels(
     }
     response->set_next_page_token(page->next_page_token);
   }
-  return Done(context, ToGrpc(page.status()));
+  return FinishUnary(context, ToGrpc(page.status()));
 }
 
 grpc::ServerBidiReactor<v1::PacketBatch, v1::PacketBatch>*

@@ -14,20 +14,6 @@
 namespace snaptun::service {
 namespace {
 
-absl::StatusOr<std::string> ReadPublicFile(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "r");
-  if (f == nullptr) {
-    return absl::NotFoundError(absl::StrCat("cannot open ", path));
-  }
-  std::string out;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), f)) > 0)
-    out.append(buffer, n);
-  std::fclose(f);
-  return out;
-}
-
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const DaemonConfig& config) {
   if (config.tls_cert_file.empty() && config.tls_key_file.empty()) {
@@ -41,7 +27,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     return absl::InvalidArgumentError(
         "TLS needs both --tls_cert_file and --tls_key_file");
   }
-  absl::StatusOr<std::string> cert = ReadPublicFile(config.tls_cert_file);
+  absl::StatusOr<std::string> cert = ReadPlainFile(config.tls_cert_file);
   if (!cert.ok()) return cert.status();
   absl::StatusOr<std::string> key = ReadSecretFile(config.tls_key_file);
   if (!key.ok()) return key.status();
@@ -49,7 +35,7 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
   options.pem_key_cert_pairs.push_back({*key + "\n", *cert});
   crypto::SecureZero(key->data(), key->size());
   if (!config.tls_client_ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadPublicFile(config.tls_client_ca_file);
+    absl::StatusOr<std::string> ca = ReadPlainFile(config.tls_client_ca_file);
     if (!ca.ok()) return ca.status();
     options.pem_root_certs = *ca;
     options.client_certificate_request =

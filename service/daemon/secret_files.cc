@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
@@ -52,6 +54,14 @@ absl::StatusOr<std::string> ReadSecretFile(const std::string& path) {
     return absl::InvalidArgumentError(absl::StrCat(path, " is empty"));
   }
   return out;
+}
+
+absl::StatusOr<std::string> ReadPlainFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot open ", path));
+  std::stringstream contents;
+  contents << in.rdbuf();
+  return contents.str();
 }
 
 std::string EncodeKey(const uint8_t* key) {

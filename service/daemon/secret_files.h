@@ -16,6 +16,9 @@ namespace snaptun::service {
 // The file's contents without surrounding whitespace.
 absl::StatusOr<std::string> ReadSecretFile(const std::string& path);
 
+// A file that is not secret (certificates, CA bundles), as it is.
+absl::StatusOr<std::string> ReadPlainFile(const std::string& path);
+
 // Loads the key at `path`, or creates one there when the file is missing.
 absl::StatusOr<crypto::PrivateKey> LoadOrCreatePrivateKey(
     const std::string& path, bool* created = nullptr);

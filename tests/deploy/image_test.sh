@@ -13,14 +13,7 @@ cleanup() {
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-cat >"$WORK/containers.conf" <<CONF
-[containers]
-default_ulimits = ["nofile=1024:1024", "nproc=1024:1024"]
-netns = "none"
-[engine]
-runtime = "runc"
-CONF
-export CONTAINERS_CONF="$WORK/containers.conf"
+export CONTAINERS_CONF="$ROOT/deploy/image/containers.conf"
 SNAPTUND="$ROOT/bazel-bin/service/daemon/snaptund" \
   SNAPTUNCTL="$ROOT/bazel-bin/cli/snaptunctl" \
   "$ROOT/deploy/image/build.sh" "$IMAGE"

@@ -137,6 +137,17 @@ class MetricsTest : public ::testing::Test {
     return Value("snaptun_handshake_failures_total",
                  {{"role", role}, {"reason", reason}});
   }
+  double Packets(const std::string& role, const std::string& direction) {
+    return Value("snaptun_packets_total",
+                 {{"role", role}, {"direction", direction}});
+  }
+  service::ClientTunnelConfig ClientConfig() {
+    service::ClientTunnelConfig config;
+    config.peer_public_key = gateway_identity_.public_key();
+    config.data_plane = gateway_->local_address();
+    config.metrics = &metrics_;
+    return config;
+  }
   // Sum over every drop reason of a role.
   double AllDrops(const std::string& role) {
     double total = 0;
@@ -171,10 +182,7 @@ class MetricsTest : public ::testing::Test {
 TEST_F(MetricsTest, HandshakesTrafficAndTunnelGauges) {
   const core::LocalIdentity client(testing::FilledKey(1));
   Authorize(client.public_key());
-  service::ClientTunnelConfig config;
-  config.peer_public_key = gateway_identity_.public_key();
-  config.data_plane = gateway_->local_address();
-  config.metrics = &metrics_;
+  service::ClientTunnelConfig config = ClientConfig();
   auto tunnel = service::ClientTunnel::Connect(pool_.at(0), client, config);
   ASSERT_TRUE(tunnel.ok()) << tunnel.status();
   tunnels_.push_back(*tunnel);
@@ -184,18 +192,11 @@ TEST_F(MetricsTest, HandshakesTrafficAndTunnelGauges) {
   auto port =
       recorder_.WaitForPort(*(*tunnel)->local_address(), absl::Seconds(2));
   ASSERT_NE(port, nullptr);
-  Eventually(
-      [&] {
-        return Value("snaptun_packets_total",
-                     {{"role", "gateway"}, {"direction", "rx"}});
-      },
-      3);
+  Eventually([&] { return Packets("gateway", "rx"); }, 3);
   EXPECT_EQ(
       Value("snaptun_bytes_total", {{"role", "gateway"}, {"direction", "rx"}}),
       6);
-  EXPECT_EQ(
-      Value("snaptun_packets_total", {{"role", "client"}, {"direction", "tx"}}),
-      3);
+  EXPECT_EQ(Packets("client", "tx"), 3);
   EXPECT_EQ(Value("snaptun_handshakes_initiated_total", {{"role", "client"}}),
             1);
   EXPECT_EQ(Value("snaptun_handshakes_completed_total", {{"role", "client"}}),
@@ -291,9 +292,7 @@ TEST_F(MetricsTest, CorruptAndReplayedTransportPackets) {
   client.Send(corrupt);
   Eventually([&] { return Drops("gateway", "replay"); }, 1);
   Eventually([&] { return Drops("gateway", "decrypt_failed"); }, 1);
-  EXPECT_EQ(Value("snaptun_packets_total",
-                  {{"role", "gateway"}, {"direction", "rx"}}),
-            1);
+  EXPECT_EQ(Packets("gateway", "rx"), 1);
 }
 
 TEST_F(MetricsTest, RateLimitedHandshakesAndCookies) {
@@ -316,11 +315,8 @@ TEST_F(MetricsTest, RateLimitedHandshakesAndCookies) {
 
 TEST_F(MetricsTest, ConnectTimeoutCountsAClientTimeout) {
   const core::LocalIdentity stranger(testing::FilledKey(60));
-  service::ClientTunnelConfig config;
-  config.peer_public_key = gateway_identity_.public_key();
-  config.data_plane = gateway_->local_address();
+  service::ClientTunnelConfig config = ClientConfig();
   config.connect_timeout = absl::Milliseconds(500);
-  config.metrics = &metrics_;
   auto tunnel = service::ClientTunnel::Connect(pool_.at(0), stranger, config);
   EXPECT_EQ(tunnel.status().code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_EQ(Failures("client", "timeout"), 1);
@@ -334,11 +330,8 @@ TEST_F(MetricsTest, ConnectTimeoutCountsAClientTimeout) {
 TEST_F(MetricsTest, FullReceiveQueueCountsEachDroppedPayload) {
   const core::LocalIdentity client(testing::FilledKey(61));
   Authorize(client.public_key());
-  service::ClientTunnelConfig config;
-  config.peer_public_key = gateway_identity_.public_key();
-  config.data_plane = gateway_->local_address();
+  service::ClientTunnelConfig config = ClientConfig();
   config.receive_queue_capacity = 2;
-  config.metrics = &metrics_;
   auto tunnel = service::ClientTunnel::Connect(pool_.at(0), client, config);
   ASSERT_TRUE(tunnel.ok());
   tunnels_.push_back(*tunnel);
@@ -346,19 +339,9 @@ TEST_F(MetricsTest, FullReceiveQueueCountsEachDroppedPayload) {
   auto port =
       recorder_.WaitForPort(*(*tunnel)->local_address(), absl::Seconds(2));
   ASSERT_NE(port, nullptr);
-  Eventually(
-      [&] {
-        return Value("snaptun_packets_total",
-                     {{"role", "gateway"}, {"direction", "rx"}});
-      },
-      1);
+  Eventually([&] { return Packets("gateway", "rx"); }, 1);
   for (int i = 0; i < 5; ++i) port->Send({static_cast<uint8_t>(i)});
-  Eventually(
-      [&] {
-        return Value("snaptun_packets_total",
-                     {{"role", "client"}, {"direction", "rx"}});
-      },
-      5);
+  Eventually([&] { return Packets("client", "rx"); }, 5);
   Eventually([&] { return Drops("client", "receive_queue_full"); }, 3);
   EXPECT_EQ((*tunnel)->port()->receive_queued(), 2u);
 }

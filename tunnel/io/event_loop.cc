@@ -42,17 +42,6 @@ absl::Status EventLoop::Watch(int fd, uint32_t events, FdHandler handler) {
   return absl::OkStatus();
 }
 
-absl::Status EventLoop::Rewatch(int fd, uint32_t events) {
-  epoll_event event{};
-  event.events = events;
-  event.data.fd = fd;
-  if (epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &event) != 0) {
-    return absl::InternalError(
-        absl::StrCat("epoll_ctl mod: ", std::strerror(errno)));
-  }
-  return absl::OkStatus();
-}
-
 void EventLoop::Unwatch(int fd) {
   epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
   handlers_.erase(fd);

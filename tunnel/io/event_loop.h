@@ -37,7 +37,6 @@ class EventLoop {
   EventLoop& operator=(const EventLoop&) = delete;
 
   absl::Status Watch(int fd, uint32_t events, FdHandler handler);
-  absl::Status Rewatch(int fd, uint32_t events);
   void Unwatch(int fd);
 
   // Runs `task` at `at` (or at the next turn when `at` has passed).
@@ -54,7 +53,6 @@ class EventLoop {
   bool InLoopThread() const;
 
   Clock& clock() { return clock_; }
-  size_t timers() const { return timer_tasks_.size(); }
 
  private:
   struct Deadline {
