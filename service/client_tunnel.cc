@@ -147,6 +147,7 @@ void ClientTunnel::StartAttempt() {
   peer_config.mode = config_.mode;
   peer_config.persistent_keepalive = config_.persistent_keepalive;
   peer_config.queue_capacity = kHandshakeQueue;
+  peer_config.no_reply_timeout = config_.no_reply_timeout;
   peer_ = std::make_unique<core::Peer>(local_, config_.peer_public_key,
                                        peer_config, worker_.rng());
   peer_timer_at_ = absl::InfiniteFuture();

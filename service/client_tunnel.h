@@ -40,6 +40,8 @@ struct ClientTunnelConfig {
   core::Mode mode = core::Mode::kSnap;
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration persistent_keepalive = absl::Seconds(10);
+  // Sent data and no reply for this long: re-handshake (WireGuard's 15 s).
+  absl::Duration no_reply_timeout = core::kNewHandshakeTimeout;
   size_t receive_queue_capacity = 1024;
   size_t send_queue_capacity = 1024;
   BackoffPolicy reconnect_backoff;

@@ -1,6 +1,7 @@
 // Binds the per-worker sockets and fans control operations out to shards.
 #include "service/gateway.h"
 
+#include "absl/strings/str_cat.h"
 #include "tunnel/io/udp_socket.h"
 
 namespace snaptun::service {
@@ -23,24 +24,39 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   // One limiter and replay record for all workers (see handshake_ledger.h).
   gateway->ledger_ = std::make_unique<core::HandshakeLedger>(
       config.rate_limiter, std::max<size_t>(config.max_tunnels, 1024));
+  // SO_REUSEPORT lets any process of the same user join a port (even one
+  // picked for port 0) and take a share of its traffic. A socket without it
+  // cannot bind while anyone holds the port, so a second daemon fails here
+  // instead of splitting the first one's tunnels, and port 0 resolves to a
+  // port nobody holds. (Two daemons starting in the same instant can still
+  // both pass; nothing short of a lock closes that window.)
+  core::Endpoint bind_to = config.listen;
+  {
+    io::UdpSocketOptions probe;
+    probe.gro = false;
+    absl::StatusOr<io::UdpSocket> exclusive =
+        io::UdpSocket::Bind(config.listen, probe);
+    if (!exclusive.ok()) {
+      return absl::Status(
+          exclusive.status().code(),
+          absl::StrCat(exclusive.status().message(),
+                       " (is another snaptund already listening there?)"));
+    }
+    absl::StatusOr<core::Endpoint> probed = exclusive->LocalEndpoint();
+    if (!probed.ok()) return probed.status();
+    bind_to = *probed;
+  }
   io::UdpSocketOptions options;
   options.reuse_port = true;
-  core::Endpoint bind_to = config.listen;
   for (size_t i = 0; i < pool.size(); ++i) {
     absl::StatusOr<io::UdpSocket> socket =
         io::UdpSocket::Bind(bind_to, options);
     if (!socket.ok()) return socket.status();
-    if (i == 0) {
-      // With port 0 the first socket picks the port the others share.
-      absl::StatusOr<core::Endpoint> local = socket->LocalEndpoint();
-      if (!local.ok()) return local.status();
-      gateway->local_address_ = *local;
-      bind_to = *local;
-    }
     gateway->shards_.push_back(std::make_shared<GatewayShard>(
         pool.at(i), std::move(*socket), identity, authorizer, shard_config,
         observer, gateway->stats_, gateway->ledger_.get()));
   }
+  gateway->local_address_ = bind_to;
   for (auto& shard : gateway->shards_) {
     shard->worker().RunAndWait([&] { shard->Start(); });
   }

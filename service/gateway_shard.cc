@@ -82,6 +82,12 @@ void GatewayShard::OnReadable() {
         [&](absl::Span<uint8_t> datagram, const core::Endpoint& from) {
           const core::IncomingResult result =
               table_.HandleIncoming(now, datagram, from, out_);
+          if (!out_.events.empty()) {
+            // A tunnel was created, replaced or removed: its port must
+            // change before this datagram's payload is delivered.
+            FlushDeliveries();
+            Apply();
+          }
           CountFailure(result.failure);
           if (result.kind == core::ReceiveResult::Kind::kDropped) {
             CountDrop(result.drop);

@@ -262,6 +262,7 @@ void SessionManager::OnConnected(const std::string& id,
       record.info.close_reason = std::string(result.status().message());
       PublishLocked(SessionEventType::kClosed, record, record.info.close_reason,
                     deliveries);
+      ReleaseLocked(record);
       records_.erase(it);
       outcome = result.status();
     }

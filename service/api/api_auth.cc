@@ -1,6 +1,8 @@
 // Bearer-token check.
 #include "service/api/api_auth.h"
 
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
 #include "tunnel/crypto/secret.h"
 
 namespace snaptun::service {
@@ -16,14 +18,15 @@ grpc::Status ApiAuth::Check(const grpc::CallbackServerContext& context) const {
                         "this daemon requires an API token: send "
                         "'authorization: Bearer <token>'");
   }
-  const std::string value(it->second.data(), it->second.size());
-  constexpr char kPrefix[] = "Bearer ";
-  const size_t prefix = sizeof(kPrefix) - 1;
-  if (value.size() != prefix + token_.size() ||
-      value.compare(0, prefix, kPrefix) != 0 ||
+  // Compared in place: the presented token is never copied. The scheme is
+  // case-insensitive (RFC 7235), the token is not.
+  const absl::string_view value(it->second.data(), it->second.size());
+  constexpr absl::string_view kScheme = "bearer ";
+  if (value.size() != kScheme.size() + token_.size() ||
+      !absl::EqualsIgnoreCase(value.substr(0, kScheme.size()), kScheme) ||
       !crypto::ConstantTimeEqual(
           absl::MakeConstSpan(
-              reinterpret_cast<const uint8_t*>(value.data() + prefix),
+              reinterpret_cast<const uint8_t*>(value.data() + kScheme.size()),
               token_.size()),
           absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(token_.data()),
                               token_.size()))) {

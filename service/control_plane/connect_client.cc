@@ -3,7 +3,9 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <map>
 
 #include "absl/strings/match.h"
@@ -13,9 +15,25 @@
 namespace snaptun::service {
 namespace {
 
+struct Response {
+  std::string body;
+  size_t limit = 0;
+  bool too_large = false;
+};
+
 size_t Append(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
+  auto* response = static_cast<Response*>(out);
+  if (response->body.size() + size * n > response->limit) {
+    response->too_large = true;
+    return 0;  // libcurl aborts the transfer.
+  }
+  response->body.append(data, size * n);
   return size * n;
+}
+
+int Progress(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* flag = static_cast<const std::atomic<bool>*>(cancel);
+  return flag != nullptr && flag->load(std::memory_order_relaxed) ? 1 : 0;
 }
 
 absl::StatusCode ConnectCode(const std::string& code) {
@@ -95,7 +113,7 @@ std::string JsonField(const std::string& json, const std::string& name) {
 absl::StatusOr<std::string> JoinUrl(const std::string& base,
                                     const std::string& path) {
   std::string url = base;
-  if (!absl::StrContains(url, "://")) url = "http://" + url;
+  if (!absl::StrContains(url, "://")) url = "https://" + url;
   const size_t scheme = url.find("://");
   if (!absl::StartsWith(url, "http://") && !absl::StartsWith(url, "https://")) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -111,13 +129,43 @@ absl::StatusOr<std::string> JoinUrl(const std::string& base,
   return authority + path;
 }
 
+std::string UrlHost(const std::string& url) {
+  const size_t scheme = url.find("://");
+  size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  const size_t end = url.find_first_of("/?#", start);
+  std::string authority = url.substr(
+      start, end == std::string::npos ? std::string::npos : end - start);
+  if (const size_t at = authority.rfind('@'); at != std::string::npos) {
+    authority = authority.substr(at + 1);
+  }
+  if (absl::StartsWith(authority, "[")) {
+    const size_t close = authority.find(']');
+    return authority.substr(
+        1, close == std::string::npos ? std::string::npos : close - 1);
+  }
+  return authority.substr(0, authority.find(':'));
+}
+
 absl::StatusOr<std::string> ConnectUnary(const std::string& base_url,
                                          const std::string& path,
                                          const std::string& body,
                                          const std::string& token,
-                                         absl::Duration timeout) {
+                                         const ConnectOptions& options) {
   absl::StatusOr<std::string> url = JoinUrl(base_url, path);
   if (!url.ok()) return url.status();
+  if (absl::StartsWith(*url, "http://")) {
+    const std::string host = UrlHost(*url);
+    if (std::find(options.plain_http_hosts.begin(),
+                  options.plain_http_hosts.end(),
+                  host) == options.plain_http_hosts.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "control_plane_url ", base_url,
+          " is plain http, which would send the SNAP token in clear text; "
+          "use https:// or allow the host with "
+          "--control_plane_plain_http_hosts=",
+          host));
+    }
+  }
   static const CURLcode initialized = curl_global_init(CURL_GLOBAL_DEFAULT);
   (void)initialized;
   CURL* curl = curl_easy_init();
@@ -128,7 +176,8 @@ absl::StatusOr<std::string> ConnectUnary(const std::string& base_url,
   headers = curl_slist_append(headers, "Connect-Protocol-Version: 1");
   headers = curl_slist_append(headers, authorization.c_str());
   crypto::SecureZero(authorization.data(), authorization.size());
-  std::string response;
+  Response response;
+  response.limit = options.max_response_bytes;
   curl_easy_setopt(curl, CURLOPT_URL, url->c_str());
   curl_easy_setopt(curl, CURLOPT_POST, 1L);
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.data());
@@ -137,21 +186,40 @@ absl::StatusOr<std::string> ConnectUnary(const std::string& base_url,
   curl_easy_setopt(curl, CURLOPT_USERAGENT, "snaptund/0.1");
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(timeout)));
+  curl_easy_setopt(
+      curl, CURLOPT_TIMEOUT_MS,
+      static_cast<long>(absl::ToInt64Milliseconds(options.timeout)));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, Progress);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA,
+                   const_cast<std::atomic<bool>*>(options.cancel));
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   const CURLcode result = curl_easy_perform(curl);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);  // Holds the token; libcurl frees it.
+  // The header list holds a copy of the token: zero it before freeing.
+  for (curl_slist* h = headers; h != nullptr; h = h->next) {
+    crypto::SecureZero(h->data, std::strlen(h->data));
+  }
+  curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
+  if (response.too_large) {
+    return absl::OutOfRangeError(
+        absl::StrCat("control plane ", *url, " answered with more than ",
+                     options.max_response_bytes, " bytes"));
+  }
+  if (result == CURLE_ABORTED_BY_CALLBACK) {
+    return absl::CancelledError(
+        absl::StrCat("call to control plane ", *url, " abandoned"));
+  }
   if (result != CURLE_OK) {
     return absl::UnavailableError(absl::StrCat(
         "control plane ", *url, " unreachable: ", curl_easy_strerror(result)));
   }
-  if (status / 100 == 2) return response;
-  const std::string code = JsonField(response, "code");
-  const std::string message = JsonField(response, "message");
+  if (status / 100 == 2) return std::move(response.body);
+  const std::string code = JsonField(response.body, "code");
+  const std::string message = JsonField(response.body, "message");
   return absl::Status(
       code.empty() ? HttpCode(status) : ConnectCode(code),
       absl::StrCat("control plane ", *url, " answered HTTP ", status,

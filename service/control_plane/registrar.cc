@@ -28,38 +28,82 @@ bool Retryable(const absl::Status& status) {
          status.code() == absl::StatusCode::kInternal;
 }
 
+}  // namespace
+
 template <typename Call>
-auto WithRetries(const RegistrarConfig& config, Call call) -> decltype(call()) {
-  Backoff backoff(config.backoff);
+auto Registrar::WithRetries(Call call) -> decltype(call()) {
+  Backoff backoff(config_.backoff);
   crypto::SystemRandom rng;
   for (int attempt = 1;; ++attempt) {
     auto result = call();
     if (result.ok() || !Retryable(StatusOf(result)) ||
-        attempt >= config.attempts) {
+        attempt >= config_.attempts) {
       return result;
     }
-    absl::SleepFor(backoff.Next(rng));
+    if (!Pause(backoff.Next(rng))) return result;
   }
 }
-
-}  // namespace
 
 Registrar::Registrar(const crypto::PublicKey& identity, TokenFile& token,
                      DataPlaneMetrics* metrics, RegistrarConfig config)
-    : identity_(identity), token_(token), metrics_(metrics), config_(config) {}
-
-Registrar::~Registrar() {
-  std::vector<std::thread> threads;
-  {
-    absl::MutexLock lock(&mu_);
-    threads.swap(threads_);
-  }
-  for (auto& t : threads) t.join();
+    : identity_(identity), token_(token), metrics_(metrics), config_(config) {
+  config_.call.cancel = &cancel_;
 }
 
-void Registrar::Spawn(std::function<void()> work) {
+Registrar::~Registrar() { Stop(); }
+
+void Registrar::Stop() {
+  std::list<Job> jobs;
+  {
+    absl::MutexLock lock(&mu_);
+    stopped_ = true;
+    cancel_.store(true, std::memory_order_relaxed);
+    jobs.swap(jobs_);
+  }
+  for (Job& job : jobs) job.thread.join();
+  std::vector<std::function<void(absl::Status)>> waiting;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [url, entry] : entries_) {
+      for (auto& callback : entry.waiting)
+        waiting.push_back(std::move(callback));
+      entry.waiting.clear();
+    }
+  }
+  for (auto& callback : waiting) {
+    callback(absl::CancelledError("the daemon is shutting down"));
+  }
+}
+
+bool Registrar::Pause(absl::Duration d) {
   absl::MutexLock lock(&mu_);
-  threads_.emplace_back(std::move(work));
+  mu_.AwaitWithTimeout(absl::Condition(&stopped_), d);
+  return !stopped_;
+}
+
+void Registrar::ReapFinished() {
+  for (auto it = jobs_.begin(); it != jobs_.end();) {
+    if (it->done) {
+      it->thread.join();
+      it = jobs_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+bool Registrar::Spawn(std::function<void()> work) {
+  absl::MutexLock lock(&mu_);
+  if (stopped_) return false;
+  ReapFinished();
+  Job& job = jobs_.emplace_back();
+  // The job marks itself done as its last step; the list node is stable.
+  job.thread = std::thread([this, &job, work = std::move(work)] {
+    work();
+    absl::MutexLock done_lock(&mu_);
+    job.done = true;
+  });
+  return true;
 }
 
 void Registrar::Acquire(const std::string& url,
@@ -81,7 +125,7 @@ void Registrar::Acquire(const std::string& url,
     return;
   }
   if (!start) return;
-  Spawn([this, url] {
+  const bool spawned = Spawn([this, url] {
     const absl::Status status = RegisterWithRetries(url);
     std::vector<std::function<void(absl::Status)>> waiting;
     {
@@ -97,6 +141,20 @@ void Registrar::Acquire(const std::string& url,
     }
     for (auto& callback : waiting) callback(status);
   });
+  if (!spawned) {
+    std::vector<std::function<void(absl::Status)>> waiting;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = entries_.find(url);
+      if (it != entries_.end()) {
+        waiting.swap(it->second.waiting);
+        entries_.erase(it);
+      }
+    }
+    for (auto& callback : waiting) {
+      callback(absl::CancelledError("the daemon is shutting down"));
+    }
+  }
 }
 
 void Registrar::Release(const std::string& url) {
@@ -117,7 +175,20 @@ void Registrar::RegisterAll() {
     }
   }
   for (const std::string& url : urls) {
-    Spawn([this, url] { RegisterWithRetries(url).IgnoreError(); });
+    {
+      absl::MutexLock lock(&mu_);
+      if (!refreshing_.insert(url).second) continue;  // One is under way.
+    }
+    const bool spawned = Spawn([this, url] {
+      // A failure is counted in the registrations metric.
+      RegisterWithRetries(url).IgnoreError();
+      absl::MutexLock lock(&mu_);
+      refreshing_.erase(url);
+    });
+    if (!spawned) {
+      absl::MutexLock lock(&mu_);
+      refreshing_.erase(url);
+    }
   }
 }
 
@@ -132,12 +203,13 @@ absl::Status Registrar::RegisterOnce(const std::string& url) {
   request.set_psk_share(std::string(32, '\0'));
   std::string token = token_.Current();
   absl::StatusOr<std::string> body = ConnectUnary(
-      url, kRegister, request.SerializeAsString(), token, config_.call_timeout);
+      url, kRegister, request.SerializeAsString(), token, config_.call);
   crypto::SecureZero(token.data(), token.size());
   absl::Status status = body.status();
   anapaya::snap::v1::RegisterSnapTunIdentityResponse response;
   if (status.ok() && !response.ParseFromString(*body)) {
-    status = absl::InternalError("the control plane's answer does not parse");
+    // Not retried: the same server would send the same answer.
+    status = absl::DataLossError("the control plane's answer does not parse");
   }
   if (metrics_ != nullptr) {
     metrics_->registrations()
@@ -148,7 +220,7 @@ absl::Status Registrar::RegisterOnce(const std::string& url) {
 }
 
 absl::Status Registrar::RegisterWithRetries(const std::string& url) {
-  absl::Status status = WithRetries(config_, [&] { return RegisterOnce(url); });
+  absl::Status status = WithRetries([&] { return RegisterOnce(url); });
   if (!status.ok() && Retryable(status)) {
     return absl::UnavailableError(
         absl::StrCat("could not register with the control plane after ",
@@ -163,12 +235,12 @@ absl::StatusOr<DataPlaneInfo> Registrar::Discover(const std::string& url) {
     absl::StatusOr<std::string> body = ConnectUnary(
         url, kDiscover,
         anapaya::snap::v1::GetSnapDataPlaneAddressRequest().SerializeAsString(),
-        token, config_.call_timeout);
+        token, config_.call);
     crypto::SecureZero(token.data(), token.size());
     if (!body.ok()) return body.status();
     anapaya::snap::v1::GetSnapDataPlaneAddressResponse response;
     if (!response.ParseFromString(*body)) {
-      return absl::InternalError("the control plane's answer does not parse");
+      return absl::DataLossError("the control plane's answer does not parse");
     }
     DataPlaneInfo info;
     const std::optional<core::Endpoint> address =
@@ -187,7 +259,7 @@ absl::StatusOr<DataPlaneInfo> Registrar::Discover(const std::string& url) {
               response.snap_static_x25519().end(), info.public_key.begin());
     return info;
   };
-  absl::StatusOr<DataPlaneInfo> info = WithRetries(config_, once);
+  absl::StatusOr<DataPlaneInfo> info = WithRetries(once);
   if (!info.ok() && Retryable(info.status())) {
     return absl::UnavailableError(
         absl::StrCat("could not discover the data plane after ",

@@ -8,8 +8,11 @@
 #ifndef SNAPTUN_SERVICE_CONTROL_PLANE_REGISTRAR_H_
 #define SNAPTUN_SERVICE_CONTROL_PLANE_REGISTRAR_H_
 
+#include <atomic>
 #include <functional>
+#include <list>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +21,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "service/backoff.h"
+#include "service/control_plane/connect_client.h"
 #include "service/control_plane/token_file.h"
 #include "service/dataplane_metrics.h"
 #include "tunnel/core/endpoint.h"
@@ -33,14 +37,21 @@ struct DataPlaneInfo {
 struct RegistrarConfig {
   BackoffPolicy backoff{absl::Milliseconds(200), absl::Seconds(5), 2.0, 0.2};
   int attempts = 4;
-  absl::Duration call_timeout = absl::Seconds(5);
+  // Timeout, answer size limit and plain-http hosts of each call.
+  ConnectOptions call;
 };
 
 class Registrar {
  public:
   Registrar(const crypto::PublicKey& identity, TokenFile& token,
             DataPlaneMetrics* metrics, RegistrarConfig config = {});
+  // Stops, then joins what is left.
   ~Registrar();
+
+  // Abandons calls and backoff waits under way, joins every thread and
+  // runs the callbacks still waiting with CANCELLED. Later Acquire calls
+  // fail at once. Call before destroying what the callbacks capture.
+  void Stop();
 
   // Holds a registration with `url`; `done` runs once, on another thread
   // unless the registration already exists.
@@ -58,17 +69,34 @@ class Registrar {
     bool registered = false;
     std::vector<std::function<void(absl::Status)>> waiting;
   };
+  struct Job {
+    std::thread thread;
+    bool done = false;
+  };
+  template <typename Call>
+  auto WithRetries(Call call) -> decltype(call());
   absl::Status RegisterWithRetries(const std::string& url);
   absl::Status RegisterOnce(const std::string& url);
-  void Spawn(std::function<void()> work);
+  // Runs `work` on a thread of its own; threads that finished are joined
+  // first, so at most one thread per registration under way is held.
+  // False (and `work` not run) once stopped.
+  bool Spawn(std::function<void()> work);
+  void ReapFinished() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sleeps for `d` unless stopped first; false when stopped.
+  bool Pause(absl::Duration d);
 
   const crypto::PublicKey identity_;
   TokenFile& token_;
   DataPlaneMetrics* const metrics_;
-  const RegistrarConfig config_;
+  RegistrarConfig config_;
+  std::atomic<bool> cancel_{false};
   mutable absl::Mutex mu_;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::thread> threads_ ABSL_GUARDED_BY(mu_);
+  std::list<Job> jobs_ ABSL_GUARDED_BY(mu_);
+  // URLs with a re-registration under way (token rotation), so a burst of
+  // rotations starts one each.
+  std::set<std::string> refreshing_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace snaptun::service

@@ -7,6 +7,7 @@
 
 #include <iostream>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "metrics/process_metrics.h"
 #include "service/daemon/secret_files.h"
@@ -45,6 +46,14 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
   crypto::SecureZero(options.pem_key_cert_pairs[0].private_key.data(),
                      options.pem_key_cert_pairs[0].private_key.size());
   return credentials;
+}
+
+// True when `listen` (host:port) only accepts connections from this host.
+bool IsLoopback(const std::string& listen) {
+  return absl::StartsWith(listen, "127.") ||
+         absl::StartsWith(listen, "[::1]:") ||
+         absl::StartsWith(listen, "localhost:") ||
+         absl::StartsWith(listen, "unix:");
 }
 
 }  // namespace
@@ -87,8 +96,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   d->sessions_ = std::make_unique<SessionManager>(*d->pool_, *d->identity_,
                                                   limits, d->metrics_.get());
   if (d->snap_token_ != nullptr) {
-    d->registrar_ = std::make_unique<Registrar>(
-        d->identity_->public_key(), *d->snap_token_, d->metrics_.get());
+    RegistrarConfig registrar_config;
+    registrar_config.call.plain_http_hosts =
+        config.control_plane_plain_http_hosts;
+    registrar_config.call.max_response_bytes =
+        config.control_plane_max_response_bytes;
+    d->registrar_ =
+        std::make_unique<Registrar>(d->identity_->public_key(), *d->snap_token_,
+                                    d->metrics_.get(), registrar_config);
     Registrar* registrar = d->registrar_.get();
     d->snap_token_->SetListener([registrar] { registrar->RegisterAll(); });
     d->sessions_->AttachRegistrar(registrar);
@@ -127,6 +142,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
+  // gRPC sets SO_REUSEPORT by default, which would let a second daemon
+  // answer half of this one's connections.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddListeningPort(config.grpc_listen, *credentials, &d->grpc_port_);
   builder.RegisterService(d->tunnel_service_.get());
   builder.RegisterService(d->gateway_service_.get());
@@ -140,6 +158,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       metrics::Exporter::Start(config.metrics_listen, d->registry_);
   if (!exporter.ok()) return exporter.status();
   d->exporter_ = std::move(*exporter);
+  if (!IsLoopback(config.grpc_listen) && !d->auth_->enabled() &&
+      config.tls_cert_file.empty()) {
+    std::cerr << "snaptund: WARNING: the gRPC API on " << config.grpc_listen
+              << " is reachable off this host with neither an API token "
+                 "(--api_token_file) nor TLS (--tls_cert_file): anyone who "
+                 "can reach it can open tunnels and authorize identities\n";
+  }
   d->server_->GetHealthCheckService()->SetServingStatus(true);
   d->exporter_->SetReady(true);
   std::cerr << "snaptund: gRPC on port " << d->grpc_port_
@@ -171,6 +196,9 @@ void Daemon::Drain() {
   // Closing tunnels ends their packet streams (CANCELLED), so the server's
   // shutdown does not wait on them.
   if (sessions_ != nullptr) sessions_->CloseAll("the daemon is shutting down");
+  // Registrations and discoveries under way are abandoned, not waited for,
+  // so no open keeps the server's shutdown waiting on the control plane.
+  if (registrar_ != nullptr) registrar_->Stop();
   if (server_ != nullptr) {
     server_->Shutdown(std::chrono::system_clock::now() +
                       std::chrono::seconds(5));
@@ -185,6 +213,10 @@ void Daemon::Drain() {
 Daemon::~Daemon() {
   Drain();
   if (snap_token_ != nullptr) snap_token_->SetListener(nullptr);
+  // The registrar's threads call back into the session manager: stop and
+  // join them first. The session manager still releases registrations as
+  // it goes, so the registrar itself outlives it.
+  if (registrar_ != nullptr) registrar_->Stop();
   sessions_.reset();
   registrar_.reset();
 }

@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "metrics/exporter.h"
@@ -41,6 +42,11 @@ struct DaemonConfig {
   std::string tls_key_file;
   std::string tls_client_ca_file;
   std::string api_token_file;
+  // Control-plane calls: hosts that may be called over plain http:// (the
+  // SNAP token would cross the network in clear text), and the largest
+  // answer accepted.
+  std::vector<std::string> control_plane_plain_http_hosts;
+  size_t control_plane_max_response_bytes = size_t{1} << 20;
   // Handshakes per second per source address before cookies, and before
   // drops (a whole NAT or client host shares one source address).
   core::RateLimiterConfig handshake_limits;
@@ -63,6 +69,8 @@ class Daemon {
     return identity_->public_key();
   }
   SessionManager& sessions() { return *sessions_; }
+  // Null without --snap_token_file.
+  const Registrar* registrar() const { return registrar_.get(); }
 
  private:
   Daemon() = default;

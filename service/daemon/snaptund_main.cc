@@ -1,11 +1,14 @@
 // snaptund: flags (also from a file with --flagfile=PATH), start, and
-// SIGTERM/SIGINT → drain → exit 0.
+// SIGTERM/SIGINT/SIGHUP → drain → exit 0.
 #include <errno.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <iostream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -44,6 +47,12 @@ ABSL_FLAG(int, handshakes_per_source_max, 100,
           "gateway drops them (even with cookies)");
 ABSL_FLAG(int, handshakes_total, 1000,
           "handshakes per second in total before everyone needs cookies");
+ABSL_FLAG(std::vector<std::string>, control_plane_plain_http_hosts, {},
+          "hosts (comma-separated, as written in control_plane_url) that may "
+          "be called over plain http://; every other control plane must be "
+          "https://, since each call carries the SNAP token");
+ABSL_FLAG(int, control_plane_max_response_kib, 1024,
+          "largest control-plane answer accepted, in KiB");
 ABSL_FLAG(bool, version, false, "print the version and exit");
 ABSL_FLAG(bool, self_check, false,
           "start on loopback with a throwaway key, carry one packet through a "
@@ -101,6 +110,16 @@ int main(int argc, char** argv) {
   config.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
   config.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
   config.api_token_file = absl::GetFlag(FLAGS_api_token_file);
+  config.control_plane_plain_http_hosts =
+      absl::GetFlag(FLAGS_control_plane_plain_http_hosts);
+  const int max_response_kib =
+      absl::GetFlag(FLAGS_control_plane_max_response_kib);
+  if (max_response_kib <= 0) {
+    std::cerr << "snaptund: --control_plane_max_response_kib must be > 0\n";
+    return 2;
+  }
+  config.control_plane_max_response_bytes =
+      static_cast<size_t>(max_response_kib) * 1024;
   const int per_source = absl::GetFlag(FLAGS_handshakes_per_source);
   const int per_source_max = absl::GetFlag(FLAGS_handshakes_per_source_max);
   const int total = absl::GetFlag(FLAGS_handshakes_total);
@@ -116,6 +135,9 @@ int main(int argc, char** argv) {
 
   if (pipe(signal_pipe) != 0) return 1;
   signal(SIGPIPE, SIG_IGN);
+  // The process holds the private key and tokens: no core dumps, and no
+  // ptrace attach by other processes of the same user.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
   absl::StatusOr<std::unique_ptr<snaptun::service::Daemon>> daemon =
       snaptun::service::Daemon::Start(config);
@@ -128,6 +150,9 @@ int main(int argc, char** argv) {
   action.sa_handler = OnSignal;
   sigaction(SIGTERM, &action, nullptr);
   sigaction(SIGINT, &action, nullptr);
+  // SIGHUP (a closed terminal, or an operator's reflex) drains like SIGTERM
+  // instead of killing the process mid-flight.
+  sigaction(SIGHUP, &action, nullptr);
   std::cerr << "snaptund: ready\n";
   char signal_number = 0;
   while (read(signal_pipe[0], &signal_number, 1) < 0 && errno == EINTR) {

@@ -399,6 +399,40 @@ TEST_F(ApiTest, BearerTokenIsRequiredOnEveryCall) {
   EXPECT_EQ(stream->Finish().error_code(), grpc::PERMISSION_DENIED);
   token_ = "s3cret-token";
   EXPECT_TRUE(tunnels_->ListTunnels(Context().get(), {}, &listed).ok());
+  // The scheme is case-insensitive; the token is not.
+  for (const char* scheme : {"bearer ", "BEARER "}) {
+    grpc::ClientContext lower;
+    lower.AddMetadata("authorization", std::string(scheme) + "s3cret-token");
+    EXPECT_TRUE(tunnels_->ListTunnels(&lower, {}, &listed).ok()) << scheme;
+  }
+  grpc::ClientContext upper_token;
+  upper_token.AddMetadata("authorization", "Bearer S3CRET-TOKEN");
+  EXPECT_EQ(tunnels_->ListTunnels(&upper_token, {}, &listed).error_code(),
+            grpc::PERMISSION_DENIED);
+}
+
+// SO_REUSEPORT would let a second daemon of the same user share both ports
+// and split the first one's traffic; it must refuse to start instead.
+TEST_F(ApiTest, ASecondDaemonOnTheSamePortsRefusesToStart) {
+  Start();
+  DaemonConfig second;
+  second.metrics_listen = "127.0.0.1:0";
+  second.private_key_file = TempPath("second-key");
+  second.workers = 1;
+  unlink(second.private_key_file.c_str());
+  second.grpc_listen = "127.0.0.1:0";
+  second.gateway_listen = daemon_->gateway_address()->ToString();
+  absl::StatusOr<std::unique_ptr<Daemon>> udp = Daemon::Start(second);
+  ASSERT_FALSE(udp.ok());
+  EXPECT_EQ(udp.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_NE(udp.status().message().find("another snaptund"), std::string::npos)
+      << udp.status();
+  second.gateway_listen.clear();
+  second.grpc_listen = "127.0.0.1:" + std::to_string(daemon_->grpc_port());
+  absl::StatusOr<std::unique_ptr<Daemon>> grpc_port = Daemon::Start(second);
+  ASSERT_FALSE(grpc_port.ok());
+  EXPECT_NE(grpc_port.status().message().find("in use"), std::string::npos)
+      << grpc_port.status();
 }
 
 TEST_F(ApiTest, SecretFilesReadableByOthersAreRefused) {

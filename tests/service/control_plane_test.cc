@@ -4,8 +4,11 @@
 // with Connect errors. Covers discovery, one shared registration per control
 // plane, re-registration when the token file changes (polled with a bound),
 // and a failed registration leaving nothing behind.
+#include <arpa/inet.h>
 #include <civetweb.h>
+#include <netinet/in.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -14,10 +17,13 @@
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "proto/anapaya/snap/v1/control_service.pb.h"
 #include "proto/snaptun/v1/snaptun.grpc.pb.h"
 #include "service/control_plane/connect_client.h"
+#include "service/control_plane/registrar.h"
+#include "service/control_plane/token_file.h"
 #include "service/daemon/daemon.h"
 
 namespace snaptun::service {
@@ -36,7 +42,13 @@ class FakeControlPlane {
     mg_get_server_ports(context_, 1, ports);
     port_ = ports[0].port;
   }
-  ~FakeControlPlane() { mg_stop(context_); }
+  ~FakeControlPlane() {
+    {
+      absl::MutexLock lock(&mu);
+      stopping = true;
+    }
+    mg_stop(context_);
+  }
 
   std::string url() const {
     return "http://127.0.0.1:" + std::to_string(port_);
@@ -48,6 +60,9 @@ class FakeControlPlane {
   int attempts ABSL_GUARDED_BY(mu) = 0;
   int fail_with_503 ABSL_GUARDED_BY(mu) = 0;  // Next N calls.
   absl::Duration delay ABSL_GUARDED_BY(mu) = absl::ZeroDuration();
+  bool stopping ABSL_GUARDED_BY(mu) = false;
+  // When set, every authorized call is answered 200 with this body.
+  std::string answer ABSL_GUARDED_BY(mu);
   std::string last_token ABSL_GUARDED_BY(mu);
   std::string last_key ABSL_GUARDED_BY(mu);
   std::string data_plane ABSL_GUARDED_BY(mu);
@@ -99,8 +114,12 @@ class FakeControlPlane {
         return 401;
       }
     }
-    absl::SleepFor(delay);
     absl::MutexLock lock(&self->mu);
+    self->mu.AwaitWithTimeout(absl::Condition(&self->stopping), delay);
+    if (!self->answer.empty()) {
+      Reply(c, 200, "application/proto", self->answer);
+      return 200;
+    }
     if (path == "/anapaya.snap.v1.SnapControl/RegisterSnapTunIdentity") {
       anapaya::snap::v1::RegisterSnapTunIdentityRequest request;
       if (!request.ParseFromString(body) ||
@@ -136,6 +155,28 @@ std::string TempPath(const std::string& name) {
   return ::testing::TempDir() + "/" + name + "-" + std::to_string(getpid());
 }
 
+ConnectOptions LoopbackHttp() {
+  ConnectOptions options;
+  options.plain_http_hosts = {"127.0.0.1"};
+  return options;
+}
+
+// An http URL on a loopback TCP port that is bound but never listening, so
+// connections are refused for as long as this process holds it.
+std::string ClosedPortUrl() {
+  static const int port = [] {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+    socklen_t length = sizeof(address);
+    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    return static_cast<int>(ntohs(address.sin_port));
+  }();
+  return "http://127.0.0.1:" + std::to_string(port);
+}
+
 // Replaces the file as Kubernetes does: a new file renamed over the old.
 void WriteToken(const std::string& path, const std::string& token) {
   const std::string fresh = path + ".new";
@@ -150,24 +191,179 @@ TEST(ConnectClientTest, DecodesConnectErrorsAndUnreachableServers) {
     absl::MutexLock lock(&cp.mu);
     cp.token = "right";
   }
+  const ConnectOptions options = LoopbackHttp();
   absl::StatusOr<std::string> wrong = ConnectUnary(
       cp.url(), "/anapaya.snap.v1.SnapControl/RegisterSnapTunIdentity", "",
-      "wrong", absl::Seconds(5));
+      "wrong", options);
   EXPECT_EQ(wrong.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_NE(wrong.status().message().find("bad token"), std::string::npos);
   EXPECT_EQ(wrong.status().message().find("wrong"), std::string::npos)
       << "the token must not appear in errors";
   absl::StatusOr<std::string> bad = ConnectUnary(
       cp.url(), "/anapaya.snap.v1.SnapControl/RegisterSnapTunIdentity",
-      "garbage", "right", absl::Seconds(5));
+      "garbage", "right", options);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(ConnectUnary("http://127.0.0.1:1", "/x", "", "t", absl::Seconds(2))
-                .status()
-                .code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(
+      ConnectUnary(ClosedPortUrl(), "/x", "", "t", options).status().code(),
+      absl::StatusCode::kUnavailable);
   EXPECT_EQ(JoinUrl("10.0.0.1:8080/prefix", "/a/b").value(),
-            "http://10.0.0.1:8080/a/b");
+            "https://10.0.0.1:8080/a/b");
+  EXPECT_EQ(UrlHost("https://user@[::1]:8443/x"), "::1");
+  EXPECT_EQ(UrlHost("http://cp.example:80"), "cp.example");
   EXPECT_FALSE(JoinUrl("ftp://x", "/a").ok());
+}
+
+// The token must not cross the network in clear text: plain http is
+// refused before anything is sent, unless the host is allowed by name.
+TEST(ConnectClientTest, PlainHttpOnlyForAllowedHosts) {
+  FakeControlPlane cp;
+  const std::string path =
+      "/anapaya.snap.v1.SnapControl/GetSnapDataPlaneAddress";
+  absl::StatusOr<std::string> refused =
+      ConnectUnary(cp.url(), path, "", "token-1", ConnectOptions{});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find(
+                "--control_plane_plain_http_hosts=127.0.0.1"),
+            std::string::npos)
+      << refused.status();
+  ConnectOptions other;
+  other.plain_http_hosts = {"127.0.0.2", "localhost"};
+  EXPECT_EQ(ConnectUnary(cp.url(), path, "", "token-1", other).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  {
+    absl::MutexLock lock(&cp.mu);
+    EXPECT_EQ(cp.attempts, 0);
+  }
+  EXPECT_TRUE(ConnectUnary(cp.url(), path, "", "token-1", LoopbackHttp()).ok());
+}
+
+TEST(ConnectClientTest, AnswersAreBoundedInSize) {
+  FakeControlPlane cp;
+  {
+    absl::MutexLock lock(&cp.mu);
+    cp.answer = std::string(3 << 20, 'x');
+  }
+  const std::string path =
+      "/anapaya.snap.v1.SnapControl/GetSnapDataPlaneAddress";
+  absl::StatusOr<std::string> big =
+      ConnectUnary(cp.url(), path, "", "token-1", LoopbackHttp());
+  EXPECT_EQ(big.status().code(), absl::StatusCode::kOutOfRange) << big.status();
+  ConnectOptions roomy = LoopbackHttp();
+  roomy.max_response_bytes = 4 << 20;
+  absl::StatusOr<std::string> fits =
+      ConnectUnary(cp.url(), path, "", "token-1", roomy);
+  ASSERT_TRUE(fits.ok()) << fits.status();
+  EXPECT_EQ(fits->size(), size_t{3} << 20);
+}
+
+// Number of memory mappings of this process: an unjoined thread keeps its
+// stack mapped, so leaked threads show here even after they exit.
+size_t Mappings() {
+  std::ifstream maps("/proc/self/maps");
+  size_t n = 0;
+  for (std::string line; std::getline(maps, line);) ++n;
+  return n;
+}
+
+class RegistrarTest : public ::testing::Test {
+ protected:
+  RegistrarTest() {
+    WriteToken(path_, "token-1");
+    token_ = *TokenFile::Open(path_);
+  }
+  std::unique_ptr<Registrar> Make(RegistrarConfig config = {}) {
+    config.call.plain_http_hosts = {"127.0.0.1"};
+    return std::make_unique<Registrar>(crypto::PublicKey{}, *token_, nullptr,
+                                       config);
+  }
+  // Acquires `url` and waits for the outcome.
+  static absl::Status AcquireAndWait(Registrar& registrar,
+                                     const std::string& url) {
+    absl::Notification done;
+    absl::Status result;
+    registrar.Acquire(url, [&](absl::Status status) {
+      result = status;
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return result;
+  }
+  int Attempts() {
+    absl::MutexLock lock(&cp_.mu);
+    return cp_.attempts;
+  }
+
+  std::string path_ = TempPath("registrar-token");
+  std::unique_ptr<TokenFile> token_;
+  FakeControlPlane cp_;
+};
+
+TEST_F(RegistrarTest, AnAnswerThatDoesNotParseIsNotRetried) {
+  {
+    absl::MutexLock lock(&cp_.mu);
+    cp_.answer = "\xff\xff\xff";  // Not a protobuf message.
+  }
+  std::unique_ptr<Registrar> registrar = Make();
+  absl::Status status = AcquireAndWait(*registrar, cp_.url());
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  EXPECT_EQ(Attempts(), 1);
+}
+
+TEST_F(RegistrarTest, FinishedRegistrationsLeaveNoThreadsBehind) {
+  {
+    absl::MutexLock lock(&cp_.mu);
+    cp_.token = "another";  // Every call fails fast: UNAUTHENTICATED.
+  }
+  std::unique_ptr<Registrar> registrar = Make();
+  AcquireAndWait(*registrar, cp_.url()).IgnoreError();
+  const size_t before = Mappings();
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_EQ(AcquireAndWait(*registrar, cp_.url()).code(),
+              absl::StatusCode::kUnauthenticated);
+  }
+  // Each leaked thread would hold a stack and a guard page: 200 more.
+  EXPECT_LT(Mappings(), before + 20);
+}
+
+// A control plane that never answers, and retries with long backoff: Stop
+// abandons both, so shutdown does not wait on them. (Without that, this
+// test would hang until the call timeout and the backoff passed.)
+TEST_F(RegistrarTest, StopAbandonsCallsAndBackoffUnderWay) {
+  RegistrarConfig config;
+  config.call.timeout = absl::Hours(1);
+  config.backoff = BackoffPolicy{absl::Hours(1), absl::Hours(1), 2.0, 0};
+  config.attempts = 10;
+  {
+    absl::MutexLock lock(&cp_.mu);
+    cp_.delay = absl::Hours(1);
+  }
+  std::unique_ptr<Registrar> hanging = Make(config);
+  absl::Notification hanging_done;
+  absl::Status hanging_status;
+  hanging->Acquire(cp_.url(), [&](absl::Status status) {
+    hanging_status = status;
+    hanging_done.Notify();
+  });
+  while (Attempts() == 0) absl::SleepFor(absl::Milliseconds(10));
+  hanging->Stop();
+  ASSERT_TRUE(hanging_done.HasBeenNotified());
+  EXPECT_EQ(hanging_status.code(), absl::StatusCode::kCancelled)
+      << hanging_status;
+
+  {
+    absl::MutexLock lock(&cp_.mu);
+    cp_.delay = absl::ZeroDuration();
+    cp_.fail_with_503 = 1000;
+  }
+  std::unique_ptr<Registrar> backing_off = Make(config);
+  absl::Notification backoff_done;
+  backing_off->Acquire(cp_.url(), [&](absl::Status) { backoff_done.Notify(); });
+  while (Attempts() < 2) absl::SleepFor(absl::Milliseconds(10));
+  backing_off->Stop();
+  EXPECT_TRUE(backoff_done.HasBeenNotified());
+  // After Stop, a new registration fails at once.
+  EXPECT_EQ(AcquireAndWait(*backing_off, cp_.url()).code(),
+            absl::StatusCode::kCancelled);
 }
 
 class ControlPlaneTest : public ::testing::Test {
@@ -182,6 +378,7 @@ class ControlPlaneTest : public ::testing::Test {
     config.private_key_file = TempPath("cp-key");
     unlink(config.private_key_file.c_str());
     config.snap_token_file = token_file_;
+    config.control_plane_plain_http_hosts = {"127.0.0.1"};
     config.workers = 2;
     daemon_ = *Daemon::Start(config);
     const crypto::PublicKey& key = daemon_->public_key();
@@ -196,7 +393,9 @@ class ControlPlaneTest : public ::testing::Test {
         grpc::CreateChannel("127.0.0.1:" + std::to_string(daemon_->grpc_port()),
                             grpc::InsecureChannelCredentials()));
   }
-  void TearDown() override { daemon_->Drain(); }
+  void TearDown() override {
+    if (daemon_ != nullptr) daemon_->Drain();
+  }
 
   grpc::Status Open(const std::string& id, v1::Tunnel* out) {
     v1::OpenTunnelRequest request;
@@ -287,6 +486,60 @@ TEST_F(ControlPlaneTest, ConcurrentFirstOpensShareOneRegistration) {
   for (auto& t : threads) t.join();
   EXPECT_EQ(ok.load(), 4);
   EXPECT_EQ(Registrations(), 1);
+}
+
+// A control plane that never answers while the daemon shuts down: the open
+// fails, the registrar's thread is joined before the session manager goes
+// (ASan would see its callback touch freed memory otherwise), and shutdown
+// does not wait out the retries.
+TEST_F(ControlPlaneTest, ShutdownAbandonsARegistrationUnderWay) {
+  {
+    absl::MutexLock lock(&cp_.mu);
+    cp_.delay = absl::Hours(1);
+  }
+  grpc::Status open_status;
+  std::thread open([&] {
+    v1::Tunnel tunnel;
+    open_status = Open("black-hole", &tunnel);
+  });
+  {
+    absl::MutexLock lock(&cp_.mu);
+    cp_.mu.Await(absl::Condition(
+        +[](int* attempts) { return *attempts > 0; }, &cp_.attempts));
+  }
+  daemon_->Drain();
+  daemon_.reset();
+  open.join();
+  EXPECT_FALSE(open_status.ok());
+}
+
+// A connect that fails after the registration succeeded gives the
+// registration back (it used to stay held, and be renewed on every token
+// rotation, for a tunnel that no longer existed).
+TEST_F(ControlPlaneTest, AFailedConnectReleasesItsRegistration) {
+  const int silent = socket(AF_INET, SOCK_DGRAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(silent, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  socklen_t length = sizeof(address);
+  getsockname(silent, reinterpret_cast<sockaddr*>(&address), &length);
+  v1::OpenTunnelRequest request;
+  request.set_tunnel_id("nobody-answers");
+  request.set_control_plane_url(cp_.url());
+  const crypto::PublicKey& key = daemon_->public_key();
+  request.set_peer_public_key(std::string(key.begin(), key.end()));
+  request.set_data_plane_address("127.0.0.1:" +
+                                 std::to_string(ntohs(address.sin_port)));
+  request.mutable_connect_timeout()->set_seconds(1);
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  v1::Tunnel tunnel;
+  grpc::Status status = stub_->OpenTunnel(&context, request, &tunnel);
+  EXPECT_FALSE(status.ok());
+  EXPECT_EQ(Registrations(), 1);
+  EXPECT_EQ(daemon_->registrar()->in_use(), 0u);
+  close(silent);
 }
 
 }  // namespace

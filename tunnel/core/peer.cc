@@ -115,7 +115,7 @@ size_t Peer::SealWithCurrent(absl::Time now, absl::Span<const uint8_t> payload,
   last_sent_ = now;
   keepalive_at_ = absl::InfiniteFuture();
   if (!payload.empty() && new_handshake_at_ == absl::InfiniteFuture()) {
-    new_handshake_at_ = now + kNewHandshakeTimeout + Jitter(rng_);
+    new_handshake_at_ = now + config_.no_reply_timeout + Jitter(rng_);
   }
   return written;
 }
@@ -185,6 +185,13 @@ Keypair* Peer::KeypairFor(uint32_t local_index) {
     if (k != nullptr && k->local_index() == local_index) return k;
   }
   return nullptr;
+}
+
+bool Peer::OwnsSession(uint32_t local_index) const {
+  for (const Keypair* k : {current_.get(), next_.get(), previous_.get()}) {
+    if (k != nullptr && k->local_index() == local_index) return true;
+  }
+  return false;
 }
 
 ReceiveResult Peer::Receive(absl::Time now, MessageType type,

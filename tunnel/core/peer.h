@@ -27,6 +27,7 @@
 #include "tunnel/core/keypair.h"
 #include "tunnel/core/messages.h"
 #include "tunnel/core/noise.h"
+#include "tunnel/core/timers.h"
 #include "tunnel/core/verdict.h"
 #include "tunnel/crypto/random.h"
 
@@ -39,6 +40,9 @@ struct PeerConfig {
   absl::Duration persistent_keepalive = absl::ZeroDuration();
   // Payloads held while no session is usable; beyond it the oldest drops.
   size_t queue_capacity = 128;
+  // Sent data and heard nothing back for this long: start a new handshake.
+  // WireGuard's KEEPALIVE_TIMEOUT + REKEY_TIMEOUT; only tests shorten it.
+  absl::Duration no_reply_timeout = kNewHandshakeTimeout;
 };
 
 enum class PeerEventType : uint8_t {
@@ -146,6 +150,9 @@ class Peer {
   const crypto::Tai64n& last_timestamp() const { return last_timestamp_; }
   size_t queued() const { return queue_.size(); }
   bool handshake_pending() const { return pending_.has_value(); }
+  // True when a transport message for `local_index` belongs to one of this
+  // peer's sessions (current, next or previous).
+  bool OwnsSession(uint32_t local_index) const;
 
  private:
   void StartHandshake(absl::Time now, PeerOutput& out);

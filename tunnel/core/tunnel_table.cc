@@ -156,6 +156,11 @@ IncomingResult TunnelTable::HandleIncoming(absl::Time now,
     return HandleInitiation(now, datagram, from, tunnel, out);
   }
   if (tunnel == nullptr) return DropIn(DropReason::kNoTunnel);
+  if (*type == MessageType::kTransport && tunnel->candidate != nullptr &&
+      tunnel->candidate->OwnsSession(
+          ReadIndex(datagram.data() + transport::kReceiverIndex))) {
+    return ConfirmCandidate(now, datagram, from, *tunnel, out);
+  }
 
   std::optional<Grant> grant = Reauthorize(now, from, *tunnel, out);
   if (!grant.has_value()) {
@@ -196,15 +201,15 @@ IncomingResult TunnelTable::HandleInitiation(absl::Time now,
     return DropIn(DropReason::kUnauthorized, HandshakeFailure::kUnauthorized);
   }
 
-  if (existing != nullptr && existing->identity != contents.remote_static) {
-    // A different authorized identity now owns this address (NAT reuse):
-    // the old tunnel cannot be the one talking, so it goes (T3).
-    Erase(from, RemovalReason::kReplaced, out);
-    existing = nullptr;
-  }
-
-  if (existing == nullptr) {
-    if (tunnels_.size() >= config_.max_tunnels ||
+  // A different identity at an occupied address is either NAT reuse or
+  // someone spoofing the address. Nothing changes for the tunnel there until
+  // the newcomer proves it receives at this address (T3).
+  const bool replacing =
+      existing != nullptr && existing->identity != contents.remote_static;
+  Tunnel* same = replacing ? nullptr : existing;
+  if (same == nullptr) {
+    const size_t held = tunnels_.size() - (replacing ? 1 : 0);
+    if (held >= config_.max_tunnels ||
         CountFor(contents.remote_static) >= config_.max_tunnels_per_identity) {
       return DropIn(DropReason::kRateLimited, HandshakeFailure::kRateLimited);
     }
@@ -212,8 +217,8 @@ IncomingResult TunnelTable::HandleInitiation(absl::Time now,
 
   std::unique_ptr<Peer> fresh;
   Peer* peer;
-  if (existing != nullptr) {
-    peer = existing->peer.get();
+  if (same != nullptr) {
+    peer = same->peer.get();
   } else {
     PeerConfig peer_config;
     peer_config.mode = config_.mode;
@@ -240,19 +245,61 @@ IncomingResult TunnelTable::HandleInitiation(absl::Time now,
     scratch_.Clear();  // The response is never sent.
     return DropIn(DropReason::kReplay, HandshakeFailure::kStaleTimestamp);
   }
+  IncomingResult result;
+  result.kind = ReceiveResult::Kind::kHandshake;
+  result.grant = grant;
+  if (replacing) {
+    // The response goes out; the old tunnel stays until confirmation.
+    existing->candidate = std::move(fresh);
+    Collect(from, identity, scratch_, out);
+    return result;
+  }
   if (fresh != nullptr) {
     Tunnel t;
     t.peer = std::move(fresh);
     t.identity = identity;
-    existing = &tunnels_.emplace(from, std::move(t)).first->second;
+    same = &tunnels_.emplace(from, std::move(t)).first->second;
     ++per_identity_[identity];
     out.events.push_back({TableEvent::Type::kCreated, from, identity});
   }
-  existing->grant_expires = grant->expires_at;
+  same->grant_expires = grant->expires_at;
   Collect(from, identity, scratch_, out);
-  Schedule(from, *existing);
+  Schedule(from, *same);
+  return result;
+}
+
+IncomingResult TunnelTable::ConfirmCandidate(absl::Time now,
+                                             absl::Span<uint8_t> datagram,
+                                             const Endpoint& from,
+                                             Tunnel& tunnel, TableOutput& out) {
+  const crypto::PublicKey identity = tunnel.candidate->remote_public_key();
+  std::optional<Grant> grant = authorizer_.Authorize(now, identity);
+  if (!grant.has_value()) {
+    tunnel.candidate.reset();
+    return DropIn(DropReason::kUnauthorized);
+  }
+  ReceiveResult r = tunnel.candidate->Receive(now, MessageType::kTransport,
+                                              datagram, from, scratch_);
+  if (r.kind == ReceiveResult::Kind::kDropped) {
+    scratch_.Clear();
+    return DropIn(r.drop, r.failure);
+  }
+  // Key confirmation: the newcomer receives at this address, so the old
+  // tunnel cannot be the one talking from it any more.
+  std::unique_ptr<Peer> confirmed = std::move(tunnel.candidate);
+  Erase(from, RemovalReason::kReplaced, out);
+  Tunnel t;
+  t.peer = std::move(confirmed);
+  t.identity = identity;
+  t.grant_expires = grant->expires_at;
+  Tunnel& replaced = tunnels_.emplace(from, std::move(t)).first->second;
+  ++per_identity_[identity];
+  out.events.push_back({TableEvent::Type::kCreated, from, identity});
+  Collect(from, identity, scratch_, out);
+  Schedule(from, replaced);
   IncomingResult result;
-  result.kind = ReceiveResult::Kind::kHandshake;
+  result.kind = r.kind;
+  result.payload = r.payload;
   result.grant = grant;
   return result;
 }

@@ -7,8 +7,10 @@
 // globally and per identity (W13); handshakes are rate limited per source
 // with cookies (W14); a failed first initiation leaves no state (W12), and a
 // replayed initiation from another address is refused because timestamps are
-// tracked per identity, not per address. Timers run from a deadline heap, so
-// idle tunnels cost nothing per tick.
+// tracked per identity, not per address. Another identity at an occupied
+// address replaces the tunnel only after key confirmation (T3), so a spoofed
+// or replayed initiation cannot tear down a live tunnel. Timers run from a
+// deadline heap, so idle tunnels cost nothing per tick.
 //
 // One table is owned by one worker thread; nothing here locks.
 #ifndef SNAPTUN_TUNNEL_CORE_TUNNEL_TABLE_H_
@@ -47,7 +49,7 @@ struct TunnelTableConfig {
 enum class RemovalReason : uint8_t {
   kExpired,       // No usable session remained.
   kUnauthorized,  // The identity was revoked or its grant expired.
-  kReplaced,      // Another authorized identity handshook from the address.
+  kReplaced,      // Another identity confirmed a session at the address.
   kClosed,        // Removed by the caller.
 };
 
@@ -123,6 +125,11 @@ class TunnelTable {
  private:
   struct Tunnel {
     std::unique_ptr<Peer> peer;
+    // A fully validated initiation from another identity at this address
+    // (NAT reuse, or someone spoofing the address): its peer answered, but
+    // it replaces `peer` only on key confirmation, the first authenticated
+    // transport message on its session. Until then `peer` keeps working.
+    std::unique_ptr<Peer> candidate;
     crypto::PublicKey identity;
     absl::Time grant_expires = absl::InfiniteFuture();
     absl::Time scheduled = absl::InfiniteFuture();
@@ -135,6 +142,11 @@ class TunnelTable {
 
   IncomingResult HandleInitiation(absl::Time now, absl::Span<uint8_t> datagram,
                                   const Endpoint& from, Tunnel* existing,
+                                  TableOutput& out);
+  // A transport message for the candidate's session at `from`: replaces
+  // the tunnel once the message authenticates.
+  IncomingResult ConfirmCandidate(absl::Time now, absl::Span<uint8_t> datagram,
+                                  const Endpoint& from, Tunnel& tunnel,
                                   TableOutput& out);
   // Admission of a mac1-valid handshake message; false when dropped (a
   // cookie reply may have been queued).

@@ -325,7 +325,7 @@ TEST_F(TunnelTableTest, InitiationReplayedFromAnotherAddressCreatesNothing) {
   EXPECT_EQ(table_->size(), 1u);
 }
 
-TEST_F(TunnelTableTest, AnotherIdentityAtTheSameAddressReplacesTheTunnel) {
+TEST_F(TunnelTableTest, AnotherIdentityAtTheSameAddressReplacesOnConfirmation) {
   const Endpoint addr = Endpoint::Ipv4({192, 168, 1, 1}, 1234);
   Client a(0x10, addr, gateway_.public_key(), 1);
   Client b(0x11, addr, gateway_.public_key(), 2);
@@ -333,11 +333,74 @@ TEST_F(TunnelTableTest, AnotherIdentityAtTheSameAddressReplacesTheTunnel) {
   Authorize(b);
   Establish(a);
   now_ += absl::Seconds(1);
-  Establish(b);
+  b.peer.Connect(now_, b.out);
+  std::vector<IncomingResult> r = ToGateway(b);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].kind, ReceiveResult::Kind::kHandshake);
+  // Answered, but the old tunnel stays until b confirms the session.
+  EXPECT_FALSE(Removed(RemovalReason::kReplaced));
+  EXPECT_EQ(table_->CountFor(a.identity.public_key()), 1u);
+  ToClient(b);  // The response; b answers with a keepalive.
+  ASSERT_TRUE(b.peer.Established(now_));
+  r = ToGateway(b);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].kind, ReceiveResult::Kind::kKeepalive);
   EXPECT_TRUE(Removed(RemovalReason::kReplaced));
   EXPECT_EQ(table_->size(), 1u);
   EXPECT_EQ(table_->CountFor(a.identity.public_key()), 0u);
   EXPECT_EQ(table_->CountFor(b.identity.public_key()), 1u);
+  EXPECT_EQ(Str(SendUp(b, "from b").payload), "from b");
+}
+
+// The attack of T3: an authorized identity's initiation, replayed with a
+// victim's source address, must not tear down the victim's tunnel.
+TEST_F(TunnelTableTest, InitiationReplayedFromAVictimsAddressChangesNothing) {
+  Client victim(0x10, Endpoint::Ipv4({192, 168, 1, 1}, 1234),
+                gateway_.public_key(), 1);
+  Client other(0x11, Endpoint::Ipv4({192, 168, 1, 2}, 4321),
+               gateway_.public_key(), 2);
+  Authorize(victim);
+  Authorize(other);
+  Establish(victim);
+  other.peer.Connect(now_, other.out);
+  std::vector<uint8_t> captured = other.out.to_network[0];
+  ToGateway(other);
+  ToClient(other);
+  ToGateway(other);
+  out_.Clear();
+  now_ += absl::Seconds(1);
+  IncomingResult r = table_->HandleIncoming(now_, absl::MakeSpan(captured),
+                                            victim.address, out_);
+  EXPECT_EQ(r.kind, ReceiveResult::Kind::kDropped);
+  EXPECT_EQ(r.drop, DropReason::kReplay);
+  EXPECT_TRUE(out_.to_network.empty());
+  EXPECT_TRUE(out_.events.empty());
+  EXPECT_EQ(table_->CountFor(victim.identity.public_key()), 1u);
+  EXPECT_EQ(Str(SendUp(victim, "still here").payload), "still here");
+}
+
+// A fresh, valid initiation of another authorized identity sent with the
+// victim's source address: the sender never sees the response, so it never
+// confirms, and the victim's tunnel keeps working in both directions.
+TEST_F(TunnelTableTest, SpoofedInitiationWithoutConfirmationChangesNothing) {
+  const Endpoint addr = Endpoint::Ipv4({192, 168, 1, 1}, 1234);
+  Client victim(0x10, addr, gateway_.public_key(), 1);
+  Client spoofer(0x11, addr, gateway_.public_key(), 2);
+  Authorize(victim);
+  Authorize(spoofer);
+  Establish(victim);
+  now_ += absl::Seconds(1);
+  spoofer.peer.Connect(now_, spoofer.out);
+  std::vector<IncomingResult> r = ToGateway(spoofer);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].kind, ReceiveResult::Kind::kHandshake);
+  out_.Clear();  // The response reaches the victim's address, not the spoofer.
+  EXPECT_EQ(Str(SendUp(victim, "up").payload), "up");
+  std::vector<uint8_t> down;
+  ASSERT_EQ(SendDown(victim, "down", down).status, SendStatus::kSent);
+  EXPECT_FALSE(Removed(RemovalReason::kReplaced));
+  EXPECT_EQ(table_->CountFor(victim.identity.public_key()), 1u);
+  EXPECT_EQ(table_->CountFor(spoofer.identity.public_key()), 0u);
 }
 
 TEST_F(TunnelTableTest, UnderLoadHandshakesNeedCookies) {
