@@ -186,6 +186,9 @@ EventStream::EventStream(SessionManager& sessions,
   subscription_->SetReady([link] {
     if (auto l = link.lock()) l->Wake();
   });
+  // Initial metadata tells the caller it is subscribed: every event after
+  // it arrives reaches this stream (docs/API.md).
+  StartSendInitialMetadata();
   MaybeWrite();
 }
 

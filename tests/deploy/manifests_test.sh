@@ -13,15 +13,23 @@ command -v kubectl >/dev/null || {
 }
 CACHE="/var/tmp/snaptun-k8s-validate"
 export HOME="${HOME:-$CACHE}"
-if [[ ! -d "$CACHE/node_modules/kubernetes-models" ]]; then
-  mkdir -p "$CACHE"
-  (cd "$CACHE" && npm init -y >/dev/null &&
-    npm install --no-audit --no-fund --silent kubernetes-models@5 yaml@2 \
-      >/dev/null 2>&1)
-fi
-cp "$VALIDATE" "$CACHE/validate.mjs"
+mkdir -p "$CACHE"
+# Parallel runs (--runs_per_test) share the cache: one installs, the others
+# wait for it under the lock instead of reading a half-installed tree.
+(
+  flock 9
+  if [[ ! -f "$CACHE/.installed" ]]; then
+    (cd "$CACHE" && npm init -y >/dev/null &&
+      npm install --no-audit --no-fund --silent kubernetes-models@5 yaml@2 \
+        >/dev/null 2>&1)
+    touch "$CACHE/.installed"
+  fi
+) 9>"$CACHE/.lock"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
+# Each run validates with its own copy of the script.
+cp "$VALIDATE" "$WORK/validate.mjs"
+ln -s "$CACHE/node_modules" "$WORK/node_modules"
 # Runfiles are symlinks, which kustomize does not follow: work on a copy.
 cp -rL "$DEPLOY" "$WORK/deploy"
 DEPLOY="$WORK/deploy"
@@ -30,14 +38,14 @@ for role in base client gateway; do
   [[ $role == base ]] && dir="$DEPLOY/k8s/base"
   kubectl kustomize "$dir" >"$WORK/$role.yaml" 2>"$WORK/$role.err" || {
     cat "$WORK/$role.err" >&2; exit 1; }
-  node "$CACHE/validate.mjs" "$role" "$WORK/$role.yaml"
+  node "$WORK/validate.mjs" "$role" "$WORK/$role.yaml"
 done
 # The validator must catch a broken object and a broken promise.
 sed 's/replicas: 2/replicas: "two"/' "$WORK/gateway.yaml" >"$WORK/bad1.yaml"
 sed 's/externalTrafficPolicy: Local/externalTrafficPolicy: Cluster/' \
   "$WORK/gateway.yaml" >"$WORK/bad2.yaml"
 for bad in bad1 bad2; do
-  if node "$CACHE/validate.mjs" gateway "$WORK/$bad.yaml" >/dev/null 2>&1; then
+  if node "$WORK/validate.mjs" gateway "$WORK/$bad.yaml" >/dev/null 2>&1; then
     echo "the validator accepted $bad" >&2
     exit 1
   fi

@@ -31,7 +31,7 @@ start() {  # NAME ARGS... ; sets PORT_<NAME> and, with a gateway, GW_<NAME>
     --metrics_listen=127.0.0.1:0 "$@" 2>"$WORK/$name.log" &
   PIDS+=($!)
   eval "PID_$name=$!"
-  for _ in $(seq 100); do
+  for _ in $(seq 600); do
     grep -q "snaptund: ready" "$WORK/$name.log" && break
     sleep 0.1
   done

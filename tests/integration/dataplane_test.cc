@@ -6,11 +6,14 @@
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 #include "service/client_tunnel.h"
@@ -86,7 +89,9 @@ class DataPlaneTest : public ::testing::Test {
     config.peer_public_key = gateway_identity_.public_key();
     config.data_plane = gateway_->local_address();
     config.mode = mode;
-    config.connect_timeout = absl::Seconds(5);
+    // Above REKEY_TIMEOUT (5 s), so a lost handshake message is resent
+    // before the connect gives up.
+    config.connect_timeout = absl::Seconds(15);
     return config;
   }
 
@@ -111,6 +116,9 @@ class DataPlaneTest : public ::testing::Test {
   core::LocalIdentity client_identity_{testing::FilledKey(1)};
   service::IdentityStore identities_;
   testing::GatewayRecorder recorder_;
+  // Observes a gateway restarted by a test; a member so that it outlives
+  // the gateway even when the test stops early.
+  testing::GatewayRecorder restarted_recorder_;
   std::unique_ptr<service::Gateway> gateway_;
   std::vector<std::shared_ptr<ClientTunnel>> tunnels_;
 };
@@ -129,12 +137,12 @@ TEST_F(DataPlaneTest, ConnectAndEchoWithTheObservedAddress) {
   ASSERT_EQ((*tunnel)->port()->Send(hello), TunnelPort::SendStatus::kAccepted);
   // The gateway keyed the tunnel by exactly the address it told the client.
   std::shared_ptr<TunnelPort> gateway_port =
-      recorder_.WaitForPort(*local, absl::Seconds(2));
+      recorder_.WaitForPort(*local, absl::Seconds(10));
   ASSERT_NE(gateway_port, nullptr);
-  EXPECT_EQ(ReceiveN(*gateway_port, 1, absl::Seconds(2)),
+  EXPECT_EQ(ReceiveN(*gateway_port, 1, absl::Seconds(10)),
             std::vector<Packet>{hello});
   ASSERT_EQ(gateway_port->Send(hello), TunnelPort::SendStatus::kAccepted);
-  EXPECT_EQ(ReceiveN(*(*tunnel)->port(), 1, absl::Seconds(2)),
+  EXPECT_EQ(ReceiveN(*(*tunnel)->port(), 1, absl::Seconds(10)),
             std::vector<Packet>{hello});
   EXPECT_EQ((*tunnel)->port()->counters().tx_packets.load(), 1u);
   EXPECT_EQ((*tunnel)->port()->counters().rx_packets.load(), 1u);
@@ -211,7 +219,7 @@ TEST_F(DataPlaneTest, RevocationClosesTheTunnelAtOnce) {
   ASSERT_EQ((*tunnel)->port()->Send(Bytes("x")),
             TunnelPort::SendStatus::kAccepted);
   std::shared_ptr<TunnelPort> gateway_port =
-      recorder_.WaitForPort(*(*tunnel)->local_address(), absl::Seconds(2));
+      recorder_.WaitForPort(*(*tunnel)->local_address(), absl::Seconds(10));
   ASSERT_NE(gateway_port, nullptr);
   identities_.Revoke(client_identity_.public_key());
   // A packet arriving in between may already have found the grant gone and
@@ -223,7 +231,7 @@ TEST_F(DataPlaneTest, RevocationClosesTheTunnelAtOnce) {
   EXPECT_EQ(gateway_->tunnel_count(), 0u);
   // Later packets from the revoked identity are refused and counted.
   (*tunnel)->port()->Send(Bytes("after"));
-  const absl::Time deadline = absl::Now() + absl::Seconds(2);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (gateway_->stats().dropped(core::DropReason::kNoTunnel) == 0 &&
          absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(10));
@@ -264,12 +272,12 @@ TEST_F(DataPlaneTest, ManyClientsAtOnce) {
     ASSERT_EQ(clients[i]->port()->Send(payload),
               TunnelPort::SendStatus::kAccepted);
     std::shared_ptr<TunnelPort> port =
-        recorder_.WaitForPort(*clients[i]->local_address(), absl::Seconds(2));
+        recorder_.WaitForPort(*clients[i]->local_address(), absl::Seconds(10));
     ASSERT_NE(port, nullptr) << i;
-    EXPECT_EQ(ReceiveN(*port, 1, absl::Seconds(2)),
+    EXPECT_EQ(ReceiveN(*port, 1, absl::Seconds(10)),
               std::vector<Packet>{payload});
     port->Send(payload);
-    EXPECT_EQ(ReceiveN(*clients[i]->port(), 1, absl::Seconds(2)),
+    EXPECT_EQ(ReceiveN(*clients[i]->port(), 1, absl::Seconds(10)),
               std::vector<Packet>{payload});
   }
   EXPECT_EQ(gateway_->tunnel_count(), static_cast<size_t>(kClients));
@@ -289,11 +297,12 @@ TEST_F(DataPlaneTest, WireGuardModeEndToEnd) {
   const Packet payload = Ipv4Packet("plain wireguard");
   (*tunnel)->port()->Send(payload);
   std::shared_ptr<TunnelPort> port =
-      recorder_.WaitForPort(local, absl::Seconds(2));
+      recorder_.WaitForPort(local, absl::Seconds(10));
   ASSERT_NE(port, nullptr);
-  EXPECT_EQ(ReceiveN(*port, 1, absl::Seconds(2)), std::vector<Packet>{payload});
+  EXPECT_EQ(ReceiveN(*port, 1, absl::Seconds(10)),
+            std::vector<Packet>{payload});
   port->Send(payload);
-  EXPECT_EQ(ReceiveN(*(*tunnel)->port(), 1, absl::Seconds(2)),
+  EXPECT_EQ(ReceiveN(*(*tunnel)->port(), 1, absl::Seconds(10)),
             std::vector<Packet>{payload});
 }
 
@@ -309,12 +318,11 @@ TEST_F(DataPlaneTest, ClientsReconnectAfterGatewayRestart) {
   const core::Endpoint listen = gateway_->local_address();
   gateway_->Stop();
   gateway_.reset();
-  testing::GatewayRecorder fresh;
   service::GatewayConfig gateway_config;
   gateway_config.listen = listen;
   absl::StatusOr<std::unique_ptr<service::Gateway>> restarted =
       service::Gateway::Start(pool_, gateway_identity_, identities_,
-                              gateway_config, &fresh);
+                              gateway_config, &restarted_recorder_);
   ASSERT_TRUE(restarted.ok()) << restarted.status();
   gateway_ = std::move(*restarted);
   // The client keeps sending; with no reply it re-handshakes (the no-reply
@@ -323,7 +331,7 @@ TEST_F(DataPlaneTest, ClientsReconnectAfterGatewayRestart) {
   const absl::Time deadline = absl::Now() + absl::Seconds(40);
   while (port == nullptr && absl::Now() < deadline) {
     (*tunnel)->port()->Send(Bytes("still there?"));
-    port = fresh.WaitForAny(absl::Milliseconds(250));
+    port = restarted_recorder_.WaitForAny(absl::Milliseconds(250));
   }
   ASSERT_NE(port, nullptr);
   (*tunnel)->port()->Send(Bytes("resumed"));
@@ -336,7 +344,6 @@ TEST_F(DataPlaneTest, ClientsReconnectAfterGatewayRestart) {
   }
   EXPECT_TRUE(resumed);
   EXPECT_GE((*tunnel)->port()->counters().handshakes.load(), 2u);
-  gateway_->Stop();  // Before `fresh` goes away.
 }
 
 // A NAT between client and gateway: forwards both ways, and can move the
@@ -400,6 +407,9 @@ TEST_F(DataPlaneTest, NatRebindingIsSurfacedAsAnAddressChange) {
   auto log = std::make_shared<EventLog>();
   ClientTunnelConfig config = ClientConfig();
   config.data_plane = nat.address();
+  // The no-reply rule drives the re-handshake; shortened as in the restart
+  // test so the test does not wait 15 s.
+  config.no_reply_timeout = absl::Seconds(1);
   absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel =
       ClientTunnel::Connect(pool_.at(0), client_identity_, config,
                             [log](const service::ClientEvent& event) {
@@ -430,7 +440,7 @@ TEST_F(DataPlaneTest, NatRebindingIsSurfacedAsAnAddressChange) {
   EXPECT_EQ((*tunnel)->state(), service::ClientState::kEstablished);
   // And traffic flows on the new address.
   std::shared_ptr<TunnelPort> port =
-      recorder_.WaitForPort(*changed, absl::Seconds(2));
+      recorder_.WaitForPort(*changed, absl::Seconds(10));
   ASSERT_NE(port, nullptr);
   (*tunnel)->port()->Send(Bytes("after rebinding"));
   bool seen = false;
@@ -449,9 +459,9 @@ TEST_F(DataPlaneTest, GarbageFloodIsCountedAndTheTunnelKeepsWorking) {
   ASSERT_TRUE(tunnel.ok()) << tunnel.status();
   (*tunnel)->port()->Send(Bytes("first"));
   std::shared_ptr<TunnelPort> port =
-      recorder_.WaitForPort(*(*tunnel)->local_address(), absl::Seconds(2));
+      recorder_.WaitForPort(*(*tunnel)->local_address(), absl::Seconds(10));
   ASSERT_NE(port, nullptr);
-  ASSERT_EQ(ReceiveN(*port, 1, absl::Seconds(2)).size(), 1u);
+  ASSERT_EQ(ReceiveN(*port, 1, absl::Seconds(10)).size(), 1u);
 
   // An attacker sends garbage, truncated messages of every type, and
   // maximal datagrams as fast as batching allows.
@@ -486,26 +496,58 @@ TEST_F(DataPlaneTest, GarbageFloodIsCountedAndTheTunnelKeepsWorking) {
     }
   });
   // Meanwhile the legitimate tunnel carries traffic, for at least a second
-  // and until the flood is well under way.
-  size_t attempts = 0;
-  size_t echoed = 0;
+  // and until the flood is well under way. The flood fills the gateway's
+  // socket buffer, so how many legitimate packets the kernel drops depends
+  // on the machine; what must hold is that those delivered are intact and
+  // that the tunnel survives.
+  absl::flat_hash_set<Packet> sent;
+  size_t delivered = 0;
+  auto collect = [&](absl::Duration wait) {
+    std::vector<Packet> got;
+    port->Receive(got, 64, wait);
+    for (const Packet& p : got) {
+      EXPECT_TRUE(sent.contains(p));
+      ++delivered;
+    }
+  };
   const absl::Time start = absl::Now();
   while ((absl::Now() - start < absl::Seconds(1) || flooded.load() < 20000) &&
-         absl::Now() - start < absl::Seconds(20)) {
-    const Packet payload = Bytes("legit " + std::to_string(attempts++));
+         absl::Now() - start < absl::Seconds(60)) {
+    const Packet payload = Bytes("legit " + std::to_string(sent.size()));
+    sent.insert(payload);
     (*tunnel)->port()->Send(payload);
-    std::vector<Packet> got = ReceiveN(*port, 1, absl::Milliseconds(500));
-    if (got.size() == 1 && got[0] == payload) ++echoed;
+    collect(absl::Milliseconds(20));
   }
   stop = true;
   flood.join();
-  // Loopback itself may drop a few under the flood.
-  EXPECT_GE(echoed * 100, attempts * 95) << echoed << " of " << attempts;
   EXPECT_GE(flooded.load(), 20000u);
+  // Every datagram the kernel accepted is either junk counted as dropped or
+  // a legitimate packet; wait until the gateway has worked through them.
   const service::GatewayStats& stats = gateway_->stats();
-  EXPECT_GT(stats.dropped(core::DropReason::kInvalidPacket) +
-                stats.dropped(core::DropReason::kNoTunnel),
-            10000u);
+  auto junk_dropped = [&] {
+    return stats.dropped(core::DropReason::kInvalidPacket) +
+           stats.dropped(core::DropReason::kNoTunnel) +
+           stats.dropped(core::DropReason::kOversize);
+  };
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (junk_dropped() < 10000 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_GE(junk_dropped(), 10000u);
+  collect(absl::ZeroDuration());
+  EXPECT_GT(delivered, 0u);
+  // After the flood, the same tunnel carries every packet.
+  for (int i = 0; i < 10; ++i) {
+    const Packet payload = Bytes("after " + std::to_string(i));
+    sent.insert(payload);
+    (*tunnel)->port()->Send(payload);
+    std::vector<Packet> got = ReceiveN(*port, 1, absl::Seconds(10));
+    // A straggler from the flood phase may come first.
+    while (got.size() == 1 && got[0] != payload) {
+      got = ReceiveN(*port, 1, absl::Seconds(10));
+    }
+    EXPECT_EQ(got, std::vector<Packet>{payload});
+  }
   EXPECT_EQ(gateway_->tunnel_count(), 1u);
 }
 

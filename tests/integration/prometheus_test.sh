@@ -24,7 +24,7 @@ mkfifo "$WORK/stdin"
 "$FIXTURE" <"$WORK/stdin" >"$WORK/fixture.out" 2>&1 &
 PIDS+=($!)
 exec 3>"$WORK/stdin"  # Holds the fixture's stdin open.
-for _ in $(seq 100); do
+for _ in $(seq 600); do
   grep -q '^port ' "$WORK/fixture.out" && break
   sleep 0.1
 done
@@ -39,7 +39,12 @@ promtool check metrics <"$WORK/scrape.txt"
 grep -q '^snaptun_packets_total{direction="rx",role="gateway"} 10$' "$WORK/scrape.txt"
 
 echo "--- Prometheus scrapes it"
-PROM_PORT=$((20000 + RANDOM % 20000))
+# A free port: the kernel picks one for a socket that is then closed, and a
+# Prometheus that could not bind it (another test took it meanwhile) is
+# started again on a new one.
+free_port() {
+  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
 cat >"$WORK/prometheus.yml" <<YAML
 global:
   scrape_interval: 1s
@@ -48,12 +53,23 @@ scrape_configs:
     static_configs:
       - targets: ["127.0.0.1:$PORT"]
 YAML
-prometheus --config.file="$WORK/prometheus.yml" \
-  --storage.tsdb.path="$WORK/data" \
-  --web.listen-address="127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
-PIDS+=($!)
+start_prometheus() {
+  PROM_PORT="$(free_port)"
+  prometheus --config.file="$WORK/prometheus.yml" \
+    --storage.tsdb.path="$WORK/data" \
+    --web.listen-address="127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
+  PROM_PID=$!
+  PIDS+=("$PROM_PID")
+}
+start_prometheus
 QUERY='snaptun_handshakes_completed_total{role="client",job="snaptun"}'
-for _ in $(seq 60); do
+for _ in $(seq 240); do
+  if ! kill -0 "$PROM_PID" 2>/dev/null; then
+    echo "Prometheus exited; starting it again on another port" >&2
+    tail -3 "$WORK/prometheus.log" >&2
+    rm -rf "$WORK/data"
+    start_prometheus
+  fi
   if out="$(fetch "http://127.0.0.1:$PROM_PORT/api/v1/query?query=$(/usr/bin/python3 -c 'import sys,urllib.parse; print(urllib.parse.quote(sys.argv[1]))' "$QUERY")" 2>/dev/null)" &&
     /usr/bin/python3 -c '
 import json, sys

@@ -36,10 +36,15 @@ ip netns add "$NS"
 ip -n "$NS" link set lo up
 LOG_LEVEL=debug ip netns exec "$NS" wireguard-go -f "$IFACE" >"$WORK/wg.log" 2>&1 &
 WG_PID=$!
-for _ in $(seq 50); do
+for _ in $(seq 300); do
   [[ -S "/var/run/wireguard/$IFACE.sock" ]] && break
   sleep 0.1
 done
+[[ -S "/var/run/wireguard/$IFACE.sock" ]] || {
+  echo "wireguard-go never opened its control socket" >&2
+  cat "$WORK/wg.log" >&2
+  exit 1
+}
 ip netns exec "$NS" wg set "$IFACE" private-key "$WORK/theirs.key" \
   listen-port 51820 peer "$(cat "$WORK/ours.pub")" allowed-ips 198.19.1.2/32
 ip -n "$NS" addr add 198.19.1.1/24 dev "$IFACE"
