@@ -101,14 +101,16 @@ Result Tunnel(absl::Duration duration, core::Mode mode) {
   service::GatewayConfig gateway_config;
   gateway_config.listen = kLoopback;
   gateway_config.mode = mode;
-  gateway_config.receive_queue_capacity = 8192;
+  gateway_config.port.receive_packets = 8192;
+  gateway_config.port.receive_bytes = size_t{64} << 20;
   std::unique_ptr<service::Gateway> gateway = *service::Gateway::Start(
       gateway_pool, gateway_identity, identities, gateway_config, &recorder);
   service::ClientTunnelConfig config;
   config.peer_public_key = gateway_identity.public_key();
   config.data_plane = gateway->local_address();
   config.mode = mode;
-  config.send_queue_capacity = 8192;
+  config.port.send_packets = 8192;
+  config.port.send_bytes = size_t{64} << 20;
   std::shared_ptr<service::ClientTunnel> tunnel =
       *service::ClientTunnel::Connect(client_pool.at(0), client_identity,
                                       config);

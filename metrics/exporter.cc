@@ -50,7 +50,18 @@ absl::StatusOr<std::unique_ptr<Exporter>> Exporter::Start(
   std::unique_ptr<Exporter> exporter(new Exporter(registry));
   // civetweb takes "host:port"; a bracketed IPv6 host works as "[::1]:port".
   const std::string ports = listen;
-  const char* options[] = {"listening_ports", ports.c_str(), "num_threads", "2",
+  // civetweb gives each connection a thread until its request is read. A
+  // handful of idle connections must not freeze the probes: enough threads
+  // for several at once, and a short limit on reading a request, so a
+  // connection that sends nothing gives its thread back in 2 s.
+  const char* options[] = {"listening_ports",
+                           ports.c_str(),
+                           "num_threads",
+                           "16",
+                           "request_timeout_ms",
+                           "2000",
+                           "enable_keep_alive",
+                           "no",
                            nullptr};
   mg_callbacks callbacks{};
   exporter->context_ = mg_start(&callbacks, nullptr, options);

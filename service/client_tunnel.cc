@@ -57,8 +57,7 @@ ClientTunnel::ClientTunnel(Worker& worker, const core::LocalIdentity& local,
       config_(config),
       on_event_(std::move(on_event)),
       on_connect_(std::move(on_connect)),
-      port_(std::make_shared<TunnelPort>(config.receive_queue_capacity,
-                                         config.send_queue_capacity)),
+      port_(std::make_shared<TunnelPort>(config.port)),
       metrics_(config.metrics == nullptr
                    ? nullptr
                    : &config.metrics->role(Role::kClient)),

@@ -42,8 +42,8 @@ struct ClientTunnelConfig {
   absl::Duration persistent_keepalive = absl::Seconds(10);
   // Sent data and no reply for this long: re-handshake (WireGuard's 15 s).
   absl::Duration no_reply_timeout = core::kNewHandshakeTimeout;
-  size_t receive_queue_capacity = 1024;
-  size_t send_queue_capacity = 1024;
+  // The port's queues, in packets and bytes, and the shared budget.
+  PortLimits port;
   BackoffPolicy reconnect_backoff;
   // Optional; outlives the tunnel.
   DataPlaneMetrics* metrics = nullptr;

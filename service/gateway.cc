@@ -14,12 +14,16 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   gateway->mode_ = config.mode;
   GatewayShardConfig shard_config;
   shard_config.table.mode = config.mode;
+  // With a shared quota, the quota is the limit and a busy worker may hold
+  // more than its share; without one, each worker enforces its share.
   shard_config.table.max_tunnels =
-      (config.max_tunnels + pool.size() - 1) / pool.size();
+      config.quota != nullptr
+          ? config.max_tunnels
+          : (config.max_tunnels + pool.size() - 1) / pool.size();
+  shard_config.table.quota = config.quota;
   shard_config.table.max_tunnels_per_identity = config.max_tunnels_per_identity;
   shard_config.table.rate_limiter = config.rate_limiter;
-  shard_config.receive_queue_capacity = config.receive_queue_capacity;
-  shard_config.send_queue_capacity = config.send_queue_capacity;
+  shard_config.port = config.port;
   shard_config.metrics = config.metrics;
   // One limiter and replay record for all workers (see handshake_ledger.h).
   gateway->ledger_ = std::make_unique<core::HandshakeLedger>(

@@ -16,19 +16,23 @@
 #include "service/worker.h"
 #include "tunnel/core/authorizer.h"
 #include "tunnel/core/identity.h"
+#include "tunnel/core/tunnel_quota.h"
 
 namespace snaptun::service {
 
 struct GatewayConfig {
   core::Endpoint listen;
   core::Mode mode = core::Mode::kSnap;
-  // Process-wide; each worker enforces its share (rounded up).
+  // Process-wide; each worker enforces its share (rounded up) unless a
+  // quota shared with the client role is given, which then bounds the sum.
   size_t max_tunnels = 100000;
+  core::TunnelQuota* quota = nullptr;
   // Enforced per worker: an identity's tunnels from different addresses may
   // land on different workers.
   size_t max_tunnels_per_identity = 16;
-  size_t receive_queue_capacity = 1024;
-  size_t send_queue_capacity = 1024;
+  // Each tunnel's port: queues in packets and bytes, and the budget they
+  // share with every other port.
+  PortLimits port;
   core::RateLimiterConfig rate_limiter;
   // Optional; outlives the gateway.
   DataPlaneMetrics* metrics = nullptr;

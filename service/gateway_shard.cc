@@ -191,8 +191,7 @@ void GatewayShard::Apply() {
     GatewayTunnelInfo info{event.remote, event.identity, worker_.index()};
     switch (event.type) {
       case core::TableEvent::Type::kCreated: {
-        auto port = std::make_shared<TunnelPort>(config_.receive_queue_capacity,
-                                                 config_.send_queue_capacity);
+        auto port = std::make_shared<TunnelPort>(config_.port);
         std::weak_ptr<GatewayShard> weak = weak_from_this();
         io::EventLoop* loop = &worker_.loop();
         const core::Endpoint remote = event.remote;

@@ -22,8 +22,7 @@ namespace snaptun::service {
 
 struct GatewayShardConfig {
   core::TunnelTableConfig table;
-  size_t receive_queue_capacity = 1024;
-  size_t send_queue_capacity = 1024;
+  PortLimits port;
   DataPlaneMetrics* metrics = nullptr;  // Optional.
 };
 

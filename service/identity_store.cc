@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace snaptun::service {
 
 std::optional<core::Grant> IdentityStore::Authorize(
@@ -31,6 +33,33 @@ IdentityRecord IdentityStore::Grant(const crypto::PublicKey& identity,
   return record;
 }
 
+absl::StatusOr<IdentityRecord> IdentityStore::TryGrant(
+    const crypto::PublicKey& identity, absl::Time now, absl::Time expires_at,
+    std::map<std::string, std::string> labels) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!records_.contains(identity) && records_.size() >= max_identities_) {
+      PurgeLocked(now);
+      if (records_.size() >= max_identities_) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "this gateway already holds ", records_.size(),
+            " authorized identities, its limit (--max_identities)"));
+      }
+    }
+  }
+  return Grant(identity, now, expires_at, std::move(labels));
+}
+
+void IdentityStore::PurgeLocked(absl::Time now) {
+  for (auto it = records_.begin(); it != records_.end();) {
+    if (now >= it->second.expires_at) {
+      records_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
 bool IdentityStore::Revoke(const crypto::PublicKey& identity) {
   absl::MutexLock lock(&mu_);
   return records_.erase(identity) > 0;
@@ -38,15 +67,10 @@ bool IdentityStore::Revoke(const crypto::PublicKey& identity) {
 
 std::vector<IdentityRecord> IdentityStore::List(absl::Time now) {
   absl::MutexLock lock(&mu_);
+  PurgeLocked(now);
   std::vector<IdentityRecord> out;
-  for (auto it = records_.begin(); it != records_.end();) {
-    if (now >= it->second.expires_at) {
-      records_.erase(it++);
-      continue;
-    }
-    out.push_back(it->second);
-    ++it;
-  }
+  out.reserve(records_.size());
+  for (const auto& [key, record] : records_) out.push_back(record);
   std::sort(out.begin(), out.end(),
             [](const IdentityRecord& a, const IdentityRecord& b) {
               return a.public_key < b.public_key;

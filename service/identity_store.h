@@ -12,6 +12,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "tunnel/core/authorizer.h"
@@ -29,6 +30,10 @@ struct IdentityRecord {
 
 class IdentityStore final : public core::Authorizer {
  public:
+  // At most `max_identities` grants are held (--max_identities).
+  explicit IdentityStore(size_t max_identities = 1000000)
+      : max_identities_(max_identities) {}
+
   std::optional<core::Grant> Authorize(
       absl::Time now, const crypto::PublicKey& identity) const override;
 
@@ -36,6 +41,11 @@ class IdentityStore final : public core::Authorizer {
   IdentityRecord Grant(const crypto::PublicKey& identity, absl::Time now,
                        absl::Time expires_at,
                        std::map<std::string, std::string> labels);
+  // Grant, refused with RESOURCE_EXHAUSTED when it would add an identity
+  // beyond the limit (after forgetting expired grants).
+  absl::StatusOr<IdentityRecord> TryGrant(
+      const crypto::PublicKey& identity, absl::Time now, absl::Time expires_at,
+      std::map<std::string, std::string> labels);
   // True when the identity was known.
   bool Revoke(const crypto::PublicKey& identity);
   // Records that have not expired at `now`, ordered by key; expired ones are
@@ -44,6 +54,10 @@ class IdentityStore final : public core::Authorizer {
   size_t size() const;
 
  private:
+  // Forgets grants expired at `now`.
+  void PurgeLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const size_t max_identities_;
   mutable absl::Mutex mu_;
   absl::flat_hash_map<crypto::PublicKey, IdentityRecord> records_
       ABSL_GUARDED_BY(mu_);

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -65,7 +66,8 @@ enum class SessionEventType : uint8_t {
 struct SessionEvent {
   SessionEventType type;
   absl::Time time;
-  TunnelSnapshot tunnel;
+  // One snapshot per change, shared by every watcher that gets the event.
+  std::shared_ptr<const TunnelSnapshot> tunnel;
   std::string reason;
 };
 

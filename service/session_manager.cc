@@ -8,8 +8,6 @@
 namespace snaptun::service {
 namespace {
 
-constexpr size_t kSubscriptionCapacity = 4096;
-
 CountersSnapshot ReadCounters(const TunnelPort* port) {
   CountersSnapshot out;
   if (port == nullptr) return out;
@@ -87,17 +85,29 @@ void SessionManager::Open(OpenParams params, OpenCallback done) {
         return;
       }
     }
-    if (records_.size() >= limits_.max_tunnels) {
-      done(absl::ResourceExhaustedError(
-          absl::StrCat("this daemon already holds ", records_.size(),
-                       " tunnels, its limit (--max_tunnels)")));
-      return;
-    }
     if (CountForLocked(params.peer_public_key) >=
         limits_.max_tunnels_per_identity) {
       done(absl::ResourceExhaustedError(absl::StrCat(
           "already ", limits_.max_tunnels_per_identity,
           " tunnels to this peer key (--max_tunnels_per_identity)")));
+      return;
+    }
+    if (client_tunnels_ >= limits_.max_client_tunnels) {
+      done(absl::ResourceExhaustedError(absl::StrCat(
+          "this daemon already holds ", client_tunnels_,
+          " client tunnels, all its file descriptors allow (RLIMIT_NOFILE; "
+          "raise it, see docs/OPERATIONS.md)")));
+      return;
+    }
+    // One count for both roles: the gateway's tunnels hold slots too.
+    const bool full = limits_.quota != nullptr
+                          ? !limits_.quota->TryAcquire()
+                          : records_.size() >= limits_.max_tunnels;
+    if (full) {
+      done(absl::ResourceExhaustedError(
+          absl::StrCat("this daemon already holds ", limits_.max_tunnels,
+                       " tunnels, client and gateway role together, its "
+                       "limit (--max_tunnels)")));
       return;
     }
     if (params.tunnel_id.empty()) {
@@ -106,6 +116,8 @@ void SessionManager::Open(OpenParams params, OpenCallback done) {
       } while (records_.contains(params.tunnel_id));
     }
     record = std::make_shared<Record>();
+    record->holds_quota = limits_.quota != nullptr;
+    ++client_tunnels_;
     record->params = params;
     record->info.tunnel_id = params.tunnel_id;
     record->info.role = Role::kClient;
@@ -188,7 +200,8 @@ void SessionManager::StartClient(const std::string& id) {
     config.mode = record.params.mode;
     config.connect_timeout = record.params.connect_timeout;
     config.persistent_keepalive = record.params.persistent_keepalive;
-    config.receive_queue_capacity = record.params.receive_queue_capacity;
+    config.port = limits_.port;
+    config.port.receive_packets = record.params.receive_queue_capacity;
   }
   config.metrics = metrics_;
   Worker& worker = pool_.ForKey(std::hash<std::string>()(id));
@@ -224,10 +237,17 @@ void SessionManager::FailOpen(const std::string& id,
     PublishLocked(SessionEventType::kClosed, record, record.info.close_reason,
                   deliveries);
     ReleaseLocked(record);
-    records_.erase(it);
+    EraseLocked(it);
   }
   Deliver(deliveries);
   for (OpenCallback& callback : waiting) callback(status);
+}
+
+void SessionManager::EraseLocked(RecordMap::iterator it) {
+  if (it->second->holds_quota) limits_.quota->Release();
+  it->second->holds_quota = false;
+  if (it->second->info.role == Role::kClient) --client_tunnels_;
+  records_.erase(it);
 }
 
 void SessionManager::ReleaseLocked(Record& record) {
@@ -263,7 +283,7 @@ void SessionManager::OnConnected(const std::string& id,
       PublishLocked(SessionEventType::kClosed, record, record.info.close_reason,
                     deliveries);
       ReleaseLocked(record);
-      records_.erase(it);
+      EraseLocked(it);
       outcome = result.status();
     }
   }
@@ -314,7 +334,7 @@ void SessionManager::OnClientEvent(const std::string& id,
         PublishLocked(SessionEventType::kClosed, record, event.reason,
                       deliveries);
         ReleaseLocked(record);
-        records_.erase(it);
+        EraseLocked(it);
         break;
     }
   }
@@ -342,7 +362,7 @@ absl::StatusOr<TunnelSnapshot> SessionManager::Close(
       gateway_ids_.erase(record->gateway_remote);
     }
     ReleaseLocked(*record);
-    records_.erase(it);
+    EraseLocked(it);
   }
   Deliver(deliveries);
   for (OpenCallback& callback : record->waiting) {
@@ -422,29 +442,53 @@ absl::StatusOr<std::shared_ptr<TunnelPort>> SessionManager::AttachStream(
   return record.port;
 }
 
-void SessionManager::DetachStream(const std::string& tunnel_id) {
+void SessionManager::DetachStream(const std::string& tunnel_id,
+                                  const TunnelPort* port) {
   absl::MutexLock lock(&mu_);
   auto it = records_.find(tunnel_id);
-  if (it != records_.end()) it->second->stream_attached = false;
+  // A tunnel re-created under the same id has another port: a stream of the
+  // old one must not free the new one's slot.
+  if (it != records_.end() && it->second->port.get() == port) {
+    it->second->stream_attached = false;
+  }
 }
 
-std::shared_ptr<EventSubscription> SessionManager::Subscribe(
+absl::StatusOr<std::shared_ptr<EventSubscription>> SessionManager::Subscribe(
     const std::string& tunnel_id, std::map<std::string, std::string> labels,
     bool include_existing) {
-  auto subscription = std::make_shared<EventSubscription>(
-      tunnel_id, std::move(labels), kSubscriptionCapacity);
   absl::MutexLock lock(&mu_);
-  subscriptions_.push_back(subscription);
-  if (include_existing) {
-    for (const auto& [id, record] : records_) {
-      TunnelSnapshot snapshot = SnapshotLocked(*record);
-      if (subscription->Matches(snapshot)) {
-        subscription->Push({SessionEventType::kOpened, absl::Now(),
-                            std::move(snapshot), "existing"});
-      }
-    }
+  if (subscriptions_.size() >= limits_.max_watchers) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("this daemon already serves ", subscriptions_.size(),
+                     " WatchTunnels streams, its limit (--max_watchers)"));
   }
+  auto subscription = std::make_shared<EventSubscription>(
+      tunnel_id, std::move(labels), limits_.watcher, include_existing);
+  subscriptions_.push_back(subscription);
   return subscription;
+}
+
+std::optional<SessionEvent> SessionManager::NextEvent(
+    EventSubscription& subscription) {
+  if (subscription.replaying()) {
+    absl::ReaderMutexLock lock(&mu_);
+    for (auto it = records_.upper_bound(subscription.replay_cursor());
+         it != records_.end(); ++it) {
+      auto snapshot =
+          std::make_shared<const TunnelSnapshot>(SnapshotLocked(*it->second));
+      if (!subscription.Matches(*snapshot)) continue;
+      subscription.AdvanceReplay(it->first);
+      return SessionEvent{SessionEventType::kOpened, absl::Now(),
+                          std::move(snapshot), "existing"};
+    }
+    subscription.EndReplay();
+  }
+  return subscription.Pop();
+}
+
+size_t SessionManager::watchers() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return subscriptions_.size();
 }
 
 void SessionManager::Unsubscribe(
@@ -562,10 +606,12 @@ TunnelSnapshot SessionManager::SnapshotLocked(const Record& record) const {
 void SessionManager::PublishLocked(SessionEventType type, const Record& record,
                                    const std::string& reason, Delivery& out) {
   if (subscriptions_.empty()) return;
-  TunnelSnapshot snapshot = SnapshotLocked(record);
+  auto snapshot =
+      std::make_shared<const TunnelSnapshot>(SnapshotLocked(record));
+  const absl::Time now = absl::Now();
   for (const auto& subscription : subscriptions_) {
-    if (subscription->Matches(snapshot)) {
-      out.push_back({subscription, {type, absl::Now(), snapshot, reason}});
+    if (subscription->Matches(*snapshot)) {
+      out.push_back({subscription, {type, now, snapshot, reason}});
     }
   }
 }

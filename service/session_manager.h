@@ -48,6 +48,18 @@ struct OpenParams {
 struct SessionLimits {
   size_t max_tunnels = 100000;
   size_t max_tunnels_per_identity = 1024;
+  // Shared with the gateway's tables: bounds both roles together.
+  // Optional; outlives the manager.
+  core::TunnelQuota* quota = nullptr;
+  // Client tunnels each hold a socket: at most this many, so the process
+  // keeps file descriptors for its API and metrics (set from
+  // RLIMIT_NOFILE).
+  size_t max_client_tunnels = SIZE_MAX;
+  // Client tunnels' ports (the receive packet limit comes from each open).
+  PortLimits port;
+  // WatchTunnels streams at once, and what each may hold queued.
+  size_t max_watchers = 256;
+  SubscriptionLimits watcher;
 };
 
 struct ListFilter {
@@ -89,13 +101,20 @@ class SessionManager final : public GatewayObserver {
   // One packet stream per tunnel.
   absl::StatusOr<std::shared_ptr<TunnelPort>> AttachStream(
       const std::string& tunnel_id);
-  void DetachStream(const std::string& tunnel_id);
+  // Frees the slot taken by the stream that attached `port`.
+  void DetachStream(const std::string& tunnel_id, const TunnelPort* port);
 
   // Events of matching tunnels from now on (and OPENED for the existing
-  // ones with `include_existing`).
-  std::shared_ptr<EventSubscription> Subscribe(
+  // ones with `include_existing`, produced one at a time by NextEvent).
+  // RESOURCE_EXHAUSTED beyond `max_watchers` subscriptions.
+  absl::StatusOr<std::shared_ptr<EventSubscription>> Subscribe(
       const std::string& tunnel_id, std::map<std::string, std::string> labels,
       bool include_existing);
+  // The subscription's next event: the next existing tunnel while it
+  // replays them (in tunnel id order, from a cursor), then what was queued.
+  // Called by the one stream that reads the subscription.
+  std::optional<SessionEvent> NextEvent(EventSubscription& subscription);
+  size_t watchers() const;
   void Unsubscribe(const std::shared_ptr<EventSubscription>& subscription);
 
   // Gateway tunnels per client identity, counted in one pass.
@@ -121,8 +140,9 @@ class SessionManager final : public GatewayObserver {
     std::shared_ptr<ClientTunnel> client;
     core::Endpoint gateway_remote;  // Gateway role.
     bool stream_attached = false;
-    std::string registered_url;         // Holds a registration there.
-    core::Endpoint data_plane;          // Given, or discovered.
+    bool holds_quota = false;    // A client tunnel's slot of limits_.quota.
+    std::string registered_url;  // Holds a registration there.
+    core::Endpoint data_plane;   // Given, or discovered.
     std::vector<OpenCallback> waiting;  // Opens of a connecting tunnel.
   };
   using Delivery =
@@ -134,6 +154,9 @@ class SessionManager final : public GatewayObserver {
   // Ends an open that failed before the data plane started.
   void FailOpen(const std::string& id, const absl::Status& status);
   void ReleaseLocked(Record& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  using RecordMap = std::map<std::string, std::shared_ptr<Record>>;
+  // Removes a record, giving back its quota slot.
+  void EraseLocked(RecordMap::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnConnected(const std::string& id,
                    absl::StatusOr<core::Endpoint> result);
   TunnelSnapshot SnapshotLocked(const Record& record) const
@@ -154,12 +177,13 @@ class SessionManager final : public GatewayObserver {
   Registrar* registrar_ = nullptr;
 
   mutable absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<Record>> records_ ABSL_GUARDED_BY(mu_);
+  RecordMap records_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<core::Endpoint, std::string> gateway_ids_
       ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<EventSubscription>> subscriptions_
       ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  size_t client_tunnels_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace snaptun::service

@@ -1,25 +1,75 @@
-// Bounded queues in both directions with burst wake-ups.
+// Bounded queues (packets and bytes, per port and shared) with burst
+// wake-ups.
 #include "service/tunnel_port.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace snaptun::service {
+namespace {
+
+PortLimits Sanitized(PortLimits limits) {
+  limits.receive_packets = std::max<size_t>(limits.receive_packets, 1);
+  limits.send_packets = std::max<size_t>(limits.send_packets, 1);
+  limits.receive_bytes =
+      std::max(limits.receive_bytes, TunnelPort::kMinQueueBytes);
+  limits.send_bytes = std::max(limits.send_bytes, TunnelPort::kMinQueueBytes);
+  return limits;
+}
+
+PortLimits PacketLimits(size_t receive_capacity, size_t send_capacity) {
+  PortLimits limits;
+  limits.receive_packets = receive_capacity;
+  limits.send_packets = send_capacity;
+  return limits;
+}
+
+}  // namespace
+
+TunnelPort::TunnelPort(const PortLimits& limits) : limits_(Sanitized(limits)) {}
 
 TunnelPort::TunnelPort(size_t receive_capacity, size_t send_capacity)
-    : receive_capacity_(receive_capacity == 0 ? 1 : receive_capacity),
-      send_capacity_(send_capacity == 0 ? 1 : send_capacity) {}
+    : TunnelPort(PacketLimits(receive_capacity, send_capacity)) {}
+
+TunnelPort::~TunnelPort() {
+  absl::MutexLock lock(&mu_);
+  Release(inbound_held_ + outbound_held_);
+}
+
+bool TunnelPort::Admit(size_t count, size_t held, size_t cost,
+                       size_t max_packets, size_t max_bytes) {
+  if (count >= max_packets || held + cost > max_bytes) return false;
+  return limits_.budget == nullptr || limits_.budget->TryTake(cost);
+}
+
+void TunnelPort::Release(size_t cost) {
+  if (limits_.budget != nullptr && cost > 0) limits_.budget->Give(cost);
+}
+
+bool TunnelPort::AdmitOutbound(size_t size) {
+  const size_t cost = Cost(size);
+  if (!Admit(outbound_.size(), outbound_held_, cost, limits_.send_packets,
+             limits_.send_bytes)) {
+    return false;
+  }
+  outbound_held_ += cost;
+  return true;
+}
+
+std::function<void()> TunnelPort::WakeIfIdle() {
+  if (wake_pending_ || !send_wake_) return nullptr;
+  wake_pending_ = true;
+  return send_wake_;
+}
 
 TunnelPort::SendStatus TunnelPort::Send(Packet payload) {
   std::function<void()> wake;
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return SendStatus::kClosed;
-    if (outbound_.size() >= send_capacity_) return SendStatus::kFull;
+    if (!AdmitOutbound(payload.size())) return SendStatus::kFull;
     outbound_.push_back(std::move(payload));
-    if (!wake_pending_ && send_wake_) {
-      wake_pending_ = true;
-      wake = send_wake_;
-    }
+    wake = WakeIfIdle();
   }
   if (wake) wake();
   return SendStatus::kAccepted;
@@ -31,32 +81,58 @@ size_t TunnelPort::SendBatch(std::vector<Packet>& payloads) {
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return 0;
-    while (accepted < payloads.size() && outbound_.size() < send_capacity_) {
+    while (accepted < payloads.size() &&
+           AdmitOutbound(payloads[accepted].size())) {
       outbound_.push_back(std::move(payloads[accepted++]));
     }
-    if (accepted > 0 && !wake_pending_ && send_wake_) {
-      wake_pending_ = true;
-      wake = send_wake_;
-    }
+    if (accepted > 0) wake = WakeIfIdle();
   }
   payloads.erase(payloads.begin(), payloads.begin() + accepted);
   if (wake) wake();
   return accepted;
 }
 
+size_t TunnelPort::SendCopies(
+    absl::Span<const absl::Span<const uint8_t>> payloads) {
+  std::function<void()> wake;
+  size_t accepted = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return 0;
+    // Room is checked before each copy is made.
+    while (accepted < payloads.size() &&
+           AdmitOutbound(payloads[accepted].size())) {
+      outbound_.push_back(
+          Packet(payloads[accepted].begin(), payloads[accepted].end()));
+      ++accepted;
+    }
+    if (accepted > 0) wake = WakeIfIdle();
+  }
+  if (wake) wake();
+  return accepted;
+}
+
 size_t TunnelPort::Receive(std::vector<Packet>& out, size_t max,
-                           absl::Duration timeout) {
+                           absl::Duration timeout, size_t max_bytes) {
   absl::MutexLock lock(&mu_);
   auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
     return !inbound_.empty() || closed_;
   };
   mu_.AwaitWithTimeout(absl::Condition(&ready), timeout);
   size_t taken = 0;
+  size_t freed = 0;
+  size_t bytes = 0;
   while (taken < max && !inbound_.empty()) {
+    const size_t size = inbound_.front().size();
+    if (taken > 0 && bytes + size > max_bytes) break;
+    bytes += size;
+    freed += Cost(size);
     out.push_back(std::move(inbound_.front()));
     inbound_.pop_front();
     ++taken;
   }
+  inbound_held_ -= freed;
+  Release(freed);
   return taken;
 }
 
@@ -75,6 +151,16 @@ size_t TunnelPort::receive_queued() const {
   return inbound_.size();
 }
 
+size_t TunnelPort::receive_bytes_held() const {
+  absl::MutexLock lock(&mu_);
+  return inbound_held_;
+}
+
+size_t TunnelPort::send_bytes_held() const {
+  absl::MutexLock lock(&mu_);
+  return outbound_held_;
+}
+
 void TunnelPort::SetSendWake(std::function<void()> wake) {
   absl::MutexLock lock(&mu_);
   send_wake_ = std::move(wake);
@@ -86,11 +172,6 @@ void TunnelPort::Deliver(absl::Span<const uint8_t> payload) {
 
 void TunnelPort::DeliverBatch(
     absl::Span<const absl::Span<const uint8_t>> payloads) {
-  // Copies are made before taking the lock, so the carrier is not held up.
-  std::vector<Packet> copies;
-  copies.reserve(payloads.size());
-  for (absl::Span<const uint8_t> p : payloads)
-    copies.emplace_back(p.begin(), p.end());
   std::function<void()> ready;
   size_t delivered = 0;
   uint64_t bytes = 0;
@@ -98,25 +179,32 @@ void TunnelPort::DeliverBatch(
     absl::MutexLock lock(&mu_);
     if (closed_) return;
     const bool was_empty = inbound_.empty();
-    for (Packet& copy : copies) {
-      if (inbound_.size() >= receive_capacity_) break;
-      bytes += copy.size();
-      inbound_.push_back(std::move(copy));
+    // Room is checked before anything is copied, so a flood costs no more
+    // memory than the queue may hold.
+    for (absl::Span<const uint8_t> p : payloads) {
+      const size_t cost = Cost(p.size());
+      if (!Admit(inbound_.size(), inbound_held_, cost, limits_.receive_packets,
+                 limits_.receive_bytes)) {
+        break;
+      }
+      inbound_held_ += cost;
+      bytes += p.size();
+      inbound_.push_back(Packet(p.begin(), p.end()));
       ++delivered;
     }
     if (was_empty && delivered > 0) ready = receive_ready_;
     // Counted before the payloads can be seen, so a reader never finds a
     // payload its counters do not include.
-    if (delivered < copies.size()) {
+    if (delivered < payloads.size()) {
       counters_.Drop(core::DropReason::kReceiveQueueFull,
-                     copies.size() - delivered);
+                     payloads.size() - delivered);
     }
     counters_.rx_packets.fetch_add(delivered, std::memory_order_relaxed);
     counters_.rx_bytes.fetch_add(bytes, std::memory_order_relaxed);
   }
-  if (delivered < copies.size() && drop_observer_) {
+  if (delivered < payloads.size() && drop_observer_) {
     drop_observer_(core::DropReason::kReceiveQueueFull,
-                   copies.size() - delivered);
+                   payloads.size() - delivered);
   }
   if (ready) ready();
 }
@@ -124,11 +212,15 @@ void TunnelPort::DeliverBatch(
 size_t TunnelPort::TakeOutbound(std::vector<Packet>& out, size_t max) {
   absl::MutexLock lock(&mu_);
   size_t taken = 0;
+  size_t freed = 0;
   while (taken < max && !outbound_.empty()) {
+    freed += Cost(outbound_.front().size());
     out.push_back(std::move(outbound_.front()));
     outbound_.pop_front();
     ++taken;
   }
+  outbound_held_ -= freed;
+  Release(freed);
   if (outbound_.empty()) wake_pending_ = false;
   return taken;
 }
@@ -140,6 +232,8 @@ void TunnelPort::Close() {
     if (closed_) return;
     closed_ = true;
     outbound_.clear();
+    Release(outbound_held_);
+    outbound_held_ = 0;
     send_wake_ = nullptr;
     ready = std::move(receive_ready_);
     receive_ready_ = nullptr;

@@ -1,6 +1,7 @@
 // The user-facing end of one tunnel, shared between the worker that owns the
 // tunnel and whoever carries its packets (a gRPC stream, a test, the bench).
-// Both directions are bounded queues: a payload that arrives while the
+// Both directions are bounded queues, in packets and in bytes, per port and
+// against a budget shared by all ports: a payload that arrives while the
 // receive queue is full is dropped and counted (`receive_queue_full`), and a
 // full send queue refuses the payload so the caller can push back. The
 // worker learns of new outbound payloads through one wake-up per burst, not
@@ -10,6 +11,7 @@
 
 #include <array>
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <vector>
@@ -18,6 +20,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "service/byte_budget.h"
 #include "tunnel/core/fifo.h"
 #include "tunnel/core/verdict.h"
 
@@ -43,11 +46,33 @@ struct TunnelCounters {
   }
 };
 
+// How much one port may hold, in packets and in bytes, each way. A payload
+// is charged its size plus kPacketOverhead (the vector and the allocator's
+// header), so a flood of tiny packets is bounded too. Byte limits below
+// kMinQueueBytes are raised to it, so the largest payload always fits an
+// empty queue.
+struct PortLimits {
+  size_t receive_packets = 1024;
+  size_t receive_bytes = size_t{2} << 20;
+  size_t send_packets = 1024;
+  size_t send_bytes = size_t{2} << 20;
+  // Shared by every port of the daemon; optional, outlives the port.
+  ByteBudget* budget = nullptr;
+};
+
 class TunnelPort {
  public:
   enum class SendStatus : uint8_t { kAccepted, kFull, kClosed };
 
+  static constexpr size_t kPacketOverhead = sizeof(Packet) + 16;
+  static constexpr size_t kMinQueueBytes = 65535 + kPacketOverhead;
+  // What a payload of `size` bytes is charged while queued.
+  static size_t Cost(size_t size) { return size + kPacketOverhead; }
+
+  explicit TunnelPort(const PortLimits& limits);
+  // Packet limits only, with the default byte limits and no shared budget.
   TunnelPort(size_t receive_capacity, size_t send_capacity);
+  ~TunnelPort();
   TunnelPort(const TunnelPort&) = delete;
   TunnelPort& operator=(const TunnelPort&) = delete;
 
@@ -56,14 +81,23 @@ class TunnelPort {
   // Moves as many of `payloads` (from the front) as fit; returns how many.
   // The worker is woken at most once.
   size_t SendBatch(std::vector<Packet>& payloads);
-  // Waits up to `timeout` for a payload, then moves up to `max` into `out`.
-  // Returns how many; zero on timeout or once closed and drained.
-  size_t Receive(std::vector<Packet>& out, size_t max, absl::Duration timeout);
+  // Copies as many of `payloads` (from the front) as fit into the send
+  // queue; nothing is copied that does not fit. Returns how many.
+  size_t SendCopies(absl::Span<const absl::Span<const uint8_t>> payloads);
+  // Waits up to `timeout` for a payload, then moves up to `max` into `out`,
+  // stopping before their sizes would add up to more than `max_bytes`
+  // (though always taking one if any is queued). Returns how many; zero on
+  // timeout or once closed and drained.
+  size_t Receive(std::vector<Packet>& out, size_t max, absl::Duration timeout,
+                 size_t max_bytes = SIZE_MAX);
   // Called on the worker thread whenever the receive queue goes from empty
   // to non-empty, and once on close. Replaces any previous callback.
   void SetReceiveReady(std::function<void()> ready);
   bool closed() const;
   size_t receive_queued() const;
+  // Bytes held (as charged, see Cost) in each queue.
+  size_t receive_bytes_held() const;
+  size_t send_bytes_held() const;
   TunnelCounters& counters() { return counters_; }
   const TunnelCounters& counters() const { return counters_; }
 
@@ -77,7 +111,8 @@ class TunnelPort {
     drop_observer_ = std::move(observer);
   }
   void Deliver(absl::Span<const uint8_t> payload);
-  // Delivers a batch under one lock and with at most one wake-up.
+  // Delivers a batch under one lock and with at most one wake-up. Only
+  // what fits is copied; the rest is dropped as `receive_queue_full`.
   void DeliverBatch(absl::Span<const absl::Span<const uint8_t>> payloads);
   // Moves up to `max` payloads out of the send queue. When it leaves the
   // queue empty, the next Send wakes the worker again.
@@ -85,13 +120,24 @@ class TunnelPort {
   void Close();
 
  private:
-  const size_t receive_capacity_;
-  const size_t send_capacity_;
+  // True when a payload of `cost` fits the queue holding `held` bytes in
+  // `count` packets, and the shared budget (taken here if so).
+  bool Admit(size_t count, size_t held, size_t cost, size_t max_packets,
+             size_t max_bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Release(size_t cost);
+  // Charges a payload of `size` to the send queue if it fits.
+  bool AdmitOutbound(size_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The worker's wake-up, when no drain is pending yet.
+  std::function<void()> WakeIfIdle() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const PortLimits limits_;
   TunnelCounters counters_;
   std::function<void(core::DropReason, uint64_t)> drop_observer_;
   mutable absl::Mutex mu_;
   core::Fifo<Packet> inbound_ ABSL_GUARDED_BY(mu_);
   core::Fifo<Packet> outbound_ ABSL_GUARDED_BY(mu_);
+  size_t inbound_held_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t outbound_held_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> send_wake_ ABSL_GUARDED_BY(mu_);

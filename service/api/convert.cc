@@ -141,9 +141,9 @@ void ToProto(const TunnelSnapshot& s, v1::Tunnel& out) {
 
 void ToProto(const SessionEvent& event, v1::TunnelEvent& out) {
   out.set_type(EventToProto(event.type));
-  out.set_tunnel_id(event.tunnel.tunnel_id);
+  out.set_tunnel_id(event.tunnel->tunnel_id);
   ToProto(event.time, *out.mutable_time());
-  ToProto(event.tunnel, *out.mutable_tunnel());
+  ToProto(*event.tunnel, *out.mutable_tunnel());
   out.set_reason(event.reason);
 }
 

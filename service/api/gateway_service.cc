@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "service/api/convert.h"
+#include "service/api/labels.h"
 
 namespace snaptun::service {
 namespace {
@@ -73,11 +74,15 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::AuthorizeIdentity(
   if (expires <= now) {
     return FinishUnary(context, Invalid("expires_at is in the past"));
   }
+  if (absl::Status s = ValidateLabels(request->labels()); !s.ok()) {
+    return FinishUnary(context, ToGrpc(s));
+  }
   std::map<std::string, std::string> labels(request->labels().begin(),
                                             request->labels().end());
-  const IdentityRecord record =
-      sessions_.identities()->Grant(*key, now, expires, std::move(labels));
-  ToProto(record, TunnelsOf(sessions_, *key), *response->mutable_identity());
+  const absl::StatusOr<IdentityRecord> record =
+      sessions_.identities()->TryGrant(*key, now, expires, std::move(labels));
+  if (!record.ok()) return FinishUnary(context, ToGrpc(record.status()));
+  ToProto(*record, TunnelsOf(sessions_, *key), *response->mutable_identity());
   return FinishUnary(context, grpc::Status::OK);
 }
 

@@ -11,6 +11,10 @@ namespace snaptun::service {
 namespace {
 
 constexpr size_t kPacketsPerWrite = 256;
+// A written PacketBatch holds at most this many payload bytes (one payload
+// more if a single one is larger), well under gRPC's default 4 MiB receive
+// limit; what does not fit goes in the next write.
+constexpr size_t kBytesPerWrite = size_t{1} << 20;
 // The largest payload a tunnel can carry in one datagram.
 constexpr size_t kMaxPayload = core::kMaxDatagramSize - 32;
 
@@ -45,7 +49,9 @@ bool PacketStream::HandleRead(bool ok) {
   absl::MutexLock lock(&mu_);
   if (finished_) return false;
   if (!ok) {
-    // The caller finished sending; the stream ends once our writes do.
+    // The caller finished sending; the stream ends (OK) once the write in
+    // flight, if any, is done.
+    reads_done_ = true;
     if (!writing_) FinishOnce(grpc::Status::OK);
     return false;
   }
@@ -78,7 +84,8 @@ bool PacketStream::HandleRead(bool ok) {
                                   ", not ", in_.tunnel_id())));
     return false;
   }
-  std::vector<Packet> packets;
+  // Views, not copies: the port copies only what fits its queue.
+  std::vector<absl::Span<const uint8_t>> packets;
   packets.reserve(in_.packets_size());
   uint64_t oversize = 0;
   for (const std::string& p : in_.packets()) {
@@ -87,10 +94,10 @@ bool PacketStream::HandleRead(bool ok) {
       ++oversize;
       continue;
     }
-    packets.emplace_back(p.begin(), p.end());
+    packets.emplace_back(reinterpret_cast<const uint8_t*>(p.data()), p.size());
   }
   const size_t offered = packets.size();
-  const size_t accepted = offered == 0 ? 0 : port_->SendBatch(packets);
+  const size_t accepted = offered == 0 ? 0 : port_->SendCopies(packets);
   const uint64_t backpressure = offered - accepted;
   if (oversize > 0)
     port_->counters().Drop(core::DropReason::kOversize, oversize);
@@ -113,9 +120,9 @@ bool PacketStream::HandleRead(bool ok) {
 
 void PacketStream::MaybeWrite() {
   absl::MutexLock lock(&mu_);
-  if (finished_ || writing_ || port_ == nullptr) return;
+  if (finished_ || writing_ || reads_done_ || port_ == nullptr) return;
   std::vector<Packet> got;
-  port_->Receive(got, kPacketsPerWrite, absl::ZeroDuration());
+  port_->Receive(got, kPacketsPerWrite, absl::ZeroDuration(), kBytesPerWrite);
   if (got.empty()) {
     if (port_->closed()) {
       FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED,
@@ -143,6 +150,10 @@ void PacketStream::OnWriteDone(bool ok) {
                               "the caller stopped reading"));
       return;
     }
+    if (reads_done_) {
+      FinishOnce(grpc::Status::OK);
+      return;
+    }
   }
   MaybeWrite();
 }
@@ -155,12 +166,14 @@ void PacketStream::OnCancel() {
 void PacketStream::OnDone() {
   link_->Cut();
   std::string id;
+  std::shared_ptr<TunnelPort> port;
   {
     absl::MutexLock lock(&mu_);
     if (port_ != nullptr) port_->SetReceiveReady(nullptr);
     id = tunnel_id_;
+    port = port_;
   }
-  if (!id.empty()) sessions_.DetachStream(id);
+  if (!id.empty()) sessions_.DetachStream(id, port.get());
   delete this;
 }
 
@@ -180,8 +193,16 @@ EventStream::EventStream(SessionManager& sessions,
   }
   std::map<std::string, std::string> labels(request.labels().begin(),
                                             request.labels().end());
-  subscription_ = sessions_.Subscribe(request.tunnel_id(), std::move(labels),
-                                      request.include_existing());
+  absl::StatusOr<std::shared_ptr<EventSubscription>> subscription =
+      sessions_.Subscribe(request.tunnel_id(), std::move(labels),
+                          request.include_existing());
+  if (!subscription.ok()) {
+    absl::MutexLock lock(&mu_);
+    finished_ = true;
+    Finish(ToGrpc(subscription.status()));
+    return;
+  }
+  subscription_ = std::move(*subscription);
   std::weak_ptr<ReactorLink> link = link_;
   subscription_->SetReady([link] {
     if (auto l = link.lock()) l->Wake();
@@ -202,7 +223,7 @@ void EventStream::MaybeWrite() {
                         "with include_existing to resynchronize"));
     return;
   }
-  std::optional<SessionEvent> event = subscription_->Pop();
+  std::optional<SessionEvent> event = sessions_.NextEvent(*subscription_);
   if (!event.has_value()) return;
   out_.Clear();
   ToProto(*event, out_);

@@ -4,12 +4,13 @@
 // packets, and those of every later message, go into the tunnel's send
 // queue. A full queue drops the rest of that message, counted as
 // `stream_backpressure` (the caller sent faster than the tunnel carries).
-// Packets from the tunnel are written back in batches of up to 256, one
-// write in flight; while a write is pending they wait in the tunnel's
-// bounded receive queue, and beyond its capacity they are dropped as
-// `receive_queue_full` (the reader is slow). Each written batch reports, in
-// `dropped`, how many were dropped since the previous one. Closing the
-// tunnel ends the stream with CANCELLED.
+// Packets from the tunnel are written back in batches of up to 256 packets
+// and 1 MiB of payload (so a client with gRPC's default 4 MiB receive limit
+// can read any batch), one write in flight; while a write is pending they wait
+// in the tunnel's bounded receive queue, and beyond its capacity they are
+// dropped as `receive_queue_full` (the reader is slow). Each written batch
+// reports, in `dropped`, how many were dropped since the previous one. Closing
+// the tunnel ends the stream with CANCELLED.
 //
 // EventStream (WatchTunnels): one event per write from a bounded
 // subscription; a watcher that falls too far behind is ended with
@@ -69,6 +70,8 @@ class PacketStream final
   Role role_ ABSL_GUARDED_BY(mu_) = Role::kClient;
   std::shared_ptr<TunnelPort> port_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  // The caller half-closed: finish once the write in flight is done.
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t dropped_reported_ ABSL_GUARDED_BY(mu_) = 0;
 };

@@ -3,6 +3,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/api/convert.h"
+#include "service/api/labels.h"
 #include "service/api/stream_reactors.h"
 #include "service/control_plane/connect_client.h"
 
@@ -10,7 +11,6 @@ namespace snaptun::service {
 namespace {
 
 constexpr size_t kMaxIdLength = 128;
-constexpr size_t kMaxLabels = 64;
 constexpr size_t kMaxReceiveQueue = 1 << 20;
 constexpr absl::Duration kMaxConnectTimeout = absl::Minutes(10);
 
@@ -23,21 +23,6 @@ bool ValidId(const std::string& id) {
     }
   }
   return true;
-}
-
-absl::Status ValidateLabels(
-    const google::protobuf::Map<std::string, std::string>& labels) {
-  if (labels.size() > kMaxLabels) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("at most ", kMaxLabels, " labels"));
-  }
-  for (const auto& [k, v] : labels) {
-    if (k.empty() || k.size() > 63 || v.size() > 256) {
-      return absl::InvalidArgumentError(
-          "label keys must be 1-63 bytes and values at most 256 bytes");
-    }
-  }
-  return absl::OkStatus();
 }
 
 }  // namespace

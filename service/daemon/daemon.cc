@@ -4,7 +4,9 @@
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <iostream>
 
 #include "absl/strings/match.h"
@@ -46,6 +48,48 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
   crypto::SecureZero(options.pem_key_cert_pairs[0].private_key.data(),
                      options.pem_key_cert_pairs[0].private_key.size());
   return credentials;
+}
+
+std::vector<metrics::FamilySnapshot> QueueBudgetMetrics(
+    const ByteBudget& budget) {
+  using metrics::MetricType;
+  return {
+      {"snaptun_queue_budget_bytes",
+       "Bytes of queued packets the tunnel ports hold together (used), and "
+       "the most they may (limit, --queue_budget_bytes).",
+       MetricType::kGauge,
+       {{{{"kind", "used"}}, static_cast<double>(budget.used()), {}},
+        {{{"kind", "limit"}}, static_cast<double>(budget.limit()), {}}}},
+      {"snaptun_queue_budget_refusals_total",
+       "Packets refused because the shared queue budget was spent (counted "
+       "also as receive_queue_full drops, or as a full send queue).",
+       MetricType::kCounter,
+       {{{}, static_cast<double>(budget.refused()), {}}}},
+  };
+}
+
+// Each client tunnel holds a socket. Raises the soft RLIMIT_NOFILE to the
+// hard one, and returns how many client tunnels fit while leaving room for
+// the API's connections, the exporter and files.
+size_t ClientTunnelsAllowedByFds(size_t max_tunnels) {
+  constexpr rlim_t kReserve = 256;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return max_tunnels;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return max_tunnels;
+  const size_t allowed =
+      limit.rlim_cur > kReserve ? limit.rlim_cur - kReserve : 0;
+  if (allowed < max_tunnels) {
+    std::cerr << "snaptund: RLIMIT_NOFILE is " << limit.rlim_cur
+              << ": client tunnels are limited to " << allowed
+              << " (below --max_tunnels " << max_tunnels
+              << "); raise the limit to allow more\n";
+  }
+  return std::min(allowed, max_tunnels);
 }
 
 // True when `listen` (host:port) only accepts connections from this host.
@@ -90,9 +134,23 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   d->registry_.AddCollector(metrics::CollectProcessMetrics);
   d->metrics_ = std::make_unique<DataPlaneMetrics>(d->registry_);
   d->pool_ = std::make_unique<WorkerPool>(d->clock_, config.workers);
+  d->queue_budget_ = std::make_unique<ByteBudget>(config.queue_budget_bytes);
+  d->registry_.AddCollector([budget = d->queue_budget_.get()] {
+    return QueueBudgetMetrics(*budget);
+  });
+  PortLimits port;
+  port.receive_bytes = config.queue_bytes_per_tunnel;
+  port.send_bytes = config.queue_bytes_per_tunnel;
+  port.budget = d->queue_budget_.get();
+  d->tunnel_quota_ = std::make_unique<core::TunnelQuota>(config.max_tunnels);
   SessionLimits limits;
+  limits.max_client_tunnels = ClientTunnelsAllowedByFds(config.max_tunnels);
+  limits.quota = d->tunnel_quota_.get();
   limits.max_tunnels = config.max_tunnels;
   limits.max_tunnels_per_identity = config.max_tunnels_per_identity;
+  limits.port = port;
+  limits.max_watchers = config.max_watchers;
+  limits.watcher.bytes = config.watcher_queue_bytes;
   d->sessions_ = std::make_unique<SessionManager>(*d->pool_, *d->identity_,
                                                   limits, d->metrics_.get());
   if (d->snap_token_ != nullptr) {
@@ -115,14 +173,16 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       return absl::InvalidArgumentError(absl::StrCat(
           "--gateway_listen must be ip:port, got ", config.gateway_listen));
     }
-    d->identities_ = std::make_unique<IdentityStore>();
+    d->identities_ = std::make_unique<IdentityStore>(config.max_identities);
     GatewayConfig gateway_config;
     gateway_config.listen = *listen;
     gateway_config.mode = config.gateway_mode;
     gateway_config.max_tunnels = config.max_tunnels;
+    gateway_config.quota = d->tunnel_quota_.get();
     gateway_config.max_tunnels_per_identity = config.max_tunnels_per_identity;
     gateway_config.metrics = d->metrics_.get();
     gateway_config.rate_limiter = config.handshake_limits;
+    gateway_config.port = port;
     absl::StatusOr<std::unique_ptr<Gateway>> gateway =
         Gateway::Start(*d->pool_, *d->identity_, *d->identities_,
                        gateway_config, d->sessions_.get());

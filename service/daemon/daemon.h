@@ -47,6 +47,14 @@ struct DaemonConfig {
   // answer accepted.
   std::vector<std::string> control_plane_plain_http_hosts;
   size_t control_plane_max_response_bytes = size_t{1} << 20;
+  // Bytes one tunnel's port may hold each way, and all ports together.
+  size_t queue_bytes_per_tunnel = size_t{2} << 20;
+  size_t queue_budget_bytes = size_t{256} << 20;
+  // Authorized identities a gateway holds.
+  size_t max_identities = 1000000;
+  // WatchTunnels streams at once, and the bytes of events each may hold.
+  size_t max_watchers = 256;
+  size_t watcher_queue_bytes = size_t{1} << 20;
   // Handshakes per second per source address before cookies, and before
   // drops (a whole NAT or client host shares one source address).
   core::RateLimiterConfig handshake_limits;
@@ -76,6 +84,8 @@ class Daemon {
   Daemon() = default;
 
   io::SystemClock clock_;
+  std::unique_ptr<ByteBudget> queue_budget_;
+  std::unique_ptr<core::TunnelQuota> tunnel_quota_;
   std::unique_ptr<core::LocalIdentity> identity_;
   metrics::Registry registry_;
   std::unique_ptr<DataPlaneMetrics> metrics_;

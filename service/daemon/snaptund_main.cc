@@ -53,6 +53,22 @@ ABSL_FLAG(std::vector<std::string>, control_plane_plain_http_hosts, {},
           "https://, since each call carries the SNAP token");
 ABSL_FLAG(int, control_plane_max_response_kib, 1024,
           "largest control-plane answer accepted, in KiB");
+ABSL_FLAG(int, queue_kib_per_tunnel, 2048,
+          "bytes (KiB) of packets one tunnel may queue in each direction "
+          "(payloads plus a small per-packet charge); beyond it packets are "
+          "dropped as receive_queue_full, or refused to the sender");
+ABSL_FLAG(int, queue_budget_mib, 256,
+          "bytes (MiB) of packets all tunnels together may queue; size it "
+          "below the container's memory limit");
+ABSL_FLAG(int, max_identities, 1000000,
+          "authorized identities a gateway holds; AuthorizeIdentity of one "
+          "more is refused with RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, max_watchers, 256,
+          "WatchTunnels streams served at once; more are refused with "
+          "RESOURCE_EXHAUSTED");
+ABSL_FLAG(int, watcher_queue_kib, 1024,
+          "bytes (KiB) of events one WatchTunnels stream may have queued; a "
+          "watcher further behind is ended with RESOURCE_EXHAUSTED");
 ABSL_FLAG(bool, version, false, "print the version and exit");
 ABSL_FLAG(bool, self_check, false,
           "start on loopback with a throwaway key, carry one packet through a "
@@ -120,6 +136,30 @@ int main(int argc, char** argv) {
   }
   config.control_plane_max_response_bytes =
       static_cast<size_t>(max_response_kib) * 1024;
+  const int queue_kib = absl::GetFlag(FLAGS_queue_kib_per_tunnel);
+  const int budget_mib = absl::GetFlag(FLAGS_queue_budget_mib);
+  if (queue_kib <= 0 || budget_mib <= 0) {
+    std::cerr << "snaptund: --queue_kib_per_tunnel and --queue_budget_mib "
+                 "must be > 0\n";
+    return 2;
+  }
+  config.queue_bytes_per_tunnel = static_cast<size_t>(queue_kib) * 1024;
+  config.queue_budget_bytes = static_cast<size_t>(budget_mib) << 20;
+  const int max_watchers = absl::GetFlag(FLAGS_max_watchers);
+  const int watcher_kib = absl::GetFlag(FLAGS_watcher_queue_kib);
+  if (max_watchers <= 0 || watcher_kib <= 0) {
+    std::cerr << "snaptund: --max_watchers and --watcher_queue_kib must be "
+                 "> 0\n";
+    return 2;
+  }
+  config.max_watchers = static_cast<size_t>(max_watchers);
+  const int max_identities = absl::GetFlag(FLAGS_max_identities);
+  if (max_identities <= 0) {
+    std::cerr << "snaptund: --max_identities must be > 0\n";
+    return 2;
+  }
+  config.max_identities = static_cast<size_t>(max_identities);
+  config.watcher_queue_bytes = static_cast<size_t>(watcher_kib) * 1024;
   const int per_source = absl::GetFlag(FLAGS_handshakes_per_source);
   const int per_source_max = absl::GetFlag(FLAGS_handshakes_per_source_max);
   const int total = absl::GetFlag(FLAGS_handshakes_total);

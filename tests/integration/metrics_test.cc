@@ -354,7 +354,7 @@ TEST_F(MetricsTest, FullReceiveQueueCountsEachDroppedPayload) {
   const core::LocalIdentity client(testing::FilledKey(61));
   Authorize(client.public_key());
   service::ClientTunnelConfig config = ClientConfig();
-  config.receive_queue_capacity = 2;
+  config.port.receive_packets = 2;
   auto tunnel = service::ClientTunnel::Connect(pool_.at(0), client, config);
   ASSERT_TRUE(tunnel.ok());
   tunnels_.push_back(*tunnel);

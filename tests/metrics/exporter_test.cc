@@ -3,9 +3,15 @@
 // 404 elsewhere, and a clear error for a bad listen address.
 #include "metrics/exporter.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "metrics/text_format.h"
@@ -66,6 +72,43 @@ TEST(ExporterTest, ServesMetricsHealthAndReadiness) {
   (*exporter)->SetReady(false);  // Draining.
   EXPECT_EQ(Get(port, "/readyz").status, 503);
   EXPECT_EQ(Get(port, "/nothing").status, 404);
+}
+
+// A TCP connection to the exporter that never sends a request.
+int IdleConnection(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
+            0);
+  return fd;
+}
+
+// Slowloris: connections that send nothing must neither hold the probes
+// (they used to wait for one of two threads, up to 30 s) nor be kept open.
+TEST(ExporterTest, IdleConnectionsDoNotBlockProbes) {
+  Registry registry;
+  absl::StatusOr<std::unique_ptr<Exporter>> exporter =
+      Exporter::Start("127.0.0.1:0", registry);
+  ASSERT_TRUE(exporter.ok()) << exporter.status();
+  const int port = (*exporter)->port();
+  std::vector<int> idle;
+  for (int i = 0; i < 8; ++i) idle.push_back(IdleConnection(port));
+  // Get gives up after 5 s; an answer at all means the probe got through.
+  EXPECT_EQ(Get(port, "/healthz").status, 200);
+  EXPECT_EQ(Get(port, "/metrics").status, 200);
+  // The server closes a connection that sends nothing (recv sees EOF or a
+  // reset) instead of keeping its thread.
+  timeval wait{30, 0};
+  setsockopt(idle[0], SOL_SOCKET, SO_RCVTIMEO, &wait, sizeof(wait));
+  char byte;
+  const ssize_t n = recv(idle[0], &byte, 1, 0);
+  const int error = errno;
+  EXPECT_TRUE(n == 0 || (n < 0 && error != EAGAIN && error != EWOULDBLOCK))
+      << n << " " << error;
+  for (int fd : idle) close(fd);
 }
 
 TEST(ExporterTest, BadListenAddressIsAClearError) {

@@ -56,6 +56,11 @@ TunnelTable::TunnelTable(const LocalIdentity& local,
       ledger_(shared != nullptr ? *shared : *own_ledger_),
       cookies_(local) {}
 
+TunnelTable::~TunnelTable() {
+  if (config_.quota == nullptr) return;
+  for (size_t i = 0; i < tunnels_.size(); ++i) config_.quota->Release();
+}
+
 void TunnelTable::Collect(const Endpoint& remote,
                           const crypto::PublicKey& identity,
                           PeerOutput& peer_out, TableOutput& out) {
@@ -83,9 +88,10 @@ void TunnelTable::Schedule(const Endpoint& remote, Tunnel& tunnel) {
 }
 
 void TunnelTable::Erase(const Endpoint& remote, RemovalReason reason,
-                        TableOutput& out) {
+                        TableOutput& out, bool release_quota) {
   auto it = tunnels_.find(remote);
   if (it == tunnels_.end()) return;
+  if (release_quota && config_.quota != nullptr) config_.quota->Release();
   const crypto::PublicKey identity = it->second.identity;
   auto count = per_identity_.find(identity);
   if (count != per_identity_.end() && --count->second == 0) {
@@ -209,7 +215,9 @@ IncomingResult TunnelTable::HandleInitiation(absl::Time now,
   Tunnel* same = replacing ? nullptr : existing;
   if (same == nullptr) {
     const size_t held = tunnels_.size() - (replacing ? 1 : 0);
-    if (held >= config_.max_tunnels ||
+    const bool daemon_full = !replacing && config_.quota != nullptr &&
+                             config_.quota->held() >= config_.quota->limit();
+    if (held >= config_.max_tunnels || daemon_full ||
         CountFor(contents.remote_static) >= config_.max_tunnels_per_identity) {
       return DropIn(DropReason::kRateLimited, HandshakeFailure::kRateLimited);
     }
@@ -255,6 +263,10 @@ IncomingResult TunnelTable::HandleInitiation(absl::Time now,
     return result;
   }
   if (fresh != nullptr) {
+    if (config_.quota != nullptr && !config_.quota->TryAcquire()) {
+      scratch_.Clear();  // The daemon is full: no response, no state.
+      return DropIn(DropReason::kRateLimited, HandshakeFailure::kRateLimited);
+    }
     Tunnel t;
     t.peer = std::move(fresh);
     t.identity = identity;
@@ -287,7 +299,7 @@ IncomingResult TunnelTable::ConfirmCandidate(absl::Time now,
   // Key confirmation: the newcomer receives at this address, so the old
   // tunnel cannot be the one talking from it any more.
   std::unique_ptr<Peer> confirmed = std::move(tunnel.candidate);
-  Erase(from, RemovalReason::kReplaced, out);
+  Erase(from, RemovalReason::kReplaced, out, /*release_quota=*/false);
   Tunnel t;
   t.peer = std::move(confirmed);
   t.identity = identity;

@@ -32,6 +32,7 @@
 #include "tunnel/core/identity.h"
 #include "tunnel/core/peer.h"
 #include "tunnel/core/rate_limiter.h"
+#include "tunnel/core/tunnel_quota.h"
 #include "tunnel/core/verdict.h"
 #include "tunnel/crypto/random.h"
 #include "tunnel/crypto/tai64n.h"
@@ -44,6 +45,9 @@ struct TunnelTableConfig {
   size_t max_tunnels_per_identity = 16;
   size_t queue_capacity = 128;
   RateLimiterConfig rate_limiter;
+  // Shared with the other tables and the client role; each tunnel holds a
+  // slot. Optional; outlives the table.
+  TunnelQuota* quota = nullptr;
 };
 
 enum class RemovalReason : uint8_t {
@@ -94,6 +98,8 @@ class TunnelTable {
   TunnelTable(const LocalIdentity& local, const Authorizer& authorizer,
               crypto::RandomSource& rng, const TunnelTableConfig& config,
               HandshakeLedger* shared = nullptr);
+  // Gives back the quota slots of the tunnels still held.
+  ~TunnelTable();
   TunnelTable(const TunnelTable&) = delete;
   TunnelTable& operator=(const TunnelTable&) = delete;
 
@@ -158,7 +164,10 @@ class TunnelTable {
   void Collect(const Endpoint& remote, const crypto::PublicKey& identity,
                PeerOutput& peer_out, TableOutput& out);
   void Schedule(const Endpoint& remote, Tunnel& tunnel);
-  void Erase(const Endpoint& remote, RemovalReason reason, TableOutput& out);
+  // Removes the tunnel at `remote`; its quota slot is given back unless it
+  // passes to a successor at the same address.
+  void Erase(const Endpoint& remote, RemovalReason reason, TableOutput& out,
+             bool release_quota = true);
 
   const LocalIdentity& local_;
   const Authorizer& authorizer_;
