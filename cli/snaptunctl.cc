@@ -41,6 +41,9 @@ ABSL_FLAG(std::string, id, "", "open: tunnel id; watch: only this tunnel");
 ABSL_FLAG(std::string, peer, "", "open/bench: the data plane's public key");
 ABSL_FLAG(std::string, data_plane, "", "open/bench: the data plane ip:port");
 ABSL_FLAG(std::string, mode, "snap", "open: snap or wireguard");
+ABSL_FLAG(std::string, control_plane_url, "",
+          "open: register with this SNAP control plane (and discover the "
+          "data plane when --peer and --data_plane are not given)");
 ABSL_FLAG(absl::Duration, connect_timeout, absl::Seconds(10),
           "open: handshake deadline");
 ABSL_FLAG(int, keepalive, 10, "open: persistent keepalive seconds (0 = off)");
@@ -133,9 +136,13 @@ int Pubkey(const std::vector<char*>& args) {
 int Open(ApiClient& client) {
   v1::OpenTunnelRequest request;
   std::string peer;
-  if (!DecodeKey(absl::GetFlag(FLAGS_peer), peer)) {
+  const std::string control_plane = absl::GetFlag(FLAGS_control_plane_url);
+  const bool discover =
+      !control_plane.empty() && absl::GetFlag(FLAGS_peer).empty();
+  if (!discover && !DecodeKey(absl::GetFlag(FLAGS_peer), peer)) {
     return Usage("--peer must be a base64 public key");
   }
+  request.set_control_plane_url(control_plane);
   request.set_tunnel_id(absl::GetFlag(FLAGS_id));
   request.set_peer_public_key(peer);
   request.set_data_plane_address(absl::GetFlag(FLAGS_data_plane));
@@ -147,7 +154,9 @@ int Open(ApiClient& client) {
       static_cast<int32_t>(absl::ToInt64Nanoseconds(timeout) % 1000000000));
   request.set_persistent_keepalive_seconds(absl::GetFlag(FLAGS_keepalive));
   *request.mutable_labels() = Labels();
-  std::cerr << "opening a tunnel to " << request.data_plane_address()
+  std::cerr << "opening a tunnel to "
+            << (discover ? "the discovered data plane"
+                         : request.data_plane_address())
             << " ...\n";
   v1::Tunnel tunnel;
   auto context = client.Context(timeout + absl::Seconds(5));
