@@ -218,11 +218,16 @@ absl::StatusOr<std::string> ConnectUnary(const std::string& base_url,
         "control plane ", *url, " unreachable: ", curl_easy_strerror(result)));
   }
   if (status / 100 == 2) return std::move(response.body);
-  const std::string code = JsonField(response.body, "code");
-  const std::string message = JsonField(response.body, "message");
+  return DecodeConnectError(status, response.body, *url);
+}
+
+absl::Status DecodeConnectError(long http_status, const std::string& body,
+                                const std::string& url) {
+  const std::string code = JsonField(body, "code");
+  const std::string message = JsonField(body, "message");
   return absl::Status(
-      code.empty() ? HttpCode(status) : ConnectCode(code),
-      absl::StrCat("control plane ", *url, " answered HTTP ", status,
+      code.empty() ? HttpCode(http_status) : ConnectCode(code),
+      absl::StrCat("control plane ", url, " answered HTTP ", http_status,
                    code.empty() ? "" : absl::StrCat(" ", code),
                    message.empty() ? "" : absl::StrCat(": ", message)));
 }

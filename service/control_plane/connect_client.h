@@ -41,6 +41,12 @@ absl::StatusOr<std::string> JoinUrl(const std::string& base,
 // The host of an http(s) URL, without brackets or port.
 std::string UrlHost(const std::string& url);
 
+// The status a non-2xx answer stands for: the code and message of a
+// Connect JSON error ({"code": "...", "message": "..."}) when the body is
+// one, else Connect's fallback for the HTTP status. Never OK.
+absl::Status DecodeConnectError(long http_status, const std::string& body,
+                                const std::string& url);
+
 // One unary call; returns the response body.
 absl::StatusOr<std::string> ConnectUnary(const std::string& base_url,
                                          const std::string& path,

@@ -306,6 +306,112 @@ TEST_F(ApiTest, StreamPacketsRefusesUnnamedAndUnknownTunnels) {
   }
 }
 
+// The gateway-side tunnel id of the only gateway tunnel.
+std::string OnlyGatewayTunnel(v1::TunnelService::Stub& stub,
+                              grpc::ClientContext* context) {
+  v1::ListTunnelsRequest list;
+  list.set_role(v1::ROLE_GATEWAY);
+  v1::ListTunnelsResponse gw;
+  if (!stub.ListTunnels(context, list, &gw).ok() || gw.tunnels_size() != 1) {
+    return "";
+  }
+  return gw.tunnels(0).tunnel_id();
+}
+
+// A reader that half-closes while the server's write to it is stuck (the
+// reader has not read) must still get OK once it reads what was written,
+// and the tunnel must take a new stream. It used to hang until the deadline
+// and keep the tunnel's one stream slot.
+TEST_F(ApiTest, HalfCloseWithAWriteInFlightEndsOk) {
+  Start();
+  ASSERT_TRUE(AuthorizeSelf().ok());
+  v1::Tunnel client;
+  ASSERT_TRUE(Open(OpenToSelf("hc"), &client).ok());
+  const std::string gateway_id = OnlyGatewayTunnel(*tunnels_, Context().get());
+  ASSERT_FALSE(gateway_id.empty());
+  auto reader_context = Context();
+  auto reader = tunnels_->StreamPackets(reader_context.get());
+  v1::PacketBatch hello;
+  hello.set_tunnel_id(gateway_id);
+  ASSERT_TRUE(reader->Write(hello));
+  auto sender_context = Context();
+  auto sender = tunnels_->StreamPackets(sender_context.get());
+  v1::PacketBatch up;
+  up.set_tunnel_id("hc");
+  for (int i = 0; i < 64; ++i) up.add_packets(std::string(16000, 'u'));
+  // About 4 MB towards a reader that reads nothing yet: more than HTTP/2's
+  // windows hold, so the server's write to it stays in flight.
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(sender->Write(up));
+  absl::SleepFor(absl::Milliseconds(500));
+  ASSERT_TRUE(reader->WritesDone());
+  v1::PacketBatch batch;
+  while (reader->Read(&batch)) {
+  }
+  const grpc::Status status = reader->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_code() << " "
+                           << status.error_message();
+  // The slot is free again once the server is done with the old stream
+  // (just after the caller saw OK): a new stream is accepted and carries.
+  v1::PacketBatch more;
+  more.set_tunnel_id("hc");
+  more.add_packets("after");
+  bool seen = false;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!seen && absl::Now() < deadline) {
+    auto again_context = Context();
+    auto again = tunnels_->StreamPackets(again_context.get());
+    ASSERT_TRUE(again->Write(hello));
+    ASSERT_TRUE(sender->Write(more));
+    while (!seen && again->Read(&batch)) {
+      for (const std::string& p : batch.packets()) seen |= p == "after";
+      if (!seen) {
+        ASSERT_TRUE(sender->Write(more));
+      }
+    }
+    again_context->TryCancel();
+    again->Finish();
+  }
+  EXPECT_TRUE(seen);
+  sender_context->TryCancel();
+}
+
+// Maximum-size payloads towards a client with gRPC's default 4 MiB receive
+// limit: every written message fits it, and nothing is lost to the cap.
+TEST_F(ApiTest, LargePayloadsReachADefaultClient) {
+  DaemonConfig config;
+  config.queue_bytes_per_tunnel = size_t{64} << 20;  // Hold the whole burst.
+  Start(config);
+  ASSERT_TRUE(AuthorizeSelf().ok());
+  v1::Tunnel client;
+  ASSERT_TRUE(Open(OpenToSelf("big"), &client).ok());
+  const std::string gateway_id = OnlyGatewayTunnel(*tunnels_, Context().get());
+  ASSERT_FALSE(gateway_id.empty());
+  auto reader_context = Context();
+  auto reader = tunnels_->StreamPackets(reader_context.get());
+  v1::PacketBatch hello;
+  hello.set_tunnel_id(gateway_id);
+  ASSERT_TRUE(reader->Write(hello));
+  auto sender_context = Context();
+  auto sender = tunnels_->StreamPackets(sender_context.get());
+  constexpr int kPackets = 100;
+  for (int m = 0; m < kPackets / 10; ++m) {
+    v1::PacketBatch up;
+    up.set_tunnel_id("big");
+    for (int i = 0; i < 10; ++i) up.add_packets(std::string(60000, 'a' + i));
+    ASSERT_TRUE(sender->Write(up));
+  }
+  int received = 0;
+  v1::PacketBatch batch;
+  while (received < kPackets && reader->Read(&batch)) {
+    received += batch.packets_size();
+    EXPECT_LE(batch.ByteSizeLong(), size_t{4} << 20);
+  }
+  EXPECT_EQ(received, kPackets);
+  reader_context->TryCancel();
+  sender_context->TryCancel();
+  EXPECT_NE(reader->Finish().error_code(), grpc::RESOURCE_EXHAUSTED);
+}
+
 TEST_F(ApiTest, WatchTunnelsStreamsLifecycleEvents) {
   Start();
   ASSERT_TRUE(AuthorizeSelf().ok());

@@ -8,30 +8,9 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
+#include "tunnel/io/receive_control.h"
 
 namespace snaptun::io {
-namespace {
-
-// The segment size of a GRO-coalesced read, or 0 when the kernel did not
-// coalesce.
-size_t GroSegmentSize(const msghdr& header) {
-  for (cmsghdr* c = CMSG_FIRSTHDR(&header); c != nullptr;
-       c = CMSG_NXTHDR(const_cast<msghdr*>(&header), c)) {
-    if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
-      int size = 0;
-      std::memcpy(&size, CMSG_DATA(c), sizeof(size));
-      return size > 0 ? static_cast<size_t>(size) : 0;
-    }
-  }
-  return 0;
-}
-
-}  // namespace
-
 BatchReceiver::BatchReceiver(size_t slots)
     : buffers_(slots * kSlotSize),
       headers_(slots),
@@ -84,14 +63,11 @@ absl::StatusOr<ReceiveStats> BatchReceiver::Receive(int fd,
     const std::optional<core::Endpoint> from = FromSocketAddress(
         reinterpret_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
     if (!from.has_value()) continue;
-    uint8_t* base = buffers_.data() + i * kSlotSize;
-    size_t segment = GroSegmentSize(h);
-    if (segment == 0 || segment > length) segment = length;
-    for (size_t offset = 0; offset < length; offset += segment) {
-      const size_t size = std::min(segment, length - offset);
-      handler(absl::MakeSpan(base + offset, size), *from);
-      ++stats.datagrams;
-    }
+    const ReceiveControl control = ParseReceiveControl(h);
+    stats.datagrams += ForEachSegment(
+        absl::MakeSpan(buffers_.data() + i * kSlotSize, length),
+        control.gro_segment,
+        [&](absl::Span<uint8_t> datagram) { handler(datagram, *from); });
   }
   return stats;
 }
