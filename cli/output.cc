@@ -6,14 +6,18 @@
 #include <algorithm>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
 namespace snaptun::cli {
 namespace {
 
+// "established" for TUNNEL_STATE_ESTABLISHED.
 std::string StateName(v1::TunnelState state) {
   std::string name = v1::TunnelState_Name(state);
+  constexpr absl::string_view kPrefix = "TUNNEL_STATE_";
+  if (absl::StartsWith(name, kPrefix)) name = name.substr(kPrefix.size());
   std::transform(name.begin(), name.end(), name.begin(), ::tolower);
   return name;
 }

@@ -50,3 +50,22 @@ snaptun_install_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq \
     --no-install-recommends "${missing[@]}" >/dev/null
 }
+
+# npm packages the build and the tests use (third_party/npm/package.json):
+# buf for `buf lint`/`buf breaking`, google-proto-files for google/rpc.
+# Installed with `npm ci` from the checked-in lock file, again only when the
+# lock file changed since the last install.
+snaptun_install_npm() {
+  local dir
+  dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/third_party/npm"
+  local stamp="$dir/node_modules/.snaptun-lock"
+  if [[ -f "$stamp" ]] && cmp -s "$stamp" "$dir/package-lock.json"; then
+    return 0
+  fi
+  if ! command -v npm >/dev/null; then
+    snaptun_install_packages nodejs npm
+  fi
+  echo "installing npm packages: buf, google-proto-files"
+  (cd "$dir" && npm ci --no-audit --no-fund --silent >/dev/null)
+  cp "$dir/package-lock.json" "$stamp"
+}

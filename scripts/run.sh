@@ -10,6 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 snaptun_install_packages "${SNAPTUN_PACKAGES[@]}"
+snaptun_install_npm
 
 TUNNELS="${TUNNELS:-16}"
 RATE="${RATE:-2000}"

@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 source scripts/deps.sh
 
 snaptun_install_packages "${SNAPTUN_PACKAGES[@]}"
+snaptun_install_npm
 
 failed=()
 

@@ -168,12 +168,14 @@ void ClientTunnel::OnAttemptTimeout(bool count_failure) {
     metrics_->Fail(core::HandshakeFailure::kTimeout, worker_.index());
   }
   if (state == ClientState::kConnecting) {
-    Shutdown("connect timeout",
-             absl::DeadlineExceededError(absl::StrCat(
-                 "the handshake with ", config_.data_plane.ToString(),
-                 " did not complete within ",
-                 absl::FormatDuration(config_.connect_timeout),
-                 "; is this identity authorized at the gateway?")));
+    Shutdown(
+        "connect timeout",
+        WithReason(absl::DeadlineExceededError(absl::StrCat(
+                       "the handshake with ", config_.data_plane.ToString(),
+                       " did not complete within ",
+                       absl::FormatDuration(config_.connect_timeout),
+                       "; is this identity authorized at the gateway?")),
+                   reason::kHandshakeTimeout));
     return;
   }
   if (state != ClientState::kReconnecting) return;

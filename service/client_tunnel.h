@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "service/backoff.h"
 #include "service/dataplane_metrics.h"
+#include "service/error_reason.h"
 #include "service/tunnel_port.h"
 #include "service/worker.h"
 #include "tunnel/core/identity.h"

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "service/error_reason.h"
 
 namespace snaptun::service {
 
@@ -41,9 +42,11 @@ absl::StatusOr<IdentityRecord> IdentityStore::TryGrant(
     if (!records_.contains(identity) && records_.size() >= max_identities_) {
       PurgeLocked(now);
       if (records_.size() >= max_identities_) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "this gateway already holds ", records_.size(),
-            " authorized identities, its limit (--max_identities)"));
+        return WithReason(
+            absl::ResourceExhaustedError(absl::StrCat(
+                "this gateway already holds ", records_.size(),
+                " authorized identities, its limit (--max_identities)")),
+            reason::kMaxIdentities);
       }
     }
   }

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "service/error_reason.h"
 
 namespace snaptun::service {
 namespace {
@@ -70,10 +71,12 @@ void SessionManager::Open(OpenParams params, OpenCallback done) {
         Record& existing = *it->second;
         if (existing.info.role != Role::kClient ||
             !existing.params.SameAs(params)) {
-          done(absl::AlreadyExistsError(absl::StrCat(
-              "tunnel ", params.tunnel_id,
-              " already exists with different parameters; close it first or "
-              "choose another tunnel_id")));
+          done(WithReason(
+              absl::AlreadyExistsError(absl::StrCat(
+                  "tunnel ", params.tunnel_id,
+                  " already exists with different parameters; close it first "
+                  "or choose another tunnel_id")),
+              reason::kTunnelExists));
           return;
         }
         if (existing.info.state == SessionState::kConnecting) {
@@ -87,16 +90,19 @@ void SessionManager::Open(OpenParams params, OpenCallback done) {
     }
     if (CountForLocked(params.peer_public_key) >=
         limits_.max_tunnels_per_identity) {
-      done(absl::ResourceExhaustedError(absl::StrCat(
-          "already ", limits_.max_tunnels_per_identity,
-          " tunnels to this peer key (--max_tunnels_per_identity)")));
+      done(WithReason(absl::ResourceExhaustedError(absl::StrCat(
+                          "already ", limits_.max_tunnels_per_identity,
+                          " tunnels to this peer key "
+                          "(--max_tunnels_per_identity)")),
+                      reason::kMaxTunnelsPerIdentity));
       return;
     }
     if (client_tunnels_ >= limits_.max_client_tunnels) {
-      done(absl::ResourceExhaustedError(absl::StrCat(
-          "this daemon already holds ", client_tunnels_,
-          " client tunnels, all its file descriptors allow (RLIMIT_NOFILE; "
-          "raise it, see docs/OPERATIONS.md)")));
+      done(WithReason(absl::ResourceExhaustedError(absl::StrCat(
+                          "this daemon already holds ", client_tunnels_,
+                          " client tunnels, all its file descriptors allow "
+                          "(RLIMIT_NOFILE; raise it, see docs/OPERATIONS.md)")),
+                      reason::kFileDescriptors));
       return;
     }
     // One count for both roles: the gateway's tunnels hold slots too.
@@ -104,10 +110,11 @@ void SessionManager::Open(OpenParams params, OpenCallback done) {
                           ? !limits_.quota->TryAcquire()
                           : records_.size() >= limits_.max_tunnels;
     if (full) {
-      done(absl::ResourceExhaustedError(
-          absl::StrCat("this daemon already holds ", limits_.max_tunnels,
-                       " tunnels, client and gateway role together, its "
-                       "limit (--max_tunnels)")));
+      done(WithReason(absl::ResourceExhaustedError(absl::StrCat(
+                          "this daemon already holds ", limits_.max_tunnels,
+                          " tunnels, client and gateway role together, its "
+                          "limit (--max_tunnels)")),
+                      reason::kMaxTunnels));
       return;
     }
     if (params.tunnel_id.empty()) {
@@ -142,9 +149,10 @@ void SessionManager::Open(OpenParams params, OpenCallback done) {
   }
   if (registrar_ == nullptr) {
     FailOpen(params.tunnel_id,
-             absl::FailedPreconditionError(
-                 "control_plane_url needs a SNAP token: start snaptund with "
-                 "--snap_token_file"));
+             WithReason(absl::FailedPreconditionError(
+                            "control_plane_url needs a SNAP token: start "
+                            "snaptund with --snap_token_file"),
+                        reason::kNoSnapToken));
     return;
   }
   const std::string id = params.tunnel_id;
@@ -350,8 +358,10 @@ absl::StatusOr<TunnelSnapshot> SessionManager::Close(
     absl::MutexLock lock(&mu_);
     auto it = records_.find(tunnel_id);
     if (it == records_.end()) {
-      return absl::NotFoundError(
-          absl::StrCat("no tunnel ", tunnel_id, " (ListTunnels shows them)"));
+      return WithReason(
+          absl::NotFoundError(absl::StrCat("no tunnel ", tunnel_id,
+                                           " (ListTunnels shows them)")),
+          reason::kTunnelNotFound);
     }
     record = it->second;
     record->info.state = SessionState::kClosed;
@@ -383,7 +393,9 @@ absl::StatusOr<TunnelSnapshot> SessionManager::Get(
   absl::ReaderMutexLock lock(&mu_);
   auto it = records_.find(tunnel_id);
   if (it == records_.end()) {
-    return absl::NotFoundError(absl::StrCat("no tunnel ", tunnel_id));
+    return WithReason(
+        absl::NotFoundError(absl::StrCat("no tunnel ", tunnel_id)),
+        reason::kTunnelNotFound);
   }
   return SnapshotLocked(*it->second);
 }
@@ -422,34 +434,52 @@ absl::StatusOr<ListPage> SessionManager::List(
   return page;
 }
 
-absl::StatusOr<std::shared_ptr<TunnelPort>> SessionManager::AttachStream(
-    const std::string& tunnel_id) {
-  absl::MutexLock lock(&mu_);
-  auto it = records_.find(tunnel_id);
-  if (it == records_.end()) {
-    return absl::NotFoundError(absl::StrCat("no tunnel ", tunnel_id));
+absl::StatusOr<SessionManager::StreamAttachment> SessionManager::AttachStream(
+    const std::string& tunnel_id, bool takeover,
+    std::function<void()> evicted) {
+  std::function<void()> evict_previous;
+  StreamAttachment attachment;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = records_.find(tunnel_id);
+    if (it == records_.end()) {
+      return WithReason(
+          absl::NotFoundError(absl::StrCat("no tunnel ", tunnel_id)),
+          reason::kTunnelNotFound);
+    }
+    Record& record = *it->second;
+    if (record.port == nullptr) {
+      return WithReason(absl::FailedPreconditionError(absl::StrCat(
+                            "tunnel ", tunnel_id, " is still being set up")),
+                        reason::kTunnelNotReady);
+    }
+    if (record.stream_holder != 0 && !takeover) {
+      return WithReason(
+          absl::FailedPreconditionError(absl::StrCat(
+              "tunnel ", tunnel_id,
+              " already has a packet stream attached (set takeover in the "
+              "first PacketBatch to replace it)")),
+          reason::kStreamAlreadyAttached);
+    }
+    if (record.stream_holder != 0) {
+      evict_previous = std::move(record.stream_evicted);
+    }
+    record.stream_holder = next_holder_++;
+    record.stream_evicted = std::move(evicted);
+    attachment.port = record.port;
+    attachment.holder = record.stream_holder;
   }
-  Record& record = *it->second;
-  if (record.port == nullptr) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("tunnel ", tunnel_id, " is still being set up"));
-  }
-  if (record.stream_attached) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "tunnel ", tunnel_id, " already has a packet stream attached"));
-  }
-  record.stream_attached = true;
-  return record.port;
+  if (evict_previous) evict_previous();
+  return attachment;
 }
 
 void SessionManager::DetachStream(const std::string& tunnel_id,
-                                  const TunnelPort* port) {
+                                  uint64_t holder) {
   absl::MutexLock lock(&mu_);
   auto it = records_.find(tunnel_id);
-  // A tunnel re-created under the same id has another port: a stream of the
-  // old one must not free the new one's slot.
-  if (it != records_.end() && it->second->port.get() == port) {
-    it->second->stream_attached = false;
+  if (it != records_.end() && it->second->stream_holder == holder) {
+    it->second->stream_holder = 0;
+    it->second->stream_evicted = nullptr;
   }
 }
 

@@ -98,11 +98,20 @@ class SessionManager final : public GatewayObserver {
   absl::StatusOr<ListPage> List(const ListFilter& filter, size_t page_size,
                                 const std::string& page_token) const;
 
-  // One packet stream per tunnel.
-  absl::StatusOr<std::shared_ptr<TunnelPort>> AttachStream(
-      const std::string& tunnel_id);
-  // Frees the slot taken by the stream that attached `port`.
-  void DetachStream(const std::string& tunnel_id, const TunnelPort* port);
+  // One packet stream per tunnel. With `takeover`, a stream already
+  // attached is told through its `evicted` callback (called outside the
+  // manager's lock) and loses the slot; without, the attach fails with
+  // FAILED_PRECONDITION.
+  struct StreamAttachment {
+    std::shared_ptr<TunnelPort> port;
+    uint64_t holder = 0;  // Names this attachment for DetachStream.
+  };
+  absl::StatusOr<StreamAttachment> AttachStream(
+      const std::string& tunnel_id, bool takeover = false,
+      std::function<void()> evicted = nullptr);
+  // Frees the slot if `holder` still holds it (not after a takeover or on a
+  // tunnel re-created under the same id).
+  void DetachStream(const std::string& tunnel_id, uint64_t holder);
 
   // Events of matching tunnels from now on (and OPENED for the existing
   // ones with `include_existing`, produced one at a time by NextEvent).
@@ -139,7 +148,8 @@ class SessionManager final : public GatewayObserver {
     std::shared_ptr<TunnelPort> port;
     std::shared_ptr<ClientTunnel> client;
     core::Endpoint gateway_remote;  // Gateway role.
-    bool stream_attached = false;
+    uint64_t stream_holder = 0;     // 0: no stream attached.
+    std::function<void()> stream_evicted;
     bool holds_quota = false;    // A client tunnel's slot of limits_.quota.
     std::string registered_url;  // Holds a registration there.
     core::Endpoint data_plane;   // Given, or discovered.
@@ -183,6 +193,7 @@ class SessionManager final : public GatewayObserver {
   std::vector<std::shared_ptr<EventSubscription>> subscriptions_
       ABSL_GUARDED_BY(mu_);
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t next_holder_ ABSL_GUARDED_BY(mu_) = 1;
   size_t client_tunnels_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -3,6 +3,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
+#include "service/api/convert.h"
+#include "service/error_reason.h"
 #include "tunnel/crypto/secret.h"
 
 namespace snaptun::service {
@@ -14,9 +16,10 @@ grpc::Status ApiAuth::Check(const grpc::CallbackServerContext& context) const {
   const auto& metadata = context.client_metadata();
   auto it = metadata.find("authorization");
   if (it == metadata.end()) {
-    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
-                        "this daemon requires an API token: send "
-                        "'authorization: Bearer <token>'");
+    return ToGrpc(WithReason(
+        absl::UnauthenticatedError("this daemon requires an API token: send "
+                                   "'authorization: Bearer <token>'"),
+        reason::kApiTokenMissing));
   }
   // Compared in place: the presented token is never copied. The scheme is
   // case-insensitive (RFC 7235), the token is not.
@@ -30,8 +33,10 @@ grpc::Status ApiAuth::Check(const grpc::CallbackServerContext& context) const {
               token_.size()),
           absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(token_.data()),
                               token_.size()))) {
-    return grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
-                        "the API token is not the one this daemon expects");
+    return ToGrpc(WithReason(
+        absl::PermissionDeniedError("the API token is not the one this daemon "
+                                    "expects"),
+        reason::kApiTokenInvalid));
   }
   return grpc::Status::OK;
 }

@@ -1,14 +1,38 @@
 // Snapshot → proto, status → status.
 #include "service/api/convert.h"
 
+#include <optional>
 #include <string>
+
+#include "absl/strings/ascii.h"
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "service/error_reason.h"
 
 namespace snaptun::service {
 
 grpc::Status ToGrpc(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
+  google::rpc::Status details;
+  details.set_code(static_cast<int32_t>(status.code()));
+  details.set_message(std::string(status.message()));
+  google::rpc::ErrorInfo info;
+  // A reason set where the error arose, or the code's name.
+  info.set_reason(ReasonOf(status).value_or(
+      absl::AsciiStrToUpper(absl::StatusCodeToString(status.code()))));
+  info.set_domain(kErrorDomain);
+  details.add_details()->PackFrom(info);
+  if (std::optional<std::string> field = FieldOf(status)) {
+    google::rpc::BadRequest bad;
+    google::rpc::BadRequest::FieldViolation* violation =
+        bad.add_field_violations();
+    violation->set_field(*field);
+    violation->set_description(std::string(status.message()));
+    details.add_details()->PackFrom(bad);
+  }
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+                      std::string(status.message()),
+                      details.SerializeAsString());
 }
 
 grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,
@@ -46,13 +70,13 @@ std::optional<Role> RoleFromProto(v1::Role role) {
 
 std::optional<SessionState> StateFromProto(v1::TunnelState state) {
   switch (state) {
-    case v1::CONNECTING:
+    case v1::TUNNEL_STATE_CONNECTING:
       return SessionState::kConnecting;
-    case v1::ESTABLISHED:
+    case v1::TUNNEL_STATE_ESTABLISHED:
       return SessionState::kEstablished;
-    case v1::RECONNECTING:
+    case v1::TUNNEL_STATE_RECONNECTING:
       return SessionState::kReconnecting;
-    case v1::CLOSED:
+    case v1::TUNNEL_STATE_CLOSED:
       return SessionState::kClosed;
     default:
       return std::nullopt;
@@ -64,13 +88,13 @@ namespace {
 v1::TunnelState StateToProto(SessionState state) {
   switch (state) {
     case SessionState::kConnecting:
-      return v1::CONNECTING;
+      return v1::TUNNEL_STATE_CONNECTING;
     case SessionState::kEstablished:
-      return v1::ESTABLISHED;
+      return v1::TUNNEL_STATE_ESTABLISHED;
     case SessionState::kReconnecting:
-      return v1::RECONNECTING;
+      return v1::TUNNEL_STATE_RECONNECTING;
     case SessionState::kClosed:
-      return v1::CLOSED;
+      return v1::TUNNEL_STATE_CLOSED;
   }
   return v1::TUNNEL_STATE_UNSPECIFIED;
 }

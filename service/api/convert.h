@@ -12,6 +12,13 @@
 
 namespace snaptun::service {
 
+// The ErrorInfo.domain of every error this API returns.
+inline constexpr char kErrorDomain[] = "snaptun.io";
+
+// The one place a grpc::Status is made: the code and message, and in the
+// details a google.rpc.Status with an ErrorInfo (the reason the service
+// layer attached, see service/error_reason.h, or the code's name) and, for
+// a bad field, a BadRequest naming it.
 grpc::Status ToGrpc(const absl::Status& status);
 // Finishes a unary callback call with `status` and returns its reactor.
 grpc::ServerUnaryReactor* FinishUnary(grpc::CallbackServerContext* context,

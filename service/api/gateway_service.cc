@@ -7,12 +7,14 @@
 #include "absl/strings/str_cat.h"
 #include "service/api/convert.h"
 #include "service/api/labels.h"
+#include "service/error_reason.h"
 
 namespace snaptun::service {
 namespace {
 
-grpc::Status Invalid(const std::string& message) {
-  return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, message);
+grpc::Status Invalid(absl::string_view field, const std::string& message,
+                     absl::string_view why = reason::kInvalidField) {
+  return ToGrpc(InvalidField(field, message, why));
 }
 
 std::optional<crypto::PublicKey> Key(const std::string& bytes) {
@@ -40,9 +42,10 @@ grpc::Status GatewayServiceImpl::Precheck(
     const grpc::CallbackServerContext& context) const {
   if (grpc::Status s = auth_.Check(context); !s.ok()) return s;
   if (sessions_.gateway() == nullptr || sessions_.identities() == nullptr) {
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
-                        "the gateway role is off: start snaptund with "
-                        "--gateway_listen");
+    return ToGrpc(WithReason(
+        absl::FailedPreconditionError("the gateway role is off: start "
+                                      "snaptund with --gateway_listen"),
+        reason::kGatewayRoleOff));
   }
   return grpc::Status::OK;
 }
@@ -56,23 +59,27 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::AuthorizeIdentity(
   const std::optional<crypto::PublicKey> key = Key(request->public_key());
   if (!key.has_value()) {
     return FinishUnary(context,
-                       Invalid(absl::StrCat("public_key must be 32 bytes, got ",
-                                            request->public_key().size())));
+                       Invalid("public_key",
+                               absl::StrCat("public_key must be 32 bytes, got ",
+                                            request->public_key().size()),
+                               reason::kInvalidPeerKey));
   }
   const absl::Time now = absl::Now();
   absl::Time expires = absl::InfiniteFuture();
   if (request->has_expires_at() && request->has_ttl()) {
-    return FinishUnary(context, Invalid("give expires_at or ttl, not both"));
+    return FinishUnary(context,
+                       Invalid("ttl", "give expires_at or ttl, not both"));
   }
   if (request->has_expires_at()) expires = FromProto(request->expires_at());
   if (request->has_ttl()) {
     const absl::Duration ttl = FromProto(request->ttl());
     if (ttl <= absl::ZeroDuration())
-      return FinishUnary(context, Invalid("ttl must be positive"));
+      return FinishUnary(context, Invalid("ttl", "ttl must be positive"));
     expires = now + ttl;
   }
   if (expires <= now) {
-    return FinishUnary(context, Invalid("expires_at is in the past"));
+    return FinishUnary(context,
+                       Invalid("expires_at", "expires_at is in the past"));
   }
   if (absl::Status s = ValidateLabels(request->labels()); !s.ok()) {
     return FinishUnary(context, ToGrpc(s));
@@ -94,7 +101,9 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::RevokeIdentity(
     return FinishUnary(context, s);
   const std::optional<crypto::PublicKey> key = Key(request->public_key());
   if (!key.has_value()) {
-    return FinishUnary(context, Invalid("public_key must be 32 bytes"));
+    return FinishUnary(context,
+                       Invalid("public_key", "public_key must be 32 bytes",
+                               reason::kInvalidPeerKey));
   }
   // Counted first: once the grant is gone, a packet arriving before the
   // workers get to it may already have removed a tunnel (per-packet
@@ -106,9 +115,10 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::RevokeIdentity(
   const size_t closed =
       std::max(held, sessions_.gateway()->RevokeIdentity(*key));
   if (!known && closed == 0) {
-    return FinishUnary(context,
-                       grpc::Status(grpc::StatusCode::NOT_FOUND,
-                                    "this identity is not authorized"));
+    return FinishUnary(
+        context, ToGrpc(WithReason(
+                     absl::NotFoundError("this identity is not authorized"),
+                     reason::kIdentityNotAuthorized)));
   }
   response->set_tunnels_closed(static_cast<uint32_t>(closed));
   return FinishUnary(context, grpc::Status::OK);

@@ -5,27 +5,33 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/api/convert.h"
+#include "service/error_reason.h"
 #include "tunnel/core/messages.h"
 
 namespace snaptun::service {
 namespace {
 
 constexpr size_t kPacketsPerWrite = 256;
-// A written PacketBatch holds at most this many payload bytes (one payload
-// more if a single one is larger), well under gRPC's default 4 MiB receive
-// limit; what does not fit goes in the next write.
-constexpr size_t kBytesPerWrite = size_t{1} << 20;
 // The largest payload a tunnel can carry in one datagram.
 constexpr size_t kMaxPayload = core::kMaxDatagramSize - 32;
+
+grpc::Status Closed(const std::string& tunnel_id) {
+  return ToGrpc(WithReason(
+      absl::CancelledError(absl::StrCat("tunnel ", tunnel_id, " closed")),
+      reason::kTunnelClosed));
+}
 
 }  // namespace
 
 PacketStream::PacketStream(SessionManager& sessions, DataPlaneMetrics* metrics,
-                           grpc::Status auth)
-    : sessions_(sessions), metrics_(metrics) {
+                           size_t max_write_bytes, grpc::Status auth)
+    : sessions_(sessions),
+      metrics_(metrics),
+      max_write_bytes_(max_write_bytes) {
   {
     absl::MutexLock lock(&link_->mu);
     link_->wake = [this] { MaybeWrite(); };
+    link_->evict = [this] { Evict(); };
   }
   if (!auth.ok()) {
     absl::MutexLock lock(&mu_);
@@ -39,6 +45,16 @@ void PacketStream::FinishOnce(const grpc::Status& status) {
   if (finished_) return;
   finished_ = true;
   Finish(status);
+}
+
+void PacketStream::Evict() {
+  absl::MutexLock lock(&mu_);
+  // The tunnel's port now feeds the new stream; leave its callback alone.
+  evicted_ = true;
+  FinishOnce(ToGrpc(
+      WithReason(absl::AbortedError(absl::StrCat("another stream took tunnel ",
+                                                 tunnel_id_, " over")),
+                 reason::kStreamTakenOver)));
 }
 
 void PacketStream::OnReadDone(bool ok) {
@@ -57,17 +73,21 @@ bool PacketStream::HandleRead(bool ok) {
   }
   if (port_ == nullptr) {
     if (in_.tunnel_id().empty()) {
-      FinishOnce(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                              "the first PacketBatch must name tunnel_id"));
+      FinishOnce(ToGrpc(InvalidField(
+          "tunnel_id", "the first PacketBatch must name tunnel_id")));
       return false;
     }
-    absl::StatusOr<std::shared_ptr<TunnelPort>> port =
-        sessions_.AttachStream(in_.tunnel_id());
-    if (!port.ok()) {
-      FinishOnce(ToGrpc(port.status()));
+    std::weak_ptr<ReactorLink> evict_link = link_;
+    absl::StatusOr<SessionManager::StreamAttachment> attached =
+        sessions_.AttachStream(in_.tunnel_id(), in_.takeover(), [evict_link] {
+          if (auto l = evict_link.lock()) l->Evict();
+        });
+    if (!attached.ok()) {
+      FinishOnce(ToGrpc(attached.status()));
       return false;
     }
-    port_ = *port;
+    port_ = attached->port;
+    holder_ = attached->holder;
     tunnel_id_ = in_.tunnel_id();
     if (absl::StatusOr<TunnelSnapshot> info = sessions_.Get(tunnel_id_);
         info.ok()) {
@@ -78,10 +98,9 @@ bool PacketStream::HandleRead(bool ok) {
       if (auto l = link.lock()) l->Wake();
     });
   } else if (!in_.tunnel_id().empty() && in_.tunnel_id() != tunnel_id_) {
-    FinishOnce(
-        grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                     absl::StrCat("this stream carries tunnel ", tunnel_id_,
-                                  ", not ", in_.tunnel_id())));
+    FinishOnce(ToGrpc(InvalidField(
+        "tunnel_id", absl::StrCat("this stream carries tunnel ", tunnel_id_,
+                                  ", not ", in_.tunnel_id()))));
     return false;
   }
   // Views, not copies: the port copies only what fits its queue.
@@ -110,8 +129,7 @@ bool PacketStream::HandleRead(bool ok) {
     m.Drop(core::DropReason::kStreamBackpressure, backpressure, 0);
   }
   if (port_->closed()) {
-    FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED,
-                            absl::StrCat("tunnel ", tunnel_id_, " closed")));
+    FinishOnce(Closed(tunnel_id_));
     return false;
   }
   StartRead(&in_);
@@ -122,12 +140,9 @@ void PacketStream::MaybeWrite() {
   absl::MutexLock lock(&mu_);
   if (finished_ || writing_ || reads_done_ || port_ == nullptr) return;
   std::vector<Packet> got;
-  port_->Receive(got, kPacketsPerWrite, absl::ZeroDuration(), kBytesPerWrite);
+  port_->Receive(got, kPacketsPerWrite, absl::ZeroDuration(), max_write_bytes_);
   if (got.empty()) {
-    if (port_->closed()) {
-      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED,
-                              absl::StrCat("tunnel ", tunnel_id_, " closed")));
-    }
+    if (port_->closed()) FinishOnce(Closed(tunnel_id_));
     return;
   }
   out_.Clear();
@@ -146,8 +161,7 @@ void PacketStream::OnWriteDone(bool ok) {
     absl::MutexLock lock(&mu_);
     writing_ = false;
     if (!ok) {
-      FinishOnce(grpc::Status(grpc::StatusCode::CANCELLED,
-                              "the caller stopped reading"));
+      FinishOnce(ToGrpc(absl::CancelledError("the caller stopped reading")));
       return;
     }
     if (reads_done_) {
@@ -166,14 +180,14 @@ void PacketStream::OnCancel() {
 void PacketStream::OnDone() {
   link_->Cut();
   std::string id;
-  std::shared_ptr<TunnelPort> port;
+  uint64_t holder = 0;
   {
     absl::MutexLock lock(&mu_);
-    if (port_ != nullptr) port_->SetReceiveReady(nullptr);
+    if (port_ != nullptr && !evicted_) port_->SetReceiveReady(nullptr);
     id = tunnel_id_;
-    port = port_;
+    holder = holder_;
   }
-  if (!id.empty()) sessions_.DetachStream(id, port.get());
+  if (!id.empty()) sessions_.DetachStream(id, holder);
   delete this;
 }
 
@@ -218,9 +232,11 @@ void EventStream::MaybeWrite() {
   if (finished_ || writing_) return;
   if (subscription_->overflowed()) {
     finished_ = true;
-    Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        "this watcher fell too far behind; watch again "
-                        "with include_existing to resynchronize"));
+    Finish(ToGrpc(WithReason(
+        absl::ResourceExhaustedError("this watcher fell too far behind; watch "
+                                     "again with include_existing to "
+                                     "resynchronize"),
+        reason::kWatcherTooSlow)));
     return;
   }
   std::optional<SessionEvent> event = sessions_.NextEvent(*subscription_);

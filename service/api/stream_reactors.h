@@ -1,8 +1,9 @@
 // The two streaming RPCs as callback reactors.
 //
-// PacketStream (StreamPackets): the first message names the tunnel; its
-// packets, and those of every later message, go into the tunnel's send
-// queue. A full queue drops the rest of that message, counted as
+// PacketStream (StreamPackets): the first message names the tunnel (and may
+// take it over from a stream already attached, which then ends with
+// ABORTED); its packets, and those of every later message, go into the
+// tunnel's send queue. A full queue drops the rest of that message, counted as
 // `stream_backpressure` (the caller sent faster than the tunnel carries).
 // Packets from the tunnel are written back in batches of up to 256 packets
 // and 1 MiB of payload (so a client with gRPC's default 4 MiB receive limit
@@ -32,21 +33,28 @@ namespace snaptun::service {
 struct ReactorLink {
   absl::Mutex mu;
   std::function<void()> wake ABSL_GUARDED_BY(mu);
+  std::function<void()> evict ABSL_GUARDED_BY(mu);
   void Wake() {
     absl::MutexLock lock(&mu);
     if (wake) wake();
   }
+  void Evict() {
+    absl::MutexLock lock(&mu);
+    if (evict) evict();
+  }
   void Cut() {
     absl::MutexLock lock(&mu);
     wake = nullptr;
+    evict = nullptr;
   }
 };
 
 class PacketStream final
     : public grpc::ServerBidiReactor<v1::PacketBatch, v1::PacketBatch> {
  public:
+  // `max_write_bytes` caps the payload bytes of one written PacketBatch.
   PacketStream(SessionManager& sessions, DataPlaneMetrics* metrics,
-               grpc::Status auth);
+               size_t max_write_bytes, grpc::Status auth);
 
   void OnReadDone(bool ok) override;
   void OnWriteDone(bool ok) override;
@@ -56,12 +64,15 @@ class PacketStream final
  private:
   // True when a write may now be possible.
   bool HandleRead(bool ok);
+  // Another stream took the tunnel over: end with ABORTED.
+  void Evict();
   void MaybeWrite();
   void FinishOnce(const grpc::Status& status)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   SessionManager& sessions_;
   DataPlaneMetrics* const metrics_;
+  const size_t max_write_bytes_;
   std::shared_ptr<ReactorLink> link_ = std::make_shared<ReactorLink>();
   v1::PacketBatch in_;
   absl::Mutex mu_;
@@ -69,6 +80,8 @@ class PacketStream final
   std::string tunnel_id_ ABSL_GUARDED_BY(mu_);
   Role role_ ABSL_GUARDED_BY(mu_) = Role::kClient;
   std::shared_ptr<TunnelPort> port_ ABSL_GUARDED_BY(mu_);
+  uint64_t holder_ ABSL_GUARDED_BY(mu_) = 0;
+  bool evicted_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   // The caller half-closed: finish once the write in flight is done.
   bool reads_done_ ABSL_GUARDED_BY(mu_) = false;

@@ -6,6 +6,7 @@
 #include "service/api/labels.h"
 #include "service/api/stream_reactors.h"
 #include "service/control_plane/connect_client.h"
+#include "service/error_reason.h"
 
 namespace snaptun::service {
 namespace {
@@ -30,7 +31,8 @@ bool ValidId(const std::string& id) {
 absl::StatusOr<OpenParams> ValidateOpen(const v1::OpenTunnelRequest& request) {
   OpenParams params;
   if (!ValidId(request.tunnel_id())) {
-    return absl::InvalidArgumentError(
+    return InvalidField(
+        "tunnel_id",
         "tunnel_id may hold at most 128 letters, digits, '-', '_' or '.'");
   }
   params.tunnel_id = request.tunnel_id();
@@ -41,10 +43,11 @@ absl::StatusOr<OpenParams> ValidateOpen(const v1::OpenTunnelRequest& request) {
     if (absl::StatusOr<std::string> url =
             JoinUrl(params.control_plane_url, "/");
         !url.ok()) {
-      return url.status();
+      return InvalidField("control_plane_url", url.status().message());
     }
     if (no_key != no_address) {
-      return absl::InvalidArgumentError(
+      return InvalidField(
+          no_key ? "peer_public_key" : "data_plane_address",
           "with control_plane_url, give both peer_public_key and "
           "data_plane_address, or neither (then they are discovered)");
     }
@@ -52,18 +55,22 @@ absl::StatusOr<OpenParams> ValidateOpen(const v1::OpenTunnelRequest& request) {
   }
   if (!params.discover) {
     if (request.peer_public_key().size() != 32) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("peer_public_key must be 32 bytes, got ",
-                       request.peer_public_key().size()));
+      return InvalidField("peer_public_key",
+                          absl::StrCat("peer_public_key must be 32 bytes, got ",
+                                       request.peer_public_key().size()),
+                          reason::kInvalidPeerKey);
     }
     std::copy(request.peer_public_key().begin(),
               request.peer_public_key().end(), params.peer_public_key.begin());
     const std::optional<core::Endpoint> address =
         core::Endpoint::Parse(request.data_plane_address());
     if (!address.has_value() || address->port() == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "data_plane_address must be \"ip:port\" or \"[ipv6]:port\", got \"",
-          request.data_plane_address(), "\""));
+      return InvalidField(
+          "data_plane_address",
+          absl::StrCat("data_plane_address must be \"ip:port\" or "
+                       "\"[ipv6]:port\", got \"",
+                       request.data_plane_address(), "\""),
+          reason::kInvalidAddress);
     }
     params.data_plane = *address;
   }
@@ -76,28 +83,30 @@ absl::StatusOr<OpenParams> ValidateOpen(const v1::OpenTunnelRequest& request) {
       params.mode = core::Mode::kWireGuard;
       break;
     default:
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown mode ", request.mode()));
+      return InvalidField("mode",
+                          absl::StrCat("unknown mode ", request.mode()));
   }
   if (request.has_connect_timeout()) {
     params.connect_timeout = FromProto(request.connect_timeout());
     if (params.connect_timeout <= absl::ZeroDuration() ||
         params.connect_timeout > kMaxConnectTimeout) {
-      return absl::InvalidArgumentError(
+      return InvalidField(
+          "connect_timeout",
           "connect_timeout must be positive and at most 10 minutes");
     }
   }
   if (request.has_persistent_keepalive_seconds()) {
     if (request.persistent_keepalive_seconds() > 65535) {
-      return absl::InvalidArgumentError(
-          "persistent_keepalive_seconds must be at most 65535");
+      return InvalidField("persistent_keepalive_seconds",
+                          "persistent_keepalive_seconds must be at most 65535");
     }
     params.persistent_keepalive =
         absl::Seconds(request.persistent_keepalive_seconds());
   }
   if (request.receive_queue_capacity() > kMaxReceiveQueue) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "receive_queue_capacity must be at most ", kMaxReceiveQueue));
+    return InvalidField("receive_queue_capacity",
+                        absl::StrCat("receive_queue_capacity must be at most ",
+                                     kMaxReceiveQueue));
   }
   if (request.receive_queue_capacity() > 0) {
     params.receive_queue_capacity = request.receive_queue_capacity();
@@ -153,17 +162,14 @@ grpc::ServerUnaryReactor* TunnelServiceImpl::ListTunnels(
   if (request->role() != v1::ROLE_UNSPECIFIED) {
     filter.role = RoleFromProto(request->role());
     if (!filter.role.has_value()) {
-      return FinishUnary(
-          context,
-          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unknown role"));
+      return FinishUnary(context, ToGrpc(InvalidField("role", "unknown role")));
     }
   }
   if (request->state() != v1::TUNNEL_STATE_UNSPECIFIED) {
     filter.state = StateFromProto(request->state());
     if (!filter.state.has_value()) {
-      return FinishUnary(
-          context,
-          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unknown state"));
+      return FinishUnary(context,
+                         ToGrpc(InvalidField("state", "unknown state")));
     }
   }
   filter.labels.insert(request->labels().begin(), request->labels().end());
@@ -180,7 +186,8 @@ grpc::ServerUnaryReactor* TunnelServiceImpl::ListTunnels(
 
 grpc::ServerBidiReactor<v1::PacketBatch, v1::PacketBatch>*
 TunnelServiceImpl::StreamPackets(grpc::CallbackServerContext* context) {
-  return new PacketStream(sessions_, metrics_, auth_.Check(*context));
+  return new PacketStream(sessions_, metrics_, stream_batch_max_bytes_,
+                          auth_.Check(*context));
 }
 
 grpc::ServerWriteReactor<v1::TunnelEvent>* TunnelServiceImpl::WatchTunnels(

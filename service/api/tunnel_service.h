@@ -14,9 +14,15 @@ namespace snaptun::service {
 
 class TunnelServiceImpl final : public v1::TunnelService::CallbackService {
  public:
+  // `stream_batch_max_bytes`: payload bytes of one PacketBatch the server
+  // writes (--stream_batch_max_kib).
   TunnelServiceImpl(SessionManager& sessions, const ApiAuth& auth,
-                    DataPlaneMetrics* metrics)
-      : sessions_(sessions), auth_(auth), metrics_(metrics) {}
+                    DataPlaneMetrics* metrics,
+                    size_t stream_batch_max_bytes = size_t{1} << 20)
+      : sessions_(sessions),
+        auth_(auth),
+        metrics_(metrics),
+        stream_batch_max_bytes_(stream_batch_max_bytes) {}
 
   grpc::ServerUnaryReactor* OpenTunnel(grpc::CallbackServerContext* context,
                                        const v1::OpenTunnelRequest* request,
@@ -42,6 +48,7 @@ class TunnelServiceImpl final : public v1::TunnelService::CallbackService {
   SessionManager& sessions_;
   const ApiAuth& auth_;
   DataPlaneMetrics* const metrics_;
+  const size_t stream_batch_max_bytes_;
 };
 
 // Turns a request into OpenParams, or INVALID_ARGUMENT saying what is wrong.

@@ -4,6 +4,7 @@
 #include "absl/strings/str_cat.h"
 #include "proto/anapaya/snap/v1/control_service.pb.h"
 #include "service/control_plane/connect_client.h"
+#include "service/error_reason.h"
 #include "tunnel/crypto/random.h"
 
 namespace snaptun::service {
@@ -222,9 +223,10 @@ absl::Status Registrar::RegisterOnce(const std::string& url) {
 absl::Status Registrar::RegisterWithRetries(const std::string& url) {
   absl::Status status = WithRetries([&] { return RegisterOnce(url); });
   if (!status.ok() && Retryable(status)) {
-    return absl::UnavailableError(
-        absl::StrCat("could not register with the control plane after ",
-                     config_.attempts, " attempts: ", status.message()));
+    return WithReason(absl::UnavailableError(absl::StrCat(
+                          "could not register with the control plane after ",
+                          config_.attempts, " attempts: ", status.message())),
+                      reason::kControlPlaneUnavailable);
   }
   return status;
 }
@@ -261,9 +263,11 @@ absl::StatusOr<DataPlaneInfo> Registrar::Discover(const std::string& url) {
   };
   absl::StatusOr<DataPlaneInfo> info = WithRetries(once);
   if (!info.ok() && Retryable(info.status())) {
-    return absl::UnavailableError(
-        absl::StrCat("could not discover the data plane after ",
-                     config_.attempts, " attempts: ", info.status().message()));
+    return WithReason(
+        absl::UnavailableError(absl::StrCat(
+            "could not discover the data plane after ", config_.attempts,
+            " attempts: ", info.status().message())),
+        reason::kControlPlaneUnavailable);
   }
   return info;
 }

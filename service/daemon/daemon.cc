@@ -92,6 +92,28 @@ size_t ClientTunnelsAllowedByFds(size_t max_tunnels) {
   return std::min(allowed, max_tunnels);
 }
 
+// Keepalive both ways (docs/API.md): the server pings every
+// grpc_keepalive_time and drops a connection whose peer does not answer
+// within grpc_keepalive_timeout, so a dead or hung caller's streams end and
+// their tunnels can be attached again; it accepts client pings as often as
+// grpc_min_client_ping_interval, with or without calls in flight, so common
+// client settings (every 10 s) are not answered with GOAWAY.
+void ConfigureKeepalive(const DaemonConfig& config,
+                        grpc::ServerBuilder& builder) {
+  auto ms = [](absl::Duration d) {
+    return static_cast<int>(absl::ToInt64Milliseconds(d));
+  };
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             ms(config.grpc_keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             ms(config.grpc_keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      ms(config.grpc_min_client_ping_interval));
+}
+
 // True when `listen` (host:port) only accepts connections from this host.
 bool IsLoopback(const std::string& listen) {
   return absl::StartsWith(listen, "127.") ||
@@ -196,7 +218,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   d->auth_ = std::make_unique<ApiAuth>(std::move(api_token));
   crypto::SecureZero(api_token.data(), api_token.size());
   d->tunnel_service_ = std::make_unique<TunnelServiceImpl>(
-      *d->sessions_, *d->auth_, d->metrics_.get());
+      *d->sessions_, *d->auth_, d->metrics_.get(),
+      config.stream_batch_max_bytes);
   d->gateway_service_ =
       std::make_unique<GatewayServiceImpl>(*d->sessions_, *d->auth_);
   grpc::EnableDefaultHealthCheckService(true);
@@ -205,6 +228,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   // gRPC sets SO_REUSEPORT by default, which would let a second daemon
   // answer half of this one's connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  ConfigureKeepalive(config, builder);
+  builder.SetMaxReceiveMessageSize(
+      static_cast<int>(config.grpc_max_receive_message_bytes));
   builder.AddListeningPort(config.grpc_listen, *credentials, &d->grpc_port_);
   builder.RegisterService(d->tunnel_service_.get());
   builder.RegisterService(d->gateway_service_.get());

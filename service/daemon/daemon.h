@@ -50,6 +50,15 @@ struct DaemonConfig {
   // Bytes one tunnel's port may hold each way, and all ports together.
   size_t queue_bytes_per_tunnel = size_t{2} << 20;
   size_t queue_budget_bytes = size_t{256} << 20;
+  // gRPC: keepalive pings the server sends (and how long it waits for the
+  // answer), the shortest interval between client pings it accepts, the
+  // largest message it accepts, and the payload bytes of one PacketBatch it
+  // writes.
+  absl::Duration grpc_keepalive_time = absl::Seconds(30);
+  absl::Duration grpc_keepalive_timeout = absl::Seconds(10);
+  absl::Duration grpc_min_client_ping_interval = absl::Seconds(5);
+  size_t grpc_max_receive_message_bytes = size_t{4} << 20;
+  size_t stream_batch_max_bytes = size_t{1} << 20;
   // Authorized identities a gateway holds.
   size_t max_identities = 1000000;
   // WatchTunnels streams at once, and the bytes of events each may hold.

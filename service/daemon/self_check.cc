@@ -43,18 +43,18 @@ int SelfCheck() {
   if (!open_status.ok()) {
     std::cerr << "self-check: open: " << open_status << "\n";
   } else {
-    absl::StatusOr<std::shared_ptr<TunnelPort>> client =
+    absl::StatusOr<SessionManager::StreamAttachment> client =
         sessions.AttachStream("self-check");
     const Packet payload = {'s', 'e', 'l', 'f'};
-    if (client.ok()) (*client)->Send(payload);
+    if (client.ok()) client->port->Send(payload);
     ListFilter gateways;
     gateways.role = Role::kGateway;
     absl::StatusOr<ListPage> page = sessions.List(gateways, 10, "");
     std::vector<Packet> got;
     if (page.ok() && page->tunnels.size() == 1) {
-      absl::StatusOr<std::shared_ptr<TunnelPort>> gateway =
+      absl::StatusOr<SessionManager::StreamAttachment> gateway =
           sessions.AttachStream(page->tunnels[0].tunnel_id);
-      if (gateway.ok()) (*gateway)->Receive(got, 1, absl::Seconds(5));
+      if (gateway.ok()) gateway->port->Receive(got, 1, absl::Seconds(5));
     }
     if (got.size() == 1 && got[0] == payload) {
       std::cout << "self-check ok: a packet crossed a tunnel to this "

@@ -69,6 +69,20 @@ ABSL_FLAG(int, max_watchers, 256,
 ABSL_FLAG(int, watcher_queue_kib, 1024,
           "bytes (KiB) of events one WatchTunnels stream may have queued; a "
           "watcher further behind is ended with RESOURCE_EXHAUSTED");
+ABSL_FLAG(absl::Duration, grpc_keepalive_time, absl::Seconds(30),
+          "the server pings each API connection this often");
+ABSL_FLAG(absl::Duration, grpc_keepalive_timeout, absl::Seconds(10),
+          "a connection whose peer does not answer a ping within this is "
+          "closed, ending its streams");
+ABSL_FLAG(absl::Duration, grpc_min_client_ping_interval, absl::Seconds(5),
+          "client keepalive pings closer together than this count as abuse "
+          "(clients pinging every 10 s are fine)");
+ABSL_FLAG(int, grpc_max_receive_message_kib, 4096,
+          "largest API message accepted (KiB), e.g. a PacketBatch sent to "
+          "StreamPackets");
+ABSL_FLAG(int, stream_batch_max_kib, 1024,
+          "payload bytes (KiB) of one PacketBatch the server writes; keep it "
+          "below the clients' receive limit (gRPC's default is 4 MiB)");
 ABSL_FLAG(bool, version, false, "print the version and exit");
 ABSL_FLAG(bool, self_check, false,
           "start on loopback with a throwaway key, carry one packet through a "
@@ -159,6 +173,23 @@ int main(int argc, char** argv) {
     return 2;
   }
   config.max_identities = static_cast<size_t>(max_identities);
+  config.grpc_keepalive_time = absl::GetFlag(FLAGS_grpc_keepalive_time);
+  config.grpc_keepalive_timeout = absl::GetFlag(FLAGS_grpc_keepalive_timeout);
+  config.grpc_min_client_ping_interval =
+      absl::GetFlag(FLAGS_grpc_min_client_ping_interval);
+  const int max_receive_kib = absl::GetFlag(FLAGS_grpc_max_receive_message_kib);
+  const int batch_kib = absl::GetFlag(FLAGS_stream_batch_max_kib);
+  if (config.grpc_keepalive_time <= absl::ZeroDuration() ||
+      config.grpc_keepalive_timeout <= absl::ZeroDuration() ||
+      config.grpc_min_client_ping_interval <= absl::ZeroDuration() ||
+      max_receive_kib <= 0 || max_receive_kib > (1 << 21) || batch_kib <= 0) {
+    std::cerr << "snaptund: the --grpc_* durations and sizes and "
+                 "--stream_batch_max_kib must be positive\n";
+    return 2;
+  }
+  config.grpc_max_receive_message_bytes =
+      static_cast<size_t>(max_receive_kib) * 1024;
+  config.stream_batch_max_bytes = static_cast<size_t>(batch_kib) * 1024;
   config.watcher_queue_bytes = static_cast<size_t>(watcher_kib) * 1024;
   const int per_source = absl::GetFlag(FLAGS_handshakes_per_source);
   const int per_source_max = absl::GetFlag(FLAGS_handshakes_per_source_max);

@@ -242,7 +242,7 @@ TEST_F(AbuseTest, SpoofedReplayOfAnotherIdentityLeavesTheVictimAlone) {
   std::optional<v1::Tunnel> after = GatewayTunnelAt(victim_address);
   ASSERT_TRUE(after.has_value()) << "the victim's gateway tunnel is gone";
   EXPECT_EQ(after->tunnel_id(), before->tunnel_id());
-  EXPECT_NE(after->state(), v1::CLOSED);
+  EXPECT_NE(after->state(), v1::TUNNEL_STATE_CLOSED);
 
   // And it still carries packets from the victim.
   auto client_context = Context();

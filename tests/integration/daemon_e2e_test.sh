@@ -52,7 +52,7 @@ CLIENT_PUB="$("$CTL" pubkey "$WORK/client.key")"
 
 "${G[@]}" authorize "$CLIENT_PUB" --ttl=1h
 "${C[@]}" open --peer="$GW_PUB" --data_plane="$GW_gw" --id=e2e --label=test=e2e
-"${C[@]}" get e2e --output=json | grep -q '"state":"ESTABLISHED"'
+"${C[@]}" get e2e --output=json | grep -q '"state":"TUNNEL_STATE_ESTABLISHED"'
 
 echo "--- packets both ways"
 GW_ID="$("${G[@]}" list --role=gateway --output=json |

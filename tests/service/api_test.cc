@@ -139,7 +139,7 @@ TEST_F(ApiTest, OpenIsIdempotentByIdAndGetListCloseWork) {
   v1::OpenTunnelRequest request = OpenToSelf("t1");
   (*request.mutable_labels())["team"] = "blue";
   ASSERT_TRUE(Open(request, &first).ok());
-  EXPECT_EQ(first.state(), v1::ESTABLISHED);
+  EXPECT_EQ(first.state(), v1::TUNNEL_STATE_ESTABLISHED);
   EXPECT_EQ(first.role(), v1::ROLE_CLIENT);
   EXPECT_FALSE(first.local_address().empty());
   ASSERT_TRUE(Open(request, &again).ok());
@@ -179,7 +179,7 @@ TEST_F(ApiTest, OpenIsIdempotentByIdAndGetListCloseWork) {
   close.set_tunnel_id("t1");
   v1::CloseTunnelResponse closed;
   ASSERT_TRUE(tunnels_->CloseTunnel(Context().get(), close, &closed).ok());
-  EXPECT_EQ(closed.tunnel().state(), v1::CLOSED);
+  EXPECT_EQ(closed.tunnel().state(), v1::TUNNEL_STATE_CLOSED);
   EXPECT_EQ(tunnels_->CloseTunnel(Context().get(), close, &closed).error_code(),
             grpc::NOT_FOUND);
   v1::GetTunnelRequest get;
@@ -488,6 +488,62 @@ TEST_F(ApiTest, GatewayServiceGrantsListsRevokesAndReports) {
   EXPECT_EQ(
       gateway_->RevokeIdentity(Context().get(), revoke, &revoked).error_code(),
       grpc::NOT_FOUND);
+}
+
+// AuthorizeIdentity follows OpenTunnel's label rules, and the store has a
+// limit.
+TEST_F(ApiTest, AuthorizeIdentityValidatesLabelsAndHasALimit) {
+  DaemonConfig config;
+  config.max_identities = 2;
+  Start(config);
+  auto authorize = [&](uint8_t first, const std::string& key,
+                       const std::string& value) {
+    v1::AuthorizeIdentityRequest request;
+    request.set_public_key(std::string(31, '\x01') + static_cast<char>(first));
+    (*request.mutable_labels())[key] = value;
+    v1::AuthorizeIdentityResponse response;
+    return gateway_->AuthorizeIdentity(Context().get(), request, &response)
+        .error_code();
+  };
+  EXPECT_EQ(authorize(1, "", "v"), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(authorize(1, std::string(64, 'k'), "v"), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(authorize(1, "k", std::string(257, 'v')), grpc::INVALID_ARGUMENT);
+  v1::AuthorizeIdentityRequest many;
+  many.set_public_key(std::string(32, '\x05'));
+  for (int i = 0; i < 65; ++i) {
+    (*many.mutable_labels())["k" + std::to_string(i)] = "v";
+  }
+  v1::AuthorizeIdentityResponse response;
+  EXPECT_EQ(gateway_->AuthorizeIdentity(Context().get(), many, &response)
+                .error_code(),
+            grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(authorize(1, "team", "a"), grpc::OK);
+  EXPECT_EQ(authorize(2, "team", "b"), grpc::OK);
+  EXPECT_EQ(authorize(3, "team", "c"), grpc::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(authorize(1, "team", "renewed"), grpc::OK);
+}
+
+// A stream of a closed tunnel cannot free the slot of a tunnel re-created
+// under the same id.
+TEST_F(ApiTest, AnOldStreamDoesNotFreeARecreatedTunnelsSlot) {
+  Start();
+  ASSERT_TRUE(AuthorizeSelf().ok());
+  v1::Tunnel t;
+  ASSERT_TRUE(Open(OpenToSelf("same"), &t).ok());
+  SessionManager& sessions = daemon_->sessions();
+  absl::StatusOr<SessionManager::StreamAttachment> old_stream =
+      sessions.AttachStream("same");
+  ASSERT_TRUE(old_stream.ok());
+  ASSERT_TRUE(sessions.Close("same", "test").ok());
+  ASSERT_TRUE(Open(OpenToSelf("same"), &t).ok());
+  absl::StatusOr<SessionManager::StreamAttachment> new_stream =
+      sessions.AttachStream("same");
+  ASSERT_TRUE(new_stream.ok());
+  sessions.DetachStream("same", old_stream->holder);  // The old stream ends.
+  EXPECT_EQ(sessions.AttachStream("same").status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  sessions.DetachStream("same", new_stream->holder);
+  EXPECT_TRUE(sessions.AttachStream("same").ok());
 }
 
 TEST_F(ApiTest, GatewayRoleOffIsFailedPrecondition) {

@@ -420,7 +420,7 @@ TEST_F(ControlPlaneTest, DiscoversRegistersOnceAndReRegistersOnNewToken) {
   v1::Tunnel tunnel;
   grpc::Status status = Open("cp1", &tunnel);
   ASSERT_TRUE(status.ok()) << status.error_message();
-  EXPECT_EQ(tunnel.state(), v1::ESTABLISHED);
+  EXPECT_EQ(tunnel.state(), v1::TUNNEL_STATE_ESTABLISHED);
   EXPECT_EQ(tunnel.remote_address(), daemon_->gateway_address()->ToString());
   EXPECT_EQ(tunnel.control_plane_url(), cp_.url());
   EXPECT_EQ(Registrations(), 1);
