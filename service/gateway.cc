@@ -86,6 +86,34 @@ size_t Gateway::RevokeIdentity(const crypto::PublicKey& identity) {
   return removed;
 }
 
+void Gateway::RevokeIdentityAsync(const crypto::PublicKey& identity,
+                                  std::function<void(size_t)> done) {
+  struct Tally {
+    std::atomic<size_t> removed{0};
+    std::atomic<size_t> left{0};
+    std::function<void(size_t)> done;
+  };
+  auto tally = std::make_shared<Tally>();
+  tally->left = shards_.size();
+  tally->done = std::move(done);
+  if (shards_.empty()) {
+    tally->done(0);
+    return;
+  }
+  for (auto& shard : shards_) {
+    shard->worker().Run([shard, identity, tally] {
+      tally->removed += shard->RemoveIdentity(identity);
+      if (--tally->left == 0) tally->done(tally->removed.load());
+    });
+  }
+}
+
+void Gateway::CloseTunnelAsync(const core::Endpoint& remote) {
+  for (auto& shard : shards_) {
+    shard->worker().Run([shard, remote] { shard->Remove(remote); });
+  }
+}
+
 bool Gateway::CloseTunnel(const core::Endpoint& remote) {
   bool removed = false;
   for (auto& shard : shards_) {

@@ -6,6 +6,7 @@
 #ifndef SNAPTUN_SERVICE_GATEWAY_H_
 #define SNAPTUN_SERVICE_GATEWAY_H_
 
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -53,8 +54,16 @@ class Gateway {
   const core::Endpoint& local_address() const { return local_address_; }
   core::Mode mode() const { return mode_; }
   // Closes every tunnel of `identity` on every worker; returns how many.
+  // Waits for the workers: not for gRPC callback threads.
   size_t RevokeIdentity(const crypto::PublicKey& identity);
+  // The same without waiting: `done` runs with the count on the worker
+  // that finishes last.
+  void RevokeIdentityAsync(const crypto::PublicKey& identity,
+                           std::function<void(size_t)> done);
+  // Closes the tunnel at `remote`; waits for the workers.
   bool CloseTunnel(const core::Endpoint& remote);
+  // The same without waiting.
+  void CloseTunnelAsync(const core::Endpoint& remote);
   size_t tunnel_count() const;
   const GatewayStats& stats() const { return stats_; }
 

@@ -28,6 +28,18 @@ enum class SessionState : uint8_t {
   kClosed
 };
 
+// Why a tunnel closed (the proto's CloseCause).
+enum class CloseCause : uint8_t {
+  kNone,
+  kApi,               // CloseTunnel.
+  kHandshakeTimeout,  // The first handshake did not complete in time.
+  kRevoked,           // The identity was revoked or its grant expired.
+  kGaveUp,            // Reconnecting gave up, or the open failed otherwise.
+  kDrain,             // The daemon shut down.
+  kExpired,           // No session remained (gateway role).
+  kReplaced,          // Another identity confirmed a session at the address.
+};
+
 struct CountersSnapshot {
   uint64_t tx_packets = 0;
   uint64_t tx_bytes = 0;
@@ -51,6 +63,7 @@ struct TunnelSnapshot {
   std::map<std::string, std::string> labels;
   CountersSnapshot counters;
   std::string close_reason;
+  CloseCause close_cause = CloseCause::kNone;
   std::string control_plane_url;
 };
 

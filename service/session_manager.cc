@@ -25,7 +25,51 @@ CountersSnapshot ReadCounters(const TunnelPort* port) {
   return out;
 }
 
+CloseCause CauseOf(const absl::Status& status) {
+  return ReasonOf(status) == reason::kHandshakeTimeout
+             ? CloseCause::kHandshakeTimeout
+             : CloseCause::kGaveUp;
+}
+
+CloseCause CauseOf(core::RemovalReason reason) {
+  switch (reason) {
+    case core::RemovalReason::kExpired:
+      return CloseCause::kExpired;
+    case core::RemovalReason::kUnauthorized:
+      return CloseCause::kRevoked;
+    case core::RemovalReason::kReplaced:
+      return CloseCause::kReplaced;
+    case core::RemovalReason::kClosed:
+      return CloseCause::kApi;
+  }
+  return CloseCause::kNone;
+}
+
+bool LabelsMatch(const ListFilter& filter, const TunnelSnapshot& tunnel) {
+  for (const auto& [key, value] : filter.labels) {
+    auto label = tunnel.labels.find(key);
+    if (label == tunnel.labels.end() || label->second != value) return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+ListPage SessionManager::ListClosedLocked(const ListFilter& filter,
+                                          size_t page_size,
+                                          const std::string& page_token) const {
+  ListPage page;
+  for (const TunnelSnapshot* t : closed_.After(page_token, absl::Now())) {
+    if (filter.role.has_value() && t->role != *filter.role) continue;
+    if (!LabelsMatch(filter, *t)) continue;
+    if (page.tunnels.size() == page_size) {
+      page.next_page_token = page.tunnels.back().tunnel_id;
+      break;
+    }
+    page.tunnels.push_back(*t);
+  }
+  return page;
+}
 
 bool OpenParams::SameAs(const OpenParams& o) const {
   return discover == o.discover && peer_public_key == o.peer_public_key &&
@@ -39,7 +83,11 @@ SessionManager::SessionManager(WorkerPool& pool,
                                const core::LocalIdentity& identity,
                                const SessionLimits& limits,
                                DataPlaneMetrics* metrics)
-    : pool_(pool), identity_(identity), limits_(limits), metrics_(metrics) {}
+    : pool_(pool),
+      identity_(identity),
+      limits_(limits),
+      metrics_(metrics),
+      closed_(limits.closed_max, limits.closed_retention) {}
 
 SessionManager::~SessionManager() { CloseAll("shutting down"); }
 
@@ -242,6 +290,7 @@ void SessionManager::FailOpen(const std::string& id,
     record.waiting.clear();
     record.info.state = SessionState::kClosed;
     record.info.close_reason = std::string(status.message());
+    record.info.close_cause = CauseOf(status);
     PublishLocked(SessionEventType::kClosed, record, record.info.close_reason,
                   deliveries);
     ReleaseLocked(record);
@@ -252,6 +301,8 @@ void SessionManager::FailOpen(const std::string& id,
 }
 
 void SessionManager::EraseLocked(RecordMap::iterator it) {
+  it->second->info.state = SessionState::kClosed;
+  closed_.Add(SnapshotLocked(*it->second), absl::Now());
   if (it->second->holds_quota) limits_.quota->Release();
   it->second->holds_quota = false;
   if (it->second->info.role == Role::kClient) --client_tunnels_;
@@ -288,6 +339,7 @@ void SessionManager::OnConnected(const std::string& id,
       // A failed connect leaves nothing behind.
       record.info.state = SessionState::kClosed;
       record.info.close_reason = std::string(result.status().message());
+      record.info.close_cause = CauseOf(result.status());
       PublishLocked(SessionEventType::kClosed, record, record.info.close_reason,
                     deliveries);
       ReleaseLocked(record);
@@ -339,6 +391,7 @@ void SessionManager::OnClientEvent(const std::string& id,
         if (record.info.state == SessionState::kConnecting) break;
         record.info.state = SessionState::kClosed;
         record.info.close_reason = event.reason;
+        record.info.close_cause = CloseCause::kGaveUp;
         PublishLocked(SessionEventType::kClosed, record, event.reason,
                       deliveries);
         ReleaseLocked(record);
@@ -350,7 +403,7 @@ void SessionManager::OnClientEvent(const std::string& id,
 }
 
 absl::StatusOr<TunnelSnapshot> SessionManager::Close(
-    const std::string& tunnel_id, const std::string& reason) {
+    const std::string& tunnel_id, const std::string& reason, CloseCause cause) {
   Delivery deliveries;
   std::shared_ptr<Record> record;
   TunnelSnapshot snapshot;
@@ -358,6 +411,10 @@ absl::StatusOr<TunnelSnapshot> SessionManager::Close(
     absl::MutexLock lock(&mu_);
     auto it = records_.find(tunnel_id);
     if (it == records_.end()) {
+      // Closing twice is not an error (AIP-135): report it as it closed.
+      if (const TunnelSnapshot* closed = closed_.Find(tunnel_id, absl::Now())) {
+        return *closed;
+      }
       return WithReason(
           absl::NotFoundError(absl::StrCat("no tunnel ", tunnel_id,
                                            " (ListTunnels shows them)")),
@@ -366,6 +423,7 @@ absl::StatusOr<TunnelSnapshot> SessionManager::Close(
     record = it->second;
     record->info.state = SessionState::kClosed;
     record->info.close_reason = reason;
+    record->info.close_cause = cause;
     snapshot = SnapshotLocked(*record);
     PublishLocked(SessionEventType::kClosed, *record, reason, deliveries);
     if (record->info.role == Role::kGateway) {
@@ -382,7 +440,7 @@ absl::StatusOr<TunnelSnapshot> SessionManager::Close(
   record->waiting.clear();
   if (record->client != nullptr) record->client->Close(reason);
   if (record->info.role == Role::kGateway && gateway_ != nullptr) {
-    gateway_->CloseTunnel(record->gateway_remote);
+    gateway_->CloseTunnelAsync(record->gateway_remote);
   }
   if (record->port != nullptr) record->port->Close();
   return snapshot;
@@ -393,6 +451,9 @@ absl::StatusOr<TunnelSnapshot> SessionManager::Get(
   absl::ReaderMutexLock lock(&mu_);
   auto it = records_.find(tunnel_id);
   if (it == records_.end()) {
+    if (const TunnelSnapshot* closed = closed_.Find(tunnel_id, absl::Now())) {
+      return *closed;
+    }
     return WithReason(
         absl::NotFoundError(absl::StrCat("no tunnel ", tunnel_id)),
         reason::kTunnelNotFound);
@@ -409,6 +470,8 @@ absl::StatusOr<ListPage> SessionManager::List(
   page_size = std::min(page_size, kMaxPage);
   ListPage page;
   absl::ReaderMutexLock lock(&mu_);
+  if (filter.state == SessionState::kClosed)
+    return ListClosedLocked(filter, page_size, page_token);
   // The token is the last id of the previous page; ids sort as strings.
   auto it =
       page_token.empty() ? records_.begin() : records_.upper_bound(page_token);
@@ -418,13 +481,7 @@ absl::StatusOr<ListPage> SessionManager::List(
     if (filter.state.has_value() && record.info.state != *filter.state) {
       continue;
     }
-    bool labels_match = true;
-    for (const auto& [key, value] : filter.labels) {
-      auto label = record.info.labels.find(key);
-      labels_match &=
-          label != record.info.labels.end() && label->second == value;
-    }
-    if (!labels_match) continue;
+    if (!LabelsMatch(filter, record.info)) continue;
     if (page.tunnels.size() == page_size) {
       page.next_page_token = page.tunnels.back().tunnel_id;
       break;
@@ -535,7 +592,9 @@ void SessionManager::CloseAll(const std::string& reason) {
     absl::ReaderMutexLock lock(&mu_);
     for (const auto& [id, record] : records_) ids.push_back(id);
   }
-  for (const std::string& id : ids) Close(id, reason).IgnoreError();
+  for (const std::string& id : ids) {
+    Close(id, reason, CloseCause::kDrain).IgnoreError();
+  }
 }
 
 absl::flat_hash_map<crypto::PublicKey, uint32_t>
@@ -620,9 +679,10 @@ void SessionManager::OnTunnelRemoved(const GatewayTunnelInfo& info,
     Record& record = *it->second;
     record.info.state = SessionState::kClosed;
     record.info.close_reason = std::string(core::RemovalReasonName(reason));
+    record.info.close_cause = CauseOf(reason);
     PublishLocked(SessionEventType::kClosed, record, record.info.close_reason,
                   deliveries);
-    records_.erase(it);
+    EraseLocked(it);
   }
   Deliver(deliveries);
 }

@@ -19,6 +19,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "service/client_tunnel.h"
+#include "service/closed_tunnels.h"
 #include "service/control_plane/registrar.h"
 #include "service/event_subscription.h"
 #include "service/gateway.h"
@@ -57,6 +58,9 @@ struct SessionLimits {
   size_t max_client_tunnels = SIZE_MAX;
   // Client tunnels' ports (the receive packet limit comes from each open).
   PortLimits port;
+  // Closed tunnels remembered for GetTunnel/ListTunnels/CloseTunnel.
+  size_t closed_max = 1000;
+  absl::Duration closed_retention = absl::Minutes(5);
   // WatchTunnels streams at once, and what each may hold queued.
   size_t max_watchers = 256;
   SubscriptionLimits watcher;
@@ -92,8 +96,11 @@ class SessionManager final : public GatewayObserver {
   // Client role. `done` runs exactly once, possibly on a worker thread,
   // when the handshake completed or failed.
   void Open(OpenParams params, OpenCallback done);
+  // Closes a live tunnel; closing one already closed (and remembered)
+  // returns it as it closed. NOT_FOUND otherwise.
   absl::StatusOr<TunnelSnapshot> Close(const std::string& tunnel_id,
-                                       const std::string& reason);
+                                       const std::string& reason,
+                                       CloseCause cause = CloseCause::kApi);
   absl::StatusOr<TunnelSnapshot> Get(const std::string& tunnel_id) const;
   absl::StatusOr<ListPage> List(const ListFilter& filter, size_t page_size,
                                 const std::string& page_token) const;
@@ -129,7 +136,7 @@ class SessionManager final : public GatewayObserver {
   // Gateway tunnels per client identity, counted in one pass.
   absl::flat_hash_map<crypto::PublicKey, uint32_t> GatewayTunnelCounts() const;
 
-  // Closes every tunnel (drain on SIGTERM).
+  // Closes every tunnel (drain on SIGTERM; cause kDrain).
   void CloseAll(const std::string& reason);
   size_t size() const;
 
@@ -165,11 +172,15 @@ class SessionManager final : public GatewayObserver {
   void FailOpen(const std::string& id, const absl::Status& status);
   void ReleaseLocked(Record& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   using RecordMap = std::map<std::string, std::shared_ptr<Record>>;
-  // Removes a record, giving back its quota slot.
+  // Removes a record, giving back its quota slot and remembering it as
+  // closed.
   void EraseLocked(RecordMap::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnConnected(const std::string& id,
                    absl::StatusOr<core::Endpoint> result);
   TunnelSnapshot SnapshotLocked(const Record& record) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  ListPage ListClosedLocked(const ListFilter& filter, size_t page_size,
+                            const std::string& page_token) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void PublishLocked(SessionEventType type, const Record& record,
                      const std::string& reason, Delivery& out)
@@ -188,6 +199,7 @@ class SessionManager final : public GatewayObserver {
 
   mutable absl::Mutex mu_;
   RecordMap records_ ABSL_GUARDED_BY(mu_);
+  ClosedTunnels closed_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<core::Endpoint, std::string> gateway_ids_
       ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<EventSubscription>> subscriptions_

@@ -39,6 +39,12 @@ void Worker::RunAndWait(std::function<void()> task) {
   done.WaitForNotification();
 }
 
+void Worker::Run(std::function<void()> task) {
+  // Post consumes the task only when it queues it.
+  auto shared = std::make_shared<std::function<void()>>(std::move(task));
+  if (!loop_.Post([shared] { (*shared)(); })) (*shared)();
+}
+
 WorkerPool::WorkerPool(io::Clock& clock, size_t workers) : clock_(clock) {
   if (workers == 0) workers = std::max(1u, std::thread::hardware_concurrency());
   for (size_t i = 0; i < workers; ++i) {

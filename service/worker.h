@@ -34,8 +34,11 @@ class Worker {
   size_t index() const { return index_; }
   io::EventLoop& loop() { return loop_; }
   // Runs `task` on the worker and waits for it. Must not be called from the
-  // worker itself.
+  // worker itself, nor from a gRPC callback (use Run).
   void RunAndWait(std::function<void()> task);
+  // Runs `task` on the worker without waiting (on the caller's thread if
+  // the worker has stopped).
+  void Run(std::function<void()> task);
 
   // Loop-thread only.
   io::BatchReceiver& receiver() { return receiver_; }

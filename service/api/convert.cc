@@ -123,6 +123,28 @@ uint64_t DropOf(const CountersSnapshot& c, core::DropReason reason) {
 
 }  // namespace
 
+v1::CloseCause CauseToProto(CloseCause cause) {
+  switch (cause) {
+    case CloseCause::kNone:
+      return v1::CLOSE_CAUSE_UNSPECIFIED;
+    case CloseCause::kApi:
+      return v1::CLOSE_CAUSE_API;
+    case CloseCause::kHandshakeTimeout:
+      return v1::CLOSE_CAUSE_HANDSHAKE_TIMEOUT;
+    case CloseCause::kRevoked:
+      return v1::CLOSE_CAUSE_REVOKED;
+    case CloseCause::kGaveUp:
+      return v1::CLOSE_CAUSE_GAVE_UP;
+    case CloseCause::kDrain:
+      return v1::CLOSE_CAUSE_DRAIN;
+    case CloseCause::kExpired:
+      return v1::CLOSE_CAUSE_EXPIRED;
+    case CloseCause::kReplaced:
+      return v1::CLOSE_CAUSE_REPLACED;
+  }
+  return v1::CLOSE_CAUSE_UNSPECIFIED;
+}
+
 void ToProto(const TunnelSnapshot& s, v1::Tunnel& out) {
   out.set_tunnel_id(s.tunnel_id);
   out.set_role(s.role == Role::kClient ? v1::ROLE_CLIENT : v1::ROLE_GATEWAY);
@@ -160,6 +182,7 @@ void ToProto(const TunnelSnapshot& s, v1::Tunnel& out) {
   d.set_rate_limited(DropOf(s.counters, DropReason::kRateLimited));
   d.set_no_tunnel(DropOf(s.counters, DropReason::kNoTunnel));
   out.set_close_reason(s.close_reason);
+  out.set_close_cause(CauseToProto(s.close_cause));
   out.set_control_plane_url(s.control_plane_url);
 }
 

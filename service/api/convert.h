@@ -32,6 +32,7 @@ void ToProto(absl::Time time, google::protobuf::Timestamp& out);
 absl::Time FromProto(const google::protobuf::Timestamp& t);
 absl::Duration FromProto(const google::protobuf::Duration& d);
 
+v1::CloseCause CauseToProto(CloseCause cause);
 std::optional<Role> RoleFromProto(v1::Role role);
 std::optional<SessionState> StateFromProto(v1::TunnelState state);
 

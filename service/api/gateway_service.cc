@@ -110,18 +110,22 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::RevokeIdentity(
   // authorization), and it was closed by this revocation all the same.
   const size_t held = TunnelsOf(sessions_, *key);
   const bool known = sessions_.identities()->Revoke(*key);
-  // Closing runs on the workers and waits for them: not on this thread's
-  // callback would be better, but revocations are rare and quick.
-  const size_t closed =
-      std::max(held, sessions_.gateway()->RevokeIdentity(*key));
-  if (!known && closed == 0) {
-    return FinishUnary(
-        context, ToGrpc(WithReason(
-                     absl::NotFoundError("this identity is not authorized"),
-                     reason::kIdentityNotAuthorized)));
-  }
-  response->set_tunnels_closed(static_cast<uint32_t>(closed));
-  return FinishUnary(context, grpc::Status::OK);
+  // The workers close the tunnels; the call finishes when the last one is
+  // done, without holding this callback thread.
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  sessions_.gateway()->RevokeIdentityAsync(
+      *key, [reactor, response, held, known](size_t removed) {
+        const size_t closed = std::max(held, removed);
+        if (!known && closed == 0) {
+          reactor->Finish(ToGrpc(
+              WithReason(absl::NotFoundError("this identity is not authorized"),
+                         reason::kIdentityNotAuthorized)));
+          return;
+        }
+        response->set_tunnels_closed(static_cast<uint32_t>(closed));
+        reactor->Finish(grpc::Status::OK);
+      });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* GatewayServiceImpl::ListIdentities(

@@ -140,6 +140,12 @@ grpc::ServerUnaryReactor* TunnelServiceImpl::CloseTunnel(
   absl::StatusOr<TunnelSnapshot> closed =
       sessions_.Close(request->tunnel_id(), "closed through the API");
   if (closed.ok()) ToProto(*closed, *response->mutable_tunnel());
+  // AIP-135: with allow_missing, a tunnel that does not exist is not an
+  // error (the response holds no tunnel).
+  if (!closed.ok() && request->allow_missing() &&
+      closed.status().code() == absl::StatusCode::kNotFound) {
+    return FinishUnary(context, grpc::Status::OK);
+  }
   return FinishUnary(context, ToGrpc(closed.status()));
 }
 

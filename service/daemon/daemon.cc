@@ -172,6 +172,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   limits.max_tunnels_per_identity = config.max_tunnels_per_identity;
   limits.port = port;
   limits.max_watchers = config.max_watchers;
+  limits.closed_max = config.closed_tunnel_max;
+  limits.closed_retention = config.closed_tunnel_retention;
   limits.watcher.bytes = config.watcher_queue_bytes;
   d->sessions_ = std::make_unique<SessionManager>(*d->pool_, *d->identity_,
                                                   limits, d->metrics_.get());
@@ -251,7 +253,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
                  "(--api_token_file) nor TLS (--tls_cert_file): anyone who "
                  "can reach it can open tunnels and authorize identities\n";
   }
-  d->server_->GetHealthCheckService()->SetServingStatus(true);
+  // Health per service: a probe may name either service. GatewayService is
+  // NOT_SERVING when the gateway role is off; all go NOT_SERVING on drain.
+  grpc::HealthCheckServiceInterface* health =
+      d->server_->GetHealthCheckService();
+  health->SetServingStatus("", true);
+  health->SetServingStatus(v1::TunnelService::service_full_name(), true);
+  health->SetServingStatus(v1::GatewayService::service_full_name(),
+                           d->gateway_ != nullptr);
   d->exporter_->SetReady(true);
   std::cerr << "snaptund: gRPC on port " << d->grpc_port_
             << (config.tls_cert_file.empty() ? " (plaintext)" : " (TLS)")

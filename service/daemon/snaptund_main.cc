@@ -83,6 +83,11 @@ ABSL_FLAG(int, grpc_max_receive_message_kib, 4096,
 ABSL_FLAG(int, stream_batch_max_kib, 1024,
           "payload bytes (KiB) of one PacketBatch the server writes; keep it "
           "below the clients' receive limit (gRPC's default is 4 MiB)");
+ABSL_FLAG(int, closed_tunnel_max, 1000,
+          "closed tunnels remembered (GetTunnel/ListTunnels report them as "
+          "CLOSED with their reason); 0 = none");
+ABSL_FLAG(absl::Duration, closed_tunnel_retention, absl::Minutes(5),
+          "how long a closed tunnel is remembered");
 ABSL_FLAG(bool, version, false, "print the version and exit");
 ABSL_FLAG(bool, self_check, false,
           "start on loopback with a throwaway key, carry one packet through a "
@@ -190,6 +195,14 @@ int main(int argc, char** argv) {
   config.grpc_max_receive_message_bytes =
       static_cast<size_t>(max_receive_kib) * 1024;
   config.stream_batch_max_bytes = static_cast<size_t>(batch_kib) * 1024;
+  const int closed_max = absl::GetFlag(FLAGS_closed_tunnel_max);
+  config.closed_tunnel_retention = absl::GetFlag(FLAGS_closed_tunnel_retention);
+  if (closed_max < 0 || config.closed_tunnel_retention < absl::ZeroDuration()) {
+    std::cerr << "snaptund: --closed_tunnel_max and --closed_tunnel_retention "
+                 "must not be negative\n";
+    return 2;
+  }
+  config.closed_tunnel_max = static_cast<size_t>(closed_max);
   config.watcher_queue_bytes = static_cast<size_t>(watcher_kib) * 1024;
   const int per_source = absl::GetFlag(FLAGS_handshakes_per_source);
   const int per_source_max = absl::GetFlag(FLAGS_handshakes_per_source_max);

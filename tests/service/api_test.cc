@@ -11,6 +11,9 @@
 #include <string>
 #include <thread>
 
+#include "google/rpc/error_details.pb.h"
+#include "google/rpc/status.pb.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "proto/snaptun/v1/snaptun.grpc.pb.h"
 #include "service/daemon/daemon.h"
@@ -87,15 +90,50 @@ class ApiTest : public ::testing::Test {
   std::string token_;
 };
 
+// The AIP-193 ErrorInfo.reason in a status's details ("" when absent),
+// after checking its domain.
+std::string Reason(const grpc::Status& status) {
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) return "";
+  for (const google::protobuf::Any& any : details.details()) {
+    google::rpc::ErrorInfo info;
+    if (any.UnpackTo(&info)) {
+      EXPECT_EQ(info.domain(), "snaptun.io");
+      EXPECT_EQ(details.code(), status.error_code());
+      return info.reason();
+    }
+  }
+  return "";
+}
+
+// The field a BadRequest in the details names ("" when absent).
+std::string BadField(const grpc::Status& status) {
+  google::rpc::Status details;
+  if (!details.ParseFromString(status.error_details())) return "";
+  for (const google::protobuf::Any& any : details.details()) {
+    google::rpc::BadRequest bad;
+    if (any.UnpackTo(&bad) && bad.field_violations_size() > 0) {
+      return bad.field_violations(0).field();
+    }
+  }
+  return "";
+}
+
 TEST_F(ApiTest, OpenTunnelValidatesEveryField) {
   Start();
   v1::Tunnel t;
   v1::OpenTunnelRequest bad_key = OpenToSelf();
   bad_key.set_peer_public_key("short");
-  EXPECT_EQ(Open(bad_key, &t).error_code(), grpc::INVALID_ARGUMENT);
+  grpc::Status key_status = Open(bad_key, &t);
+  EXPECT_EQ(key_status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(key_status), "INVALID_PEER_KEY");
+  EXPECT_EQ(BadField(key_status), "peer_public_key");
   v1::OpenTunnelRequest bad_address = OpenToSelf();
   bad_address.set_data_plane_address("not-an-address");
-  EXPECT_EQ(Open(bad_address, &t).error_code(), grpc::INVALID_ARGUMENT);
+  grpc::Status address_status = Open(bad_address, &t);
+  EXPECT_EQ(address_status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(Reason(address_status), "INVALID_ADDRESS");
+  EXPECT_EQ(BadField(address_status), "data_plane_address");
   v1::OpenTunnelRequest bad_mode = OpenToSelf();
   bad_mode.set_mode(static_cast<v1::Mode>(99));
   EXPECT_EQ(Open(bad_mode, &t).error_code(), grpc::INVALID_ARGUMENT);
@@ -103,7 +141,9 @@ TEST_F(ApiTest, OpenTunnelValidatesEveryField) {
   EXPECT_EQ(Open(bad_id, &t).error_code(), grpc::INVALID_ARGUMENT);
   v1::OpenTunnelRequest bad_timeout = OpenToSelf();
   bad_timeout.mutable_connect_timeout()->set_seconds(-1);
-  EXPECT_EQ(Open(bad_timeout, &t).error_code(), grpc::INVALID_ARGUMENT);
+  grpc::Status timeout_status = Open(bad_timeout, &t);
+  EXPECT_EQ(timeout_status.error_code(), grpc::INVALID_ARGUMENT);
+  EXPECT_EQ(BadField(timeout_status), "connect_timeout");
   v1::OpenTunnelRequest control_plane = OpenToSelf();
   control_plane.set_control_plane_url("http://127.0.0.1:1");
   // Without --snap_token_file there is nothing to register with.
@@ -126,10 +166,17 @@ TEST_F(ApiTest, UnauthorizedOpenIsDeadlineExceededAndLeavesNothing) {
   grpc::Status status = Open(request, &t);
   EXPECT_EQ(status.error_code(), grpc::DEADLINE_EXCEEDED);
   EXPECT_NE(status.error_message().find("authorized"), std::string::npos);
+  // The handshake's timeout, told apart from a caller's deadline.
+  EXPECT_EQ(Reason(status), "HANDSHAKE_TIMEOUT");
+  // Nothing live remains; the closed tunnel says why.
+  v1::ListTunnelsResponse listed;
+  ASSERT_TRUE(tunnels_->ListTunnels(Context().get(), {}, &listed).ok());
+  EXPECT_EQ(listed.tunnels_size(), 0);
   v1::GetTunnelRequest get;
   get.set_tunnel_id("nope");
-  EXPECT_EQ(tunnels_->GetTunnel(Context().get(), get, &t).error_code(),
-            grpc::NOT_FOUND);
+  ASSERT_TRUE(tunnels_->GetTunnel(Context().get(), get, &t).ok());
+  EXPECT_EQ(t.state(), v1::TUNNEL_STATE_CLOSED);
+  EXPECT_EQ(t.close_cause(), v1::CLOSE_CAUSE_HANDSHAKE_TIMEOUT);
 }
 
 TEST_F(ApiTest, OpenIsIdempotentByIdAndGetListCloseWork) {
@@ -180,13 +227,36 @@ TEST_F(ApiTest, OpenIsIdempotentByIdAndGetListCloseWork) {
   v1::CloseTunnelResponse closed;
   ASSERT_TRUE(tunnels_->CloseTunnel(Context().get(), close, &closed).ok());
   EXPECT_EQ(closed.tunnel().state(), v1::TUNNEL_STATE_CLOSED);
-  EXPECT_EQ(tunnels_->CloseTunnel(Context().get(), close, &closed).error_code(),
-            grpc::NOT_FOUND);
+  EXPECT_EQ(closed.tunnel().close_cause(), v1::CLOSE_CAUSE_API);
+  // Closing again is idempotent (AIP-135) and reports the tunnel as closed.
+  v1::CloseTunnelResponse twice;
+  ASSERT_TRUE(tunnels_->CloseTunnel(Context().get(), close, &twice).ok());
+  EXPECT_EQ(twice.tunnel().state(), v1::TUNNEL_STATE_CLOSED);
+  // A closed tunnel stays visible, with why it closed.
   v1::GetTunnelRequest get;
   get.set_tunnel_id("t1");
   v1::Tunnel t;
-  EXPECT_EQ(tunnels_->GetTunnel(Context().get(), get, &t).error_code(),
-            grpc::NOT_FOUND);
+  ASSERT_TRUE(tunnels_->GetTunnel(Context().get(), get, &t).ok());
+  EXPECT_EQ(t.state(), v1::TUNNEL_STATE_CLOSED);
+  EXPECT_EQ(t.close_cause(), v1::CLOSE_CAUSE_API);
+  EXPECT_EQ(t.close_reason(), "closed through the API");
+  v1::ListTunnelsRequest closed_list;
+  closed_list.set_state(v1::TUNNEL_STATE_CLOSED);
+  v1::ListTunnelsResponse closed_page;
+  ASSERT_TRUE(
+      tunnels_->ListTunnels(Context().get(), closed_list, &closed_page).ok());
+  ASSERT_EQ(closed_page.tunnels_size(), 1);
+  EXPECT_EQ(closed_page.tunnels(0).tunnel_id(), "t1");
+  // Unknown ids: NOT_FOUND, or OK with allow_missing.
+  v1::CloseTunnelRequest unknown;
+  unknown.set_tunnel_id("never");
+  EXPECT_EQ(
+      tunnels_->CloseTunnel(Context().get(), unknown, &closed).error_code(),
+      grpc::NOT_FOUND);
+  unknown.set_allow_missing(true);
+  v1::CloseTunnelResponse missing;
+  EXPECT_TRUE(tunnels_->CloseTunnel(Context().get(), unknown, &missing).ok());
+  EXPECT_FALSE(missing.has_tunnel());
 }
 
 TEST_F(ApiTest, TunnelLimitIsResourceExhausted) {
@@ -205,7 +275,9 @@ TEST_F(ApiTest, TunnelLimitIsResourceExhausted) {
     ASSERT_TRUE(tunnels_->ListTunnels(Context().get(), {}, &listed).ok());
   }
   ASSERT_EQ(listed.tunnels_size(), 2);
-  EXPECT_EQ(Open(OpenToSelf("b"), &t).error_code(), grpc::RESOURCE_EXHAUSTED);
+  grpc::Status full = Open(OpenToSelf("b"), &t);
+  EXPECT_EQ(full.error_code(), grpc::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(Reason(full), "MAX_TUNNELS");
   listed.Clear();
   ASSERT_TRUE(tunnels_->ListTunnels(Context().get(), {}, &listed).ok());
   EXPECT_EQ(listed.tunnels_size(), 2);
@@ -256,7 +328,9 @@ TEST_F(ApiTest, StreamPacketsCarriesBothWaysOneStreamPerTunnel) {
   again.set_tunnel_id("s1");
   second->Write(again);
   second->WritesDone();
-  EXPECT_EQ(second->Finish().error_code(), grpc::FAILED_PRECONDITION);
+  grpc::Status refused = second->Finish();
+  EXPECT_EQ(refused.error_code(), grpc::FAILED_PRECONDITION);
+  EXPECT_EQ(Reason(refused), "STREAM_ALREADY_ATTACHED");
 
   // Closing the tunnel ends its stream with CANCELLED.
   v1::CloseTunnelRequest close;
@@ -322,6 +396,50 @@ std::string OnlyGatewayTunnel(v1::TunnelService::Stub& stub,
 // reader has not read) must still get OK once it reads what was written,
 // and the tunnel must take a new stream. It used to hang until the deadline
 // and keep the tunnel's one stream slot.
+// Takeover: a new stream may replace the holder (a hung process, say); the
+// old one ends with ABORTED and the new one carries the packets.
+TEST_F(ApiTest, StreamPacketsTakeoverEndsTheOldStreamAborted) {
+  Start();
+  ASSERT_TRUE(AuthorizeSelf().ok());
+  v1::Tunnel client;
+  ASSERT_TRUE(Open(OpenToSelf("to"), &client).ok());
+  const std::string gateway_id = OnlyGatewayTunnel(*tunnels_, Context().get());
+  ASSERT_FALSE(gateway_id.empty());
+  auto old_context = Context();
+  auto old_stream = tunnels_->StreamPackets(old_context.get());
+  v1::PacketBatch hello;
+  hello.set_tunnel_id("to");
+  hello.add_packets("from the old stream");
+  ASSERT_TRUE(old_stream->Write(hello));
+  auto gateway_context = Context();
+  auto gateway_stream = tunnels_->StreamPackets(gateway_context.get());
+  v1::PacketBatch gw_hello;
+  gw_hello.set_tunnel_id(gateway_id);
+  ASSERT_TRUE(gateway_stream->Write(gw_hello));
+  v1::PacketBatch batch;
+  ASSERT_TRUE(gateway_stream->Read(&batch));  // The old stream is attached.
+
+  auto new_context = Context();
+  auto new_stream = tunnels_->StreamPackets(new_context.get());
+  v1::PacketBatch take;
+  take.set_tunnel_id("to");
+  take.set_takeover(true);
+  ASSERT_TRUE(new_stream->Write(take));
+  while (old_stream->Read(&batch)) {
+  }
+  const grpc::Status old_status = old_stream->Finish();
+  EXPECT_EQ(old_status.error_code(), grpc::ABORTED);
+  EXPECT_EQ(Reason(old_status), "STREAM_TAKEN_OVER");
+  v1::PacketBatch down;
+  down.add_packets("to the new stream");
+  ASSERT_TRUE(gateway_stream->Write(down));
+  ASSERT_TRUE(new_stream->Read(&batch));
+  ASSERT_EQ(batch.packets_size(), 1);
+  EXPECT_EQ(batch.packets(0), "to the new stream");
+  new_context->TryCancel();
+  gateway_context->TryCancel();
+}
+
 TEST_F(ApiTest, HalfCloseWithAWriteInFlightEndsOk) {
   Start();
   ASSERT_TRUE(AuthorizeSelf().ok());
@@ -544,6 +662,37 @@ TEST_F(ApiTest, AnOldStreamDoesNotFreeARecreatedTunnelsSlot) {
             absl::StatusCode::kFailedPrecondition);
   sessions.DetachStream("same", new_stream->holder);
   EXPECT_TRUE(sessions.AttachStream("same").ok());
+}
+
+grpc::health::v1::HealthCheckResponse::ServingStatus Health(
+    const std::shared_ptr<grpc::Channel>& channel, const std::string& service) {
+  grpc::ClientContext context;
+  grpc::health::v1::HealthCheckRequest request;
+  request.set_service(service);
+  grpc::health::v1::HealthCheckResponse response;
+  const grpc::Status status = grpc::health::v1::Health::NewStub(channel)->Check(
+      &context, request, &response);
+  return status.ok() ? response.status()
+                     : grpc::health::v1::HealthCheckResponse::SERVICE_UNKNOWN;
+}
+
+// A probe may name either service; GatewayService is NOT_SERVING when the
+// gateway role is off, and everything is NOT_SERVING once draining.
+TEST_F(ApiTest, HealthIsReportedPerService) {
+  using grpc::health::v1::HealthCheckResponse;
+  DaemonConfig config;
+  config.gateway_listen = "off";
+  Start(config);
+  EXPECT_EQ(Health(channel_, ""), HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health(channel_, "snaptun.v1.TunnelService"),
+            HealthCheckResponse::SERVING);
+  EXPECT_EQ(Health(channel_, "snaptun.v1.GatewayService"),
+            HealthCheckResponse::NOT_SERVING);
+  daemon_->Drain();
+  daemon_.reset();
+  Start();
+  EXPECT_EQ(Health(channel_, "snaptun.v1.GatewayService"),
+            HealthCheckResponse::SERVING);
 }
 
 TEST_F(ApiTest, GatewayRoleOffIsFailedPrecondition) {
