@@ -1,6 +1,8 @@
 // Open, echo, count, summarize.
 #include "cli/bench.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -44,6 +46,8 @@ double Percentile(std::vector<double> v, double p) {
 }  // namespace
 
 int RunBench(ApiClient& client, const BenchOptions& options) {
+  // Progress lines rewrite themselves with \r: only for a person watching.
+  const bool progress = isatty(STDERR_FILENO) == 1;
   // 1. Open tunnels, a few at a time, timing each OpenTunnel.
   std::vector<std::string> ids(options.tunnels);
   std::vector<std::string> locals(options.tunnels);
@@ -75,14 +79,14 @@ int RunBench(ApiClient& client, const BenchOptions& options) {
         locals[i] = tunnel.local_address();
         latencies_ms.push_back(ms);
         const int n = ++opened;
-        if (n % 10 == 0 || n == options.tunnels) {
+        if (progress && (n % 10 == 0 || n == options.tunnels)) {
           std::cerr << "\ropened " << n << "/" << options.tunnels << std::flush;
         }
       }
     });
   }
   for (auto& t : openers) t.join();
-  std::cerr << "\n";
+  if (progress) std::cerr << "\n";
   const double open_seconds = absl::ToDoubleSeconds(absl::Now() - open_start);
 
   // 2. The gateway side, when this daemon hosts it: echo everything.
@@ -151,13 +155,15 @@ int RunBench(ApiClient& client, const BenchOptions& options) {
   const absl::Time start = absl::Now();
   while (absl::Now() - start < options.duration) {
     absl::SleepFor(absl::Seconds(1));
-    std::cerr << "\rsent " << sent.load() << ", echoed " << echoed.load()
-              << std::flush;
+    if (progress) {
+      std::cerr << "\rsent " << sent.load() << ", echoed " << echoed.load()
+                << std::flush;
+    }
   }
   stop = true;
   absl::SleepFor(absl::Milliseconds(500));  // Let echoes drain.
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
-  std::cerr << "\n";
+  if (progress) std::cerr << "\n";
   for (auto& a : clients) a.context->TryCancel();
   for (auto& a : echoes) a.context->TryCancel();
   for (auto& t : threads) t.join();

@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
 
 namespace snaptun::cli {
@@ -46,12 +47,20 @@ std::string Base64Key(const std::string& bytes) {
   return absl::Base64Escape(bytes);
 }
 
+size_t DisplayWidth(absl::string_view text) {
+  size_t width = 0;
+  for (unsigned char c : text) {
+    if ((c & 0xC0) != 0x80) ++width;  // Not a UTF-8 continuation byte.
+  }
+  return width;
+}
+
 std::string Table(const std::vector<std::vector<std::string>>& rows) {
   std::vector<size_t> widths;
   for (const auto& row : rows) {
     if (widths.size() < row.size()) widths.resize(row.size(), 0);
     for (size_t i = 0; i < row.size(); ++i) {
-      widths[i] = std::max(widths[i], row[i].size());
+      widths[i] = std::max(widths[i], DisplayWidth(row[i]));
     }
   }
   std::string out;
@@ -59,11 +68,19 @@ std::string Table(const std::vector<std::vector<std::string>>& rows) {
     for (size_t i = 0; i < row.size(); ++i) {
       out += row[i];
       if (i + 1 < row.size())
-        out += std::string(widths[i] - row[i].size() + 2, ' ');
+        out += std::string(widths[i] - DisplayWidth(row[i]) + 2, ' ');
     }
     out += "\n";
   }
   return out;
+}
+
+std::string GatewayInfoTable(const v1::GetGatewayInfoResponse& info) {
+  return Table({{"PUBLIC KEY", "LISTENING", "TUNNELS", "IDENTITIES"},
+                {Base64Key(info.public_key()),
+                 absl::StrJoin(info.listen_addresses(), ","),
+                 absl::StrCat(info.tunnel_count()),
+                 absl::StrCat(info.identity_count())}});
 }
 
 std::string TunnelTable(const std::vector<const v1::Tunnel*>& tunnels) {

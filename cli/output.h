@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "google/protobuf/message.h"
 #include "proto/snaptun/v1/snaptun.pb.h"
 
@@ -16,7 +17,10 @@ std::string Base64Key(const std::string& bytes);
 std::string TunnelTable(const std::vector<const v1::Tunnel*>& tunnels);
 std::string IdentityTable(const std::vector<const v1::Identity*>& identities);
 // Rows of cells, the first row the header, padded to column widths.
+// Columns are aligned by display width (UTF-8 characters), not bytes.
 std::string Table(const std::vector<std::vector<std::string>>& rows);
+size_t DisplayWidth(absl::string_view text);
+std::string GatewayInfoTable(const v1::GetGatewayInfoResponse& info);
 
 }  // namespace snaptun::cli
 

@@ -1,16 +1,21 @@
 // snaptunctl: the command-line client of snaptund.
 //
 //   keygen [--out FILE] | pubkey [FILE] | open | close ID | get ID | list |
-//   watch | authorize KEY | revoke KEY | send ID | recv ID | bench
+//   watch | authorize KEY | revoke KEY | identities | gateway-info |
+//   send ID | recv ID | bench | version | completion bash
 //
 // Keys are base64 (as `wg genkey` writes them). Tables by default,
-// --output=json for scripts. Exit status: 0 ok, 1 the call failed (the
-// gRPC status is printed), 2 bad usage.
+// --output=json for scripts (a list is one JSON object). The command and
+// every flag value are checked before anything is sent. Exit status: 0 ok,
+// 1 the call failed (printed as `error: CODE: message (reason REASON)`), 2
+// bad usage.
 #include <fcntl.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <initializer_list>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -23,6 +28,8 @@
 #include "absl/strings/strip.h"
 #include "cli/api_client.h"
 #include "cli/bench.h"
+#include "cli/completion.h"
+#include "cli/errors.h"
 #include "cli/output.h"
 #include "service/daemon/secret_files.h"
 #include "tunnel/core/identity.h"
@@ -59,15 +66,18 @@ ABSL_FLAG(int, tunnels, 8, "bench: tunnels");
 ABSL_FLAG(int, rate, 1000, "bench: packets per second per tunnel (0 = max)");
 ABSL_FLAG(int, size, 1000, "bench: payload bytes");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5), "bench: duration");
+ABSL_FLAG(bool, takeover, false,
+          "send/recv: take the tunnel over from a stream already attached");
 
 namespace snaptun::cli {
 namespace {
 
 bool Json() { return absl::GetFlag(FLAGS_output) == "json"; }
 
+constexpr char kVersion[] = "snaptunctl 0.1.0 (snaptun.v1)";
+
 int Fail(const grpc::Status& status) {
-  std::cerr << "error: " << status.error_code() << " " << status.error_message()
-            << "\n";
+  std::cerr << "error: " << Describe(status) << "\n";
   return 1;
 }
 
@@ -84,6 +94,7 @@ void PrintTunnel(const v1::Tunnel& t) {
   std::cout << (Json() ? ToJson(t) + "\n" : TunnelTable({&t}));
 }
 
+// Labels from --label=k=v (checked by FlagProblem).
 google::protobuf::Map<std::string, std::string> Labels() {
   google::protobuf::Map<std::string, std::string> labels;
   for (const std::string& kv : absl::GetFlag(FLAGS_label)) {
@@ -92,6 +103,82 @@ google::protobuf::Map<std::string, std::string> Labels() {
     if (parts.size() == 2) labels[parts[0]] = parts[1];
   }
   return labels;
+}
+
+bool OneOf(const std::string& value, std::initializer_list<const char*> set) {
+  for (const char* allowed : set) {
+    if (value == allowed) return true;
+  }
+  return false;
+}
+
+// What is wrong with the flags, or empty: nonsense is refused before any
+// call, rather than quietly replaced by a default.
+std::string FlagProblem() {
+  if (!OneOf(absl::GetFlag(FLAGS_mode), {"snap", "wireguard"})) {
+    return "--mode must be snap or wireguard";
+  }
+  if (!OneOf(absl::GetFlag(FLAGS_role), {"", "client", "gateway"})) {
+    return "--role must be client or gateway";
+  }
+  if (!OneOf(absl::GetFlag(FLAGS_output), {"table", "json"})) {
+    return "--output must be table or json";
+  }
+  if (!OneOf(absl::GetFlag(FLAGS_format), {"lines", "raw", "hex"})) {
+    return "--format must be lines, raw or hex";
+  }
+  for (const std::string& kv : absl::GetFlag(FLAGS_label)) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return "--label must be key=value, got \"" + kv + "\"";
+    }
+  }
+  if (absl::GetFlag(FLAGS_ttl) < absl::ZeroDuration()) {
+    return "--ttl must be positive (leave it unset for no expiry)";
+  }
+  if (absl::GetFlag(FLAGS_timeout) <= absl::ZeroDuration() ||
+      absl::GetFlag(FLAGS_connect_timeout) <= absl::ZeroDuration()) {
+    return "--timeout and --connect_timeout must be positive";
+  }
+  if (absl::GetFlag(FLAGS_count) <= 0 || absl::GetFlag(FLAGS_tunnels) <= 0 ||
+      absl::GetFlag(FLAGS_rate) < 0 || absl::GetFlag(FLAGS_size) <= 0 ||
+      absl::GetFlag(FLAGS_keepalive) < 0) {
+    return "--count, --tunnels and --size must be positive, --rate and "
+           "--keepalive not negative";
+  }
+  return "";
+}
+
+int Identities(ApiClient& client) {
+  v1::ListIdentitiesRequest request;
+  v1::ListIdentitiesResponse all;
+  do {
+    v1::ListIdentitiesResponse page;
+    auto context = client.Context(absl::GetFlag(FLAGS_timeout));
+    grpc::Status status =
+        client.gateway().ListIdentities(context.get(), request, &page);
+    if (!status.ok()) return Fail(status);
+    for (const v1::Identity& i : page.identities()) *all.add_identities() = i;
+    request.set_page_token(page.next_page_token());
+  } while (!request.page_token().empty());
+  if (Json()) {
+    std::cout << ToJson(all) << "\n";
+    return 0;
+  }
+  std::vector<const v1::Identity*> rows;
+  for (const v1::Identity& i : all.identities()) rows.push_back(&i);
+  std::cout << IdentityTable(rows);
+  return 0;
+}
+
+int GatewayInfo(ApiClient& client) {
+  v1::GetGatewayInfoResponse info;
+  auto context = client.Context(absl::GetFlag(FLAGS_timeout));
+  grpc::Status status =
+      client.gateway().GetGatewayInfo(context.get(), {}, &info);
+  if (!status.ok()) return Fail(status);
+  std::cout << (Json() ? ToJson(info) + "\n" : GatewayInfoTable(info));
+  return 0;
 }
 
 int Keygen() {
@@ -175,28 +262,33 @@ int List(ApiClient& client) {
   const std::string state = absl::GetFlag(FLAGS_state);
   if (!state.empty()) {
     v1::TunnelState s;
-    std::string upper = state;
+    std::string upper = "TUNNEL_STATE_" + state;
     for (char& c : upper) c = static_cast<char>(std::toupper(c));
-    if (!v1::TunnelState_Parse(upper, &s)) return Usage("unknown --state");
+    if (!v1::TunnelState_Parse(upper, &s) ||
+        s == v1::TUNNEL_STATE_UNSPECIFIED) {
+      return Usage(
+          "--state must be connecting, established, reconnecting or "
+          "closed");
+    }
     request.set_state(s);
   }
   *request.mutable_labels() = Labels();
-  std::vector<v1::Tunnel> all;
+  v1::ListTunnelsResponse all;
   do {
     v1::ListTunnelsResponse response;
     auto context = client.Context(absl::GetFlag(FLAGS_timeout));
     grpc::Status status =
         client.tunnels().ListTunnels(context.get(), request, &response);
     if (!status.ok()) return Fail(status);
-    for (const v1::Tunnel& t : response.tunnels()) all.push_back(t);
+    for (const v1::Tunnel& t : response.tunnels()) *all.add_tunnels() = t;
     request.set_page_token(response.next_page_token());
   } while (!request.page_token().empty());
-  if (Json()) {
-    for (const v1::Tunnel& t : all) std::cout << ToJson(t) << "\n";
+  if (Json()) {  // One object for the whole list: {"tunnels": [...]}.
+    std::cout << ToJson(all) << "\n";
     return 0;
   }
   std::vector<const v1::Tunnel*> rows;
-  for (const v1::Tunnel& t : all) rows.push_back(&t);
+  for (const v1::Tunnel& t : all.tunnels()) rows.push_back(&t);
   std::cout << TunnelTable(rows);
   return 0;
 }
@@ -267,6 +359,7 @@ int Send(ApiClient& client, const std::string& id) {
   auto stream = client.tunnels().StreamPackets(context.get());
   v1::PacketBatch batch;
   batch.set_tunnel_id(id);
+  batch.set_takeover(absl::GetFlag(FLAGS_takeover));
   const std::string format = absl::GetFlag(FLAGS_format);
   size_t count = 0;
   if (format == "raw") {
@@ -295,6 +388,7 @@ int Recv(ApiClient& client, const std::string& id) {
   auto stream = client.tunnels().StreamPackets(context.get());
   v1::PacketBatch first;
   first.set_tunnel_id(id);
+  first.set_takeover(absl::GetFlag(FLAGS_takeover));
   stream->Write(first);
   const int want = absl::GetFlag(FLAGS_count);
   const std::string format = absl::GetFlag(FLAGS_format);
@@ -310,8 +404,13 @@ int Recv(ApiClient& client, const std::string& id) {
   }
   std::cout.flush();
   context->TryCancel();
-  stream->Finish();
-  return got == want ? 0 : 1;
+  const grpc::Status status = stream->Finish();
+  if (got == want) return 0;
+  if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
+    return Fail(status);
+  }
+  std::cerr << "error: received " << got << " of " << want << " packets\n";
+  return 1;
 }
 
 }  // namespace
@@ -323,10 +422,33 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "snaptunctl COMMAND [ARGS] [FLAGS]\n"
       "commands: keygen pubkey open close get list watch authorize revoke "
-      "send recv bench");
+      "identities gateway-info send recv bench version completion");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() < 2) return Usage("no command");
   const std::string command = args[1];
+  static const std::set<std::string> kCommands = {
+      "keygen", "pubkey",    "open",    "close",      "get",          "list",
+      "watch",  "authorize", "revoke",  "identities", "gateway-info", "send",
+      "recv",   "bench",     "version", "completion"};
+  if (!kCommands.contains(command)) return Usage("unknown command " + command);
+  if (const std::string problem = FlagProblem(); !problem.empty()) {
+    return Usage(problem);
+  }
+  if (command == "version") {
+    std::cout << kVersion << "\n";
+    return 0;
+  }
+  if (command == "completion") {
+    if (args.size() < 3 || std::string(args[2]) != "bash") {
+      return Usage("completion needs a shell: completion bash");
+    }
+    std::cout << kBashCompletion;
+    return 0;
+  }
+  static const std::set<std::string> kNeedId = {"close", "get", "send", "recv"};
+  if (kNeedId.contains(command) && args.size() < 3) {
+    return Usage(command + " needs a tunnel id");
+  }
   if (command == "keygen") return Keygen();
   if (command == "pubkey") return Pubkey(args);
   ConnectionOptions options;
@@ -344,6 +466,8 @@ int main(int argc, char** argv) {
   if (command == "watch") return Watch(*client);
   if (command == "authorize") return Authorize(*client, args);
   if (command == "revoke") return Revoke(*client, args);
+  if (command == "identities") return Identities(*client);
+  if (command == "gateway-info") return GatewayInfo(*client);
   if (command == "bench") {
     BenchOptions bench;
     if (!DecodeKey(absl::GetFlag(FLAGS_peer), bench.peer_public_key)) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, checks formatting, then
-# builds and runs every test, plainly and under ASan+UBSan, and builds and
+# The README's test command: installs what is missing, checks formatting and
+# the API proto (buf lint and breaking), then builds and runs every test, plainly and under ASan+UBSan, and builds and
 # runs the container image with podman. Every pass runs even when an earlier
 # one failed; the failing passes are listed at the end and the exit status is
 # non-zero if any failed.
@@ -34,6 +34,7 @@ check_format() {
 }
 
 run_pass "clang-format" check_format
+run_pass "proto (buf lint, buf breaking)" scripts/proto_check.sh
 run_pass "bazel test //..." bazel test //...
 # Outside Bazel: building an image cannot nest inside a Bazel test. Uses the
 # binaries the plain pass built; a failing test there still leaves them built.

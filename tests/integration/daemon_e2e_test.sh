@@ -56,7 +56,7 @@ CLIENT_PUB="$("$CTL" pubkey "$WORK/client.key")"
 
 echo "--- packets both ways"
 GW_ID="$("${G[@]}" list --role=gateway --output=json |
-  /usr/bin/python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["tunnel_id"])')"
+  /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["tunnels"][0]["tunnel_id"])')"
 "${G[@]}" recv "$GW_ID" --count=3 --timeout=10s >"$WORK/up.txt" &
 RECV=$!
 sleep 0.5
@@ -74,7 +74,7 @@ echo "--- the API refuses calls without the token"
 if "$CTL" --server="127.0.0.1:$PORT_client" list 2>"$WORK/err.txt"; then
   echo "a call without the token succeeded" >&2; exit 1
 fi
-grep -q "^error: 16 " "$WORK/err.txt"
+grep -q "^error: UNAUTHENTICATED: .*(reason API_TOKEN_MISSING)$" "$WORK/err.txt"
 
 echo "--- Python grpcio"
 mkdir -p "$WORK/stubs"

@@ -41,11 +41,19 @@ absl::Status Configure(int fd, const UdpSocketOptions& options,
       setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0) {
     return Errno("SO_REUSEPORT on", for_errors);
   }
-  // Buffer sizes are best effort: the kernel caps them at its rmem_max.
-  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &options.receive_buffer_bytes,
-             sizeof(int));
-  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &options.send_buffer_bytes,
-             sizeof(int));
+  // Buffer sizes: with CAP_NET_ADMIN the FORCE variants go past the
+  // kernel's rmem_max/wmem_max (a burst of 64 KiB datagrams overflows the
+  // usual 208 KiB default); otherwise the kernel caps what is asked.
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &options.receive_buffer_bytes,
+                 sizeof(int)) != 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &options.receive_buffer_bytes,
+               sizeof(int));
+  }
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &options.send_buffer_bytes,
+                 sizeof(int)) != 0) {
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &options.send_buffer_bytes,
+               sizeof(int));
+  }
   gro = options.gro &&
         setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one)) == 0;
   return absl::OkStatus();
