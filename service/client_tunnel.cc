@@ -93,6 +93,13 @@ ClientState ClientTunnel::Transition(ClientState to) {
   return from;
 }
 
+io::UdpSocketOptions ClientTunnel::SocketOptions() const {
+  io::UdpSocketOptions options;
+  options.receive_buffer_bytes = config_.socket_receive_buffer_bytes;
+  options.send_buffer_bytes = config_.socket_send_buffer_bytes;
+  return options;
+}
+
 void ClientTunnel::CountDrop(core::DropReason reason, uint64_t count) {
   if (count == 0 || reason == core::DropReason::kNone) return;
   port_->counters().Drop(reason, count);
@@ -118,7 +125,7 @@ void ClientTunnel::Close(const std::string& reason) {
 void ClientTunnel::Start() {
   if (state_.load() == ClientState::kClosed) return;
   absl::StatusOr<io::UdpSocket> socket =
-      io::UdpSocket::Connect(config_.data_plane, io::UdpSocketOptions{});
+      io::UdpSocket::Connect(config_.data_plane, SocketOptions());
   if (!socket.ok()) {
     Shutdown(std::string(socket.status().message()), socket.status());
     return;
@@ -229,6 +236,9 @@ void ClientTunnel::OnReadable() {
     port_->DeliverBatch(deliveries_);
     deliveries_.clear();
     if (!received.ok()) break;
+    // The socket is this tunnel's own: its kernel drops are the tunnel's.
+    CountDrop(core::DropReason::kSocketOverflow,
+              kernel_drops_.Update(received->kernel_drops));
     CountDrop(core::DropReason::kOversize, received->truncated);
     Apply();
     if (received->datagrams + received->truncated + received->empty == 0) {

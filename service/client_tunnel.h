@@ -31,6 +31,7 @@
 #include "service/worker.h"
 #include "tunnel/core/identity.h"
 #include "tunnel/core/peer.h"
+#include "tunnel/io/receive_control.h"
 #include "tunnel/io/udp_socket.h"
 
 namespace snaptun::service {
@@ -45,6 +46,9 @@ struct ClientTunnelConfig {
   absl::Duration no_reply_timeout = core::kNewHandshakeTimeout;
   // The port's queues, in packets and bytes, and the shared budget.
   PortLimits port;
+  // Kernel socket buffers asked for (see GatewayConfig).
+  int socket_receive_buffer_bytes = 4 << 20;
+  int socket_send_buffer_bytes = 4 << 20;
   BackoffPolicy reconnect_backoff;
   // Optional; outlives the tunnel.
   DataPlaneMetrics* metrics = nullptr;
@@ -116,6 +120,7 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   void OnAttemptTimeout(bool count_failure);
   // Moves the state and the tunnels gauge together; returns the old state.
   ClientState Transition(ClientState to);
+  io::UdpSocketOptions SocketOptions() const;
   void CountDrop(core::DropReason reason, uint64_t count = 1);
   void OnReadable();
   void OnTimer();
@@ -138,6 +143,7 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
 
   // Loop-thread state.
   io::UdpSocket socket_;
+  io::KernelDropCounter kernel_drops_;
   std::unique_ptr<core::Peer> peer_;
   core::PeerOutput out_;
   Backoff backoff_;

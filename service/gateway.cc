@@ -52,6 +52,8 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   }
   io::UdpSocketOptions options;
   options.reuse_port = true;
+  options.receive_buffer_bytes = config.socket_receive_buffer_bytes;
+  options.send_buffer_bytes = config.socket_send_buffer_bytes;
   for (size_t i = 0; i < pool.size(); ++i) {
     absl::StatusOr<io::UdpSocket> socket =
         io::UdpSocket::Bind(bind_to, options);

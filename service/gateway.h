@@ -34,6 +34,10 @@ struct GatewayConfig {
   // Each tunnel's port: queues in packets and bytes, and the budget they
   // share with every other port.
   PortLimits port;
+  // Kernel socket buffers asked for (with CAP_NET_ADMIN also beyond
+  // rmem_max/wmem_max), --socket_receive_buffer_kib and _send_.
+  int socket_receive_buffer_bytes = 4 << 20;
+  int socket_send_buffer_bytes = 4 << 20;
   core::RateLimiterConfig rate_limiter;
   // Optional; outlives the gateway.
   DataPlaneMetrics* metrics = nullptr;

@@ -110,6 +110,10 @@ void GatewayShard::OnReadable() {
         });
     FlushDeliveries();
     if (!received.ok()) break;
+    // The kernel's drops on this shard's socket (shared by many tunnels, so
+    // counted for the role only).
+    CountDrop(core::DropReason::kSocketOverflow,
+              kernel_drops_.Update(received->kernel_drops));
     stats_.datagrams_received.fetch_add(
         received->datagrams + received->truncated, std::memory_order_relaxed);
     CountDrop(core::DropReason::kOversize, received->truncated);

@@ -16,6 +16,7 @@
 #include "service/tunnel_port.h"
 #include "service/worker.h"
 #include "tunnel/core/tunnel_table.h"
+#include "tunnel/io/receive_control.h"
 #include "tunnel/io/udp_socket.h"
 
 namespace snaptun::service {
@@ -59,6 +60,7 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
 
   Worker& worker_;
   io::UdpSocket socket_;
+  io::KernelDropCounter kernel_drops_;
   const core::Mode mode_;
   const GatewayShardConfig config_;
   GatewayObserver* const observer_;

@@ -257,6 +257,8 @@ void SessionManager::StartClient(const std::string& id) {
     config.connect_timeout = record.params.connect_timeout;
     config.persistent_keepalive = record.params.persistent_keepalive;
     config.port = limits_.port;
+    config.socket_receive_buffer_bytes = limits_.socket_receive_buffer_bytes;
+    config.socket_send_buffer_bytes = limits_.socket_send_buffer_bytes;
     config.port.receive_packets = record.params.receive_queue_capacity;
   }
   config.metrics = metrics_;

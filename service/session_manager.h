@@ -56,8 +56,11 @@ struct SessionLimits {
   // keeps file descriptors for its API and metrics (set from
   // RLIMIT_NOFILE).
   size_t max_client_tunnels = SIZE_MAX;
-  // Client tunnels' ports (the receive packet limit comes from each open).
+  // Client tunnels' ports (the receive packet limit comes from each open)
+  // and their kernel socket buffers.
   PortLimits port;
+  int socket_receive_buffer_bytes = 4 << 20;
+  int socket_send_buffer_bytes = 4 << 20;
   // Closed tunnels remembered for GetTunnel/ListTunnels/CloseTunnel.
   size_t closed_max = 1000;
   absl::Duration closed_retention = absl::Minutes(5);

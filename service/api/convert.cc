@@ -181,6 +181,7 @@ void ToProto(const TunnelSnapshot& s, v1::Tunnel& out) {
   d.set_oversize(DropOf(s.counters, DropReason::kOversize));
   d.set_rate_limited(DropOf(s.counters, DropReason::kRateLimited));
   d.set_no_tunnel(DropOf(s.counters, DropReason::kNoTunnel));
+  d.set_socket_overflow(DropOf(s.counters, DropReason::kSocketOverflow));
   out.set_close_reason(s.close_reason);
   out.set_close_cause(CauseToProto(s.close_cause));
   out.set_control_plane_url(s.control_plane_url);

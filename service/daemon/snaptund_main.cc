@@ -88,6 +88,12 @@ ABSL_FLAG(int, closed_tunnel_max, 1000,
           "CLOSED with their reason); 0 = none");
 ABSL_FLAG(absl::Duration, closed_tunnel_retention, absl::Minutes(5),
           "how long a closed tunnel is remembered");
+ABSL_FLAG(int, socket_receive_buffer_kib, 4096,
+          "kernel receive buffer of each data-plane UDP socket (KiB); beyond "
+          "net.core.rmem_max only with CAP_NET_ADMIN. Datagrams the kernel "
+          "drops on a full buffer are counted as socket_overflow");
+ABSL_FLAG(int, socket_send_buffer_kib, 4096,
+          "kernel send buffer of each data-plane UDP socket (KiB)");
 ABSL_FLAG(bool, version, false, "print the version and exit");
 ABSL_FLAG(bool, self_check, false,
           "start on loopback with a throwaway key, carry one packet through a "
@@ -203,6 +209,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   config.closed_tunnel_max = static_cast<size_t>(closed_max);
+  const int receive_kib = absl::GetFlag(FLAGS_socket_receive_buffer_kib);
+  const int send_kib = absl::GetFlag(FLAGS_socket_send_buffer_kib);
+  if (receive_kib <= 0 || send_kib <= 0 || receive_kib > (1 << 20) ||
+      send_kib > (1 << 20)) {
+    std::cerr << "snaptund: socket buffer sizes must be 1 KiB to 1 GiB\n";
+    return 2;
+  }
+  config.socket_receive_buffer_bytes = receive_kib * 1024;
+  config.socket_send_buffer_bytes = send_kib * 1024;
   config.watcher_queue_bytes = static_cast<size_t>(watcher_kib) * 1024;
   const int per_source = absl::GetFlag(FLAGS_handshakes_per_source);
   const int per_source_max = absl::GetFlag(FLAGS_handshakes_per_source_max);

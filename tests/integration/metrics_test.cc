@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "metrics/registry.h"
 #include "service/client_tunnel.h"
@@ -104,12 +105,14 @@ class MetricsTest : public ::testing::Test {
     if (gateway_) gateway_->Stop();
     pool_.Stop();
   }
-  void StartGateway(const core::RateLimiterConfig& limits) {
+  void StartGateway(const core::RateLimiterConfig& limits,
+                    int receive_buffer = 4 << 20) {
     if (gateway_) gateway_->Stop();
     service::GatewayConfig config;
     config.listen = kLoopback;
     config.metrics = &metrics_;
     config.rate_limiter = limits;
+    config.socket_receive_buffer_bytes = receive_buffer;
     gateway_ = *service::Gateway::Start(pool_, gateway_identity_, identities_,
                                         config, &recorder_);
   }
@@ -264,6 +267,40 @@ TEST_F(MetricsTest, GarbageIsInvalidPacketAndStrangersAreNoTunnel) {
   Eventually([&] { return Drops("gateway", "invalid_packet"); }, 3);
   Eventually([&] { return Drops("gateway", "no_tunnel"); }, 2);
   EXPECT_EQ(AllDrops("gateway"), 5);
+}
+
+// Datagrams the kernel drops on a full socket buffer used to vanish
+// without a trace. With the gateway's workers held up and a small receive
+// buffer, a burst overflows it; afterwards every datagram sent is accounted
+// for: read by the gateway, or counted as socket_overflow.
+TEST_F(MetricsTest, KernelDropsAreCountedAndEveryDatagramIsAccountedFor) {
+  StartGateway(core::RateLimiterConfig{}, 64 << 10);
+  absl::Notification release;
+  for (size_t i = 0; i < pool_.size(); ++i) {
+    pool_.at(i).loop().Post([&release] {
+      release.WaitForNotificationWithTimeout(absl::Seconds(20));
+    });
+  }
+  io::UdpSocket socket = *io::UdpSocket::Connect(gateway_->local_address(), {});
+  const std::vector<uint8_t> junk(1200, 0xEE);  // Not a protocol message.
+  uint64_t sent = 0;
+  for (int i = 0; i < 2000; ++i) {
+    sent += send(socket.fd(), junk.data(), junk.size(), 0) ==
+            static_cast<ssize_t>(junk.size());
+  }
+  release.Notify();
+  // One more after the backlog, so a read reports the final drop count.
+  absl::SleepFor(absl::Milliseconds(200));
+  sent += send(socket.fd(), junk.data(), junk.size(), 0) ==
+          static_cast<ssize_t>(junk.size());
+  auto accounted = [&] {
+    return static_cast<double>(gateway_->stats().datagrams_received.load()) +
+           Drops("gateway", "socket_overflow");
+  };
+  Eventually(accounted, static_cast<double>(sent));
+  EXPECT_GT(Drops("gateway", "socket_overflow"), 0);
+  EXPECT_EQ(Drops("gateway", "invalid_packet"),
+            static_cast<double>(gateway_->stats().datagrams_received.load()));
 }
 
 TEST_F(MetricsTest, HandshakeFailuresByReason) {

@@ -29,6 +29,8 @@ absl::string_view DropReasonName(DropReason reason) {
       return "oversize";
     case DropReason::kRateLimited:
       return "rate_limited";
+    case DropReason::kSocketOverflow:
+      return "socket_overflow";
     case DropReason::kCount:
       break;
   }

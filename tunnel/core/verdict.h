@@ -25,6 +25,9 @@ enum class DropReason : uint8_t {
   kSendError,
   kOversize,
   kRateLimited,
+  // The kernel dropped datagrams on a full socket receive buffer
+  // (SO_RXQ_OVFL), before the data plane could read them.
+  kSocketOverflow,
   kCount,
 };
 

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -27,6 +28,9 @@ struct ReceiveStats {
   size_t datagrams = 0;  // Handed to the caller.
   size_t truncated = 0;  // Did not fit a slot (never with GRO-sized slots).
   size_t empty = 0;      // Zero-length datagrams, ignored.
+  // The socket's running count of datagrams the kernel dropped on a full
+  // receive buffer, as of the newest datagram read (SO_RXQ_OVFL).
+  std::optional<uint32_t> kernel_drops;
 };
 
 class BatchReceiver {

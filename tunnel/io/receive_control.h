@@ -26,6 +26,21 @@ struct ReceiveControl {
 // Parses the control messages of `header` (msg_control/msg_controllen).
 ReceiveControl ParseReceiveControl(const msghdr& header);
 
+// Turns the running SO_RXQ_OVFL total of one socket into what is new since
+// the previous read (the 32-bit total wraps; the difference does not care).
+class KernelDropCounter {
+ public:
+  uint32_t Update(std::optional<uint32_t> total) {
+    if (!total.has_value()) return 0;
+    const uint32_t added = *total - seen_;
+    seen_ = *total;
+    return added;
+  }
+
+ private:
+  uint32_t seen_ = 0;
+};
+
 // The datagrams of a read of `read.size()` bytes that the kernel coalesced
 // at `segment` bytes (the last may be shorter); a `segment` of 0 or larger
 // than the read means one datagram. Calls `each` in order; returns how many.

@@ -54,6 +54,9 @@ absl::Status Configure(int fd, const UdpSocketOptions& options,
     setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &options.send_buffer_bytes,
                sizeof(int));
   }
+  // Every datagram read then carries the socket's count of datagrams the
+  // kernel dropped on a full receive buffer (receive_control.h).
+  setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
   gro = options.gro &&
         setsockopt(fd, IPPROTO_UDP, UDP_GRO, &one, sizeof(one)) == 0;
   return absl::OkStatus();
