@@ -109,18 +109,12 @@ class Soak {
   // Closes a client tunnel and the gateway side that served it (the
   // protocol has no close message; an orchestrator closes both).
   void Close(const std::string& id, const std::string& local) {
-    v1::CloseTunnelRequest close;
-    close.set_tunnel_id(id);
-    v1::CloseTunnelResponse closed;
-    tunnels_->CloseTunnel(Context(absl::Seconds(10)).get(), close, &closed);
-    v1::ListTunnelsRequest list;
-    list.set_role(v1::ROLE_GATEWAY);
-    list.set_page_size(1000);
-    v1::ListTunnelsResponse page;
-    tunnels_->ListTunnels(Context(absl::Seconds(10)).get(), list, &page);
-    for (const v1::Tunnel& t : page.tunnels()) {
-      if (t.remote_address() != local) continue;
-      close.set_tunnel_id(t.tunnel_id());
+    const std::string gateway_id = GatewaySide(local);
+    for (const std::string& closing : {id, gateway_id}) {
+      if (closing.empty()) continue;
+      v1::CloseTunnelRequest close;
+      close.set_tunnel_id(closing);
+      v1::CloseTunnelResponse closed;
       tunnels_->CloseTunnel(Context(absl::Seconds(10)).get(), close, &closed);
     }
     ++closes_;

@@ -116,14 +116,6 @@ void Gateway::CloseTunnelAsync(const core::Endpoint& remote) {
   }
 }
 
-bool Gateway::CloseTunnel(const core::Endpoint& remote) {
-  bool removed = false;
-  for (auto& shard : shards_) {
-    shard->worker().RunAndWait([&] { removed |= shard->Remove(remote); });
-  }
-  return removed;
-}
-
 size_t Gateway::tunnel_count() const {
   size_t total = 0;
   for (const auto& shard : shards_) total += shard->tunnels();

@@ -64,9 +64,7 @@ class Gateway {
   // that finishes last.
   void RevokeIdentityAsync(const crypto::PublicKey& identity,
                            std::function<void(size_t)> done);
-  // Closes the tunnel at `remote`; waits for the workers.
-  bool CloseTunnel(const core::Endpoint& remote);
-  // The same without waiting.
+  // Closes the tunnel at `remote` on its worker, without waiting.
   void CloseTunnelAsync(const core::Endpoint& remote);
   size_t tunnel_count() const;
   const GatewayStats& stats() const { return stats_; }

@@ -26,6 +26,7 @@
 #include "proto/snaptun/v1/snaptun.grpc.pb.h"
 #include "service/daemon/daemon.h"
 #include "tests/testing/keys.h"
+#include "tests/testing/loopback_sockets.h"
 #include "tunnel/core/peer.h"
 #include "tunnel/crypto/random.h"
 #include "tunnel/io/udp_socket.h"
@@ -307,24 +308,14 @@ TEST_F(AbuseTest, QueueFillingPeersStayWithinTheBudget) {
             static_cast<double>(config.queue_budget_bytes));
 }
 
-int IdleConnection(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  return fd;
-}
-
 // Slowloris: idle TCP connections to the exporter and to the gRPC port.
 // The probes and the API keep answering.
 TEST_F(AbuseTest, IdleConnectionsFreezeNeitherProbesNorTheApi) {
   Start();
   std::vector<int> idle;
   for (int i = 0; i < 12; ++i) {
-    idle.push_back(IdleConnection(daemon_->metrics_port()));
-    idle.push_back(IdleConnection(daemon_->grpc_port()));
+    idle.push_back(testing::IdleTcpConnection(daemon_->metrics_port()));
+    idle.push_back(testing::IdleTcpConnection(daemon_->grpc_port()));
   }
   std::string body;
   EXPECT_EQ(HttpGet(daemon_->metrics_port(), "/healthz", &body), 200);

@@ -3,9 +3,7 @@
 // 404 elsewhere, and a clear error for a bad listen address.
 #include "metrics/exporter.h"
 
-#include <arpa/inet.h>
 #include <curl/curl.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +13,7 @@
 
 #include "gtest/gtest.h"
 #include "metrics/text_format.h"
+#include "tests/testing/loopback_sockets.h"
 
 namespace snaptun::metrics {
 namespace {
@@ -74,18 +73,6 @@ TEST(ExporterTest, ServesMetricsHealthAndReadiness) {
   EXPECT_EQ(Get(port, "/nothing").status, 404);
 }
 
-// A TCP connection to the exporter that never sends a request.
-int IdleConnection(int port) {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)),
-            0);
-  return fd;
-}
-
 // Slowloris: connections that send nothing must neither hold the probes
 // (they used to wait for one of two threads, up to 30 s) nor be kept open.
 TEST(ExporterTest, IdleConnectionsDoNotBlockProbes) {
@@ -95,7 +82,10 @@ TEST(ExporterTest, IdleConnectionsDoNotBlockProbes) {
   ASSERT_TRUE(exporter.ok()) << exporter.status();
   const int port = (*exporter)->port();
   std::vector<int> idle;
-  for (int i = 0; i < 8; ++i) idle.push_back(IdleConnection(port));
+  for (int i = 0; i < 8; ++i) {
+    idle.push_back(testing::IdleTcpConnection(port));
+    ASSERT_GE(idle.back(), 0);
+  }
   // Get gives up after 5 s; an answer at all means the probe got through.
   EXPECT_EQ(Get(port, "/healthz").status, 200);
   EXPECT_EQ(Get(port, "/metrics").status, 200);

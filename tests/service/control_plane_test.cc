@@ -4,9 +4,7 @@
 // with Connect errors. Covers discovery, one shared registration per control
 // plane, re-registration when the token file changes (polled with a bound),
 // and a failed registration leaving nothing behind.
-#include <arpa/inet.h>
 #include <civetweb.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -25,6 +23,7 @@
 #include "service/control_plane/registrar.h"
 #include "service/control_plane/token_file.h"
 #include "service/daemon/daemon.h"
+#include "tests/testing/loopback_sockets.h"
 
 namespace snaptun::service {
 namespace {
@@ -165,14 +164,9 @@ ConnectOptions LoopbackHttp() {
 // connections are refused for as long as this process holds it.
 std::string ClosedPortUrl() {
   static const int port = [] {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-    socklen_t length = sizeof(address);
-    getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    return static_cast<int>(ntohs(address.sin_port));
+    int bound = 0;
+    testing::BoundLoopbackSocket(SOCK_STREAM, &bound);
+    return bound;
   }();
   return "http://127.0.0.1:" + std::to_string(port);
 }
@@ -517,20 +511,14 @@ TEST_F(ControlPlaneTest, ShutdownAbandonsARegistrationUnderWay) {
 // registration back (it used to stay held, and be renewed on every token
 // rotation, for a tunnel that no longer existed).
 TEST_F(ControlPlaneTest, AFailedConnectReleasesItsRegistration) {
-  const int silent = socket(AF_INET, SOCK_DGRAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(silent, reinterpret_cast<sockaddr*>(&address), sizeof(address));
-  socklen_t length = sizeof(address);
-  getsockname(silent, reinterpret_cast<sockaddr*>(&address), &length);
+  int silent_port = 0;
+  const int silent = testing::BoundLoopbackSocket(SOCK_DGRAM, &silent_port);
   v1::OpenTunnelRequest request;
   request.set_tunnel_id("nobody-answers");
   request.set_control_plane_url(cp_.url());
   const crypto::PublicKey& key = daemon_->public_key();
   request.set_peer_public_key(std::string(key.begin(), key.end()));
-  request.set_data_plane_address("127.0.0.1:" +
-                                 std::to_string(ntohs(address.sin_port)));
+  request.set_data_plane_address("127.0.0.1:" + std::to_string(silent_port));
   request.mutable_connect_timeout()->set_seconds(1);
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
