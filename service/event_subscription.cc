@@ -53,6 +53,19 @@ bool EventSubscription::overflowed() const {
   return overflowed_;
 }
 
+void EventSubscription::End() {
+  {
+    absl::MutexLock lock(&mu_);
+    ended_ = true;
+  }
+  NotifyReady();
+}
+
+bool EventSubscription::ended() const {
+  absl::MutexLock lock(&mu_);
+  return ended_;
+}
+
 size_t EventSubscription::bytes_held() const {
   absl::MutexLock lock(&mu_);
   return bytes_;

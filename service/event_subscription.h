@@ -49,6 +49,9 @@ class EventSubscription {
   bool Push(SessionEvent event);
   std::optional<SessionEvent> Pop();
   bool overflowed() const;
+  // The daemon drains: the stream ends once it has written what is queued.
+  void End();
+  bool ended() const;
   size_t bytes_held() const;
   // Called after a Push that made the queue non-empty, outside any lock of
   // the manager.
@@ -69,6 +72,7 @@ class EventSubscription {
   core::Fifo<SessionEvent> queue_ ABSL_GUARDED_BY(mu_);
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool overflowed_ ABSL_GUARDED_BY(mu_) = false;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> ready_ ABSL_GUARDED_BY(mu_);
   // Touched only by the one stream that pops.
   bool replaying_;

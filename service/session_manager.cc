@@ -546,6 +546,12 @@ absl::StatusOr<std::shared_ptr<EventSubscription>> SessionManager::Subscribe(
     const std::string& tunnel_id, std::map<std::string, std::string> labels,
     bool include_existing) {
   absl::MutexLock lock(&mu_);
+  if (watchers_ended_) {
+    return WithReason(
+        absl::UnavailableError("the daemon is shutting down; watch another "
+                               "replica"),
+        reason::kShuttingDown);
+  }
   if (subscriptions_.size() >= limits_.max_watchers) {
     return absl::ResourceExhaustedError(
         absl::StrCat("this daemon already serves ", subscriptions_.size(),
@@ -578,6 +584,16 @@ std::optional<SessionEvent> SessionManager::NextEvent(
 size_t SessionManager::watchers() const {
   absl::ReaderMutexLock lock(&mu_);
   return subscriptions_.size();
+}
+
+void SessionManager::EndWatchers() {
+  std::vector<std::shared_ptr<EventSubscription>> ending;
+  {
+    absl::MutexLock lock(&mu_);
+    watchers_ended_ = true;
+    ending = subscriptions_;
+  }
+  for (const auto& subscription : ending) subscription->End();
 }
 
 void SessionManager::Unsubscribe(

@@ -135,6 +135,9 @@ class SessionManager final : public GatewayObserver {
   std::optional<SessionEvent> NextEvent(EventSubscription& subscription);
   size_t watchers() const;
   void Unsubscribe(const std::shared_ptr<EventSubscription>& subscription);
+  // Drain: every WatchTunnels stream ends (UNAVAILABLE, SHUTTING_DOWN) after
+  // writing the events queued for it, and no new one is accepted.
+  void EndWatchers();
 
   // Gateway tunnels per client identity, counted in one pass.
   absl::flat_hash_map<crypto::PublicKey, uint32_t> GatewayTunnelCounts() const;
@@ -207,6 +210,7 @@ class SessionManager final : public GatewayObserver {
       ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<EventSubscription>> subscriptions_
       ABSL_GUARDED_BY(mu_);
+  bool watchers_ended_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_holder_ ABSL_GUARDED_BY(mu_) = 1;
   size_t client_tunnels_ ABSL_GUARDED_BY(mu_) = 0;

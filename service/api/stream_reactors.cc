@@ -240,7 +240,16 @@ void EventStream::MaybeWrite() {
     return;
   }
   std::optional<SessionEvent> event = sessions_.NextEvent(*subscription_);
-  if (!event.has_value()) return;
+  if (!event.has_value()) {
+    if (subscription_->ended()) {
+      finished_ = true;
+      Finish(ToGrpc(
+          WithReason(absl::UnavailableError(
+                         "the daemon is shutting down; watch another replica"),
+                     reason::kShuttingDown)));
+    }
+    return;
+  }
   out_.Clear();
   ToProto(*event, out_);
   writing_ = true;

@@ -191,6 +191,9 @@ absl::StatusOr<std::string> ConnectUnary(const std::string& base_url,
       static_cast<long>(absl::ToInt64Milliseconds(options.timeout)));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (!options.ca_file.empty()) {
+    curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str());
+  }
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, Progress);
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA,
                    const_cast<std::atomic<bool>*>(options.cancel));

@@ -27,6 +27,9 @@ struct ConnectOptions {
   // plain http://; any other http:// URL is refused, since the request
   // carries the SNAP token.
   std::vector<std::string> plain_http_hosts;
+  // PEM CA bundle that verifies an https:// control plane; empty uses
+  // libcurl's default (Debian: /etc/ssl/certs/ca-certificates.crt).
+  std::string ca_file;
   // When set (from another thread), an ongoing call is abandoned
   // (CANCELLED); used at shutdown.
   const std::atomic<bool>* cancel = nullptr;

@@ -149,6 +149,18 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     if (!token.ok()) return token.status();
     d->snap_token_ = std::move(*token);
   }
+  if (!config.control_plane_ca_file.empty()) {
+    // Read now so a missing or empty bundle fails start-up, not every
+    // registration later.
+    absl::StatusOr<std::string> ca =
+        ReadPlainFile(config.control_plane_ca_file);
+    if (!ca.ok()) return ca.status();
+    if (!absl::StrContains(*ca, "-----BEGIN CERTIFICATE-----")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--control_plane_ca_file ", config.control_plane_ca_file,
+                       " holds no PEM certificate"));
+    }
+  }
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       Credentials(config);
   if (!credentials.ok()) return credentials.status();
@@ -185,6 +197,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
         config.control_plane_plain_http_hosts;
     registrar_config.call.max_response_bytes =
         config.control_plane_max_response_bytes;
+    registrar_config.call.ca_file = config.control_plane_ca_file;
     d->registrar_ =
         std::make_unique<Registrar>(d->identity_->public_key(), *d->snap_token_,
                                     d->metrics_.get(), registrar_config);
@@ -283,19 +296,27 @@ void Daemon::Wait() {
   mu_.Await(absl::Condition(&drained_));
 }
 
+void Daemon::EnterLameDuck() {
+  if (exporter_ != nullptr) exporter_->SetReady(false);
+  if (server_ != nullptr) {
+    server_->GetHealthCheckService()->SetServingStatus(false);
+  }
+}
+
 void Daemon::Drain() {
   {
     absl::MutexLock lock(&mu_);
     if (drained_) return;
   }
   std::cerr << "snaptund: draining\n";
-  if (exporter_ != nullptr) exporter_->SetReady(false);
-  if (server_ != nullptr) {
-    server_->GetHealthCheckService()->SetServingStatus(false);
+  EnterLameDuck();
+  // Closing tunnels ends their packet streams (CANCELLED), and ending the
+  // watchers (after the CLOSED events queued for them) ends theirs, so the
+  // server's shutdown waits on no stream.
+  if (sessions_ != nullptr) {
+    sessions_->CloseAll("the daemon is shutting down");
+    sessions_->EndWatchers();
   }
-  // Closing tunnels ends their packet streams (CANCELLED), so the server's
-  // shutdown does not wait on them.
-  if (sessions_ != nullptr) sessions_->CloseAll("the daemon is shutting down");
   // Registrations and discoveries under way are abandoned, not waited for,
   // so no open keeps the server's shutdown waiting on the control plane.
   if (registrar_ != nullptr) registrar_->Stop();

@@ -47,6 +47,8 @@ struct DaemonConfig {
   // answer accepted.
   std::vector<std::string> control_plane_plain_http_hosts;
   size_t control_plane_max_response_bytes = size_t{1} << 20;
+  // PEM CA bundle for https:// control planes; empty: libcurl's default.
+  std::string control_plane_ca_file;
   // Bytes one tunnel's port may hold each way, and all ports together.
   size_t queue_bytes_per_tunnel = size_t{2} << 20;
   size_t queue_budget_bytes = size_t{256} << 20;
@@ -83,6 +85,10 @@ class Daemon {
 
   // Blocks until Drain() finished.
   void Wait();
+  // The lame-duck period before a drain: /readyz and gRPC health report
+  // not serving, so load balancers and endpoint controllers stop sending
+  // new work, while every tunnel, stream and call keeps working.
+  void EnterLameDuck();
   void Drain();
 
   int grpc_port() const { return grpc_port_; }

@@ -1,10 +1,12 @@
 // snaptund: flags (also from a file with --flagfile=PATH), start, and
 // SIGTERM/SIGINT/SIGHUP → drain → exit 0.
 #include <errno.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -14,6 +16,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/synchronization/mutex.h"
+#include "service/daemon/cpu_quota.h"
 #include "service/daemon/daemon.h"
 #include "service/daemon/self_check.h"
 
@@ -27,7 +30,9 @@ ABSL_FLAG(std::string, gateway_mode, "snap",
           "wire protocol of the gateway: snap or wireguard");
 ABSL_FLAG(std::string, private_key_file, "snaptund.key",
           "the static private key (base64); generated with 0600 when missing");
-ABSL_FLAG(int, workers, 0, "data-plane worker threads; 0 = one per core");
+ABSL_FLAG(int, workers, 0,
+          "data-plane worker threads; 0 = one per CPU this process may use "
+          "(its affinity mask, capped by the cgroup CPU quota, rounded down)");
 ABSL_FLAG(int, max_tunnels, 100000, "tunnels this daemon holds at most");
 ABSL_FLAG(int, max_tunnels_per_identity, 1024,
           "tunnels per peer identity at most (client and gateway role)");
@@ -51,6 +56,13 @@ ABSL_FLAG(std::vector<std::string>, control_plane_plain_http_hosts, {},
           "hosts (comma-separated, as written in control_plane_url) that may "
           "be called over plain http://; every other control plane must be "
           "https://, since each call carries the SNAP token");
+ABSL_FLAG(std::string, control_plane_ca_file, "",
+          "PEM CA bundle that verifies https:// control planes; empty uses "
+          "the system bundle (/etc/ssl/certs/ca-certificates.crt)");
+ABSL_FLAG(absl::Duration, lame_duck, absl::ZeroDuration(),
+          "on SIGTERM, report not ready (/readyz 503, gRPC health "
+          "NOT_SERVING) for this long while still serving, then drain; a "
+          "second signal ends the wait");
 ABSL_FLAG(int, control_plane_max_response_kib, 1024,
           "largest control-plane answer accepted, in KiB");
 ABSL_FLAG(int, queue_kib_per_tunnel, 2048,
@@ -112,6 +124,26 @@ void OnSignal(int number) {
   [[maybe_unused]] ssize_t n = write(signal_pipe[1], &byte, 1);
 }
 
+// Waits up to `limit` for another signal on the pipe.
+void WaitForSignal(absl::Duration limit) {
+  const absl::Time deadline = absl::Now() + limit;
+  while (true) {
+    const int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    if (left_ms <= 0) return;
+    pollfd pipe_end{signal_pipe[0], POLLIN, 0};
+    const int ready =
+        poll(&pipe_end, 1, static_cast<int>(std::min<int64_t>(left_ms, 1000)));
+    if (ready > 0) {
+      char number = 0;
+      if (read(signal_pipe[0], &number, 1) == 1) {
+        std::cerr << "snaptund: signal " << static_cast<int>(number)
+                  << ": lame duck cut short\n";
+        return;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -143,7 +175,9 @@ int main(int argc, char** argv) {
     std::cerr << "snaptund: --workers must be >= 0, the limits > 0\n";
     return 2;
   }
-  config.workers = static_cast<size_t>(workers);
+  config.workers = workers > 0 ? static_cast<size_t>(workers)
+                               : snaptun::service::DefaultWorkers();
+  std::cerr << "snaptund: " << config.workers << " data-plane workers\n";
   config.max_tunnels = static_cast<size_t>(max_tunnels);
   config.max_tunnels_per_identity = static_cast<size_t>(per_identity);
   config.snap_token_file = absl::GetFlag(FLAGS_snap_token_file);
@@ -153,6 +187,12 @@ int main(int argc, char** argv) {
   config.api_token_file = absl::GetFlag(FLAGS_api_token_file);
   config.control_plane_plain_http_hosts =
       absl::GetFlag(FLAGS_control_plane_plain_http_hosts);
+  config.control_plane_ca_file = absl::GetFlag(FLAGS_control_plane_ca_file);
+  const absl::Duration lame_duck = absl::GetFlag(FLAGS_lame_duck);
+  if (lame_duck < absl::ZeroDuration()) {
+    std::cerr << "snaptund: --lame_duck must not be negative\n";
+    return 2;
+  }
   const int max_response_kib =
       absl::GetFlag(FLAGS_control_plane_max_response_kib);
   if (max_response_kib <= 0) {
@@ -257,6 +297,12 @@ int main(int argc, char** argv) {
   while (read(signal_pipe[0], &signal_number, 1) < 0 && errno == EINTR) {
   }
   std::cerr << "snaptund: signal " << static_cast<int>(signal_number) << "\n";
+  if (lame_duck > absl::ZeroDuration()) {
+    (*daemon)->EnterLameDuck();
+    std::cerr << "snaptund: lame duck for " << lame_duck
+              << " (not ready, still serving)\n";
+    WaitForSignal(lame_duck);
+  }
   (*daemon)->Drain();
   daemon->reset();
   return 0;

@@ -6,10 +6,11 @@
 # drains; a low RLIMIT_NOFILE limits client tunnels with a clear error
 # instead of starving the API; an API open to the network with neither token
 # nor TLS is started with a warning.
-#   daemon_abuse_test.sh SNAPTUND SNAPTUNCTL
+#   daemon_abuse_test.sh SNAPTUND SNAPTUNCTL DAEMONS_SH
 set -euo pipefail
 SNAPTUND="$(realpath "$1")"
 CTL="$(realpath "$2")"
+source "$3"
 WORK="$(mktemp -d)"
 PIDS=()
 cleanup() {
@@ -20,36 +21,8 @@ cleanup() {
 trap cleanup EXIT
 cd "$WORK"
 
-# start NAME FLAGS...: starts a daemon and waits for "ready" (or its exit).
-start() {
-  local name="$1"
-  shift
-  "$SNAPTUND" --private_key_file="$WORK/$name.key" "$@" 2>"$WORK/$name.log" &
-  local pid=$!
-  PIDS+=("$pid")
-  eval "PID_$name=$pid"
-  for _ in $(seq 600); do
-    grep -q "snaptund: ready" "$WORK/$name.log" && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  grep -q "snaptund: ready" "$WORK/$name.log" || { cat "$WORK/$name.log"; return 1; }
-  eval "PORT_$name=$(sed -n 's/.*gRPC on port \([0-9]*\).*/\1/p' "$WORK/$name.log")"
-  eval "GW_$name=$(sed -n 's/.*gateway listening on \([0-9.:]*\) .*/\1/p' "$WORK/$name.log")"
-}
-
-# stop NAME SIGNAL: signals the daemon and expects a drained exit 0.
-stop() {
-  local pid_var="PID_$1"
-  kill "-$2" "${!pid_var}"
-  local status=0
-  wait "${!pid_var}" || status=$?
-  [[ $status -eq 0 ]] || { echo "$1 exited $status on $2" >&2; cat "$WORK/$1.log"; exit 1; }
-  grep -q "snaptund: drained" "$WORK/$1.log"
-}
-
 echo "--- a second daemon on the same ports exits 1 with a clear message"
-start first --grpc_listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
+start_daemon first --grpc_listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
   --gateway_listen=127.0.0.1:0
 status=0
 "$SNAPTUND" --private_key_file="$WORK/second.key" --grpc_listen=127.0.0.1:0 \
@@ -65,7 +38,7 @@ status=0
 grep -q "in use (--grpc_listen)" "$WORK/third.log"
 
 echo "--- SIGHUP drains"
-stop first HUP
+stop_daemon first HUP
 
 echo "--- a control plane that never answers does not hold up SIGTERM"
 /usr/bin/python3 -c '
@@ -84,7 +57,7 @@ for _ in $(seq 100); do [[ -s "$WORK/blackhole.port" ]] && break; sleep 0.1; don
 BLACKHOLE="$(cat "$WORK/blackhole.port")"
 printf 'snap-token\n' >"$WORK/snap.token"
 chmod 600 "$WORK/snap.token"
-start cp --grpc_listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
+start_daemon cp --grpc_listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
   --snap_token_file="$WORK/snap.token" \
   --control_plane_plain_http_hosts=127.0.0.1
 "$CTL" --server="127.0.0.1:$PORT_cp" open --id=stuck \
@@ -93,7 +66,7 @@ start cp --grpc_listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
 OPEN=$!
 sleep 1  # The open is now waiting on the control plane.
 started=$(date +%s)
-stop cp TERM
+stop_daemon cp TERM
 elapsed=$(( $(date +%s) - started ))
 # The control-plane call's own timeout is 5 s and its retries take longer;
 # an abandoned call ends the drain well before either.
@@ -125,7 +98,7 @@ while True:
 ' >"$WORK/huge.port" &
 PIDS+=($!)
 for _ in $(seq 100); do [[ -s "$WORK/huge.port" ]] && break; sleep 0.1; done
-start huge --grpc_listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
+start_daemon huge --grpc_listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
   --snap_token_file="$WORK/snap.token" \
   --control_plane_plain_http_hosts=127.0.0.1
 if "$CTL" --server="127.0.0.1:$PORT_huge" open --id=huge \
@@ -134,15 +107,15 @@ if "$CTL" --server="127.0.0.1:$PORT_huge" open --id=huge \
   echo "an open with a 300 MB control-plane answer succeeded" >&2; exit 1
 fi
 grep -q "more than 1048576 bytes" "$WORK/huge.err"
-stop huge TERM
+stop_daemon huge TERM
 
 echo "--- a low RLIMIT_NOFILE limits client tunnels, not the API"
-start gw --grpc_listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
+start_daemon gw --grpc_listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
   --gateway_listen=127.0.0.1:0
 GW_PUB="$("$CTL" pubkey "$WORK/gw.key")"
 (
   ulimit -n 300
-  start low --grpc_listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0
+  start_daemon low --grpc_listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0
   echo "$PORT_low" >"$WORK/low.port"
   echo "$PID_low" >"$WORK/low.pid"
   wait
@@ -169,10 +142,10 @@ METRICS_low="$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$WORK/low.log")"
 /usr/bin/python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=10)' \
   "http://127.0.0.1:$METRICS_low/healthz"
 kill -TERM "$PID_low"
-stop gw TERM
+stop_daemon gw TERM
 
 echo "--- an API open to the network without token or TLS is started with a warning"
-start open --grpc_listen=0.0.0.0:0 --metrics_listen=127.0.0.1:0
+start_daemon open --grpc_listen=0.0.0.0:0 --metrics_listen=127.0.0.1:0
 grep -q "WARNING: the gRPC API on 0.0.0.0:0 is reachable off this host" "$WORK/open.log"
-stop open TERM
+stop_daemon open TERM
 echo PASS
