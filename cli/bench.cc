@@ -9,12 +9,15 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "cli/loss_balance.h"
 #include "cli/output.h"
 
 namespace snaptun::cli {
@@ -120,6 +123,16 @@ int RunBench(ApiClient& client, const BenchOptions& options) {
       }
     });
   }
+  // The balance sheet starts before the first packet is sealed.
+  std::optional<Samples> before;
+  if (!options.metrics_address.empty()) {
+    absl::StatusOr<Samples> scraped = Scrape(options.metrics_address);
+    if (!scraped.ok()) {
+      std::cerr << "error: " << scraped.status().message() << "\n";
+    } else {
+      before = std::move(*scraped);
+    }
+  }
   // 3. Client streams: send at the rate, count what comes back.
   std::vector<Attached> clients;
   for (int i = 0; i < options.tunnels; ++i) {
@@ -167,6 +180,20 @@ int RunBench(ApiClient& client, const BenchOptions& options) {
   for (auto& a : clients) a.context->TryCancel();
   for (auto& a : echoes) a.context->TryCancel();
   for (auto& t : threads) t.join();
+  // Nothing is sealed any more; what is in flight lands within this.
+  std::vector<LossBalance> balances;
+  if (before.has_value()) {
+    absl::SleepFor(absl::Milliseconds(300));
+    absl::StatusOr<Samples> after = Scrape(options.metrics_address);
+    if (!after.ok()) {
+      std::cerr << "error: " << after.status().message() << "\n";
+    } else {
+      balances.push_back(Balance(*before, *after, "client", "gateway"));
+      if (!echoes.empty()) {
+        balances.push_back(Balance(*before, *after, "gateway", "client"));
+      }
+    }
+  }
   for (const std::string& id : ids) {
     if (id.empty()) continue;
     v1::CloseTunnelRequest request;
@@ -191,15 +218,22 @@ int RunBench(ApiClient& client, const BenchOptions& options) {
        absl::StrFormat("%.1f Mbit/s", echoed_rate * options.size * 8 / 1e6)},
       {"dropped (reported by the stream)", absl::StrCat(dropped.load())},
   };
+  for (const LossBalance& balance : balances) {
+    for (auto& row : BalanceRows(balance)) rows.push_back(std::move(row));
+  }
   if (options.json) {
     std::cout << absl::StrFormat(
         "{\"tunnels_opened\":%d,\"open_p50_ms\":%.3f,\"open_p99_ms\":%.3f,"
         "\"opens_per_second\":%.1f,\"sent\":%llu,\"echoed\":%llu,"
-        "\"echoed_per_second\":%.1f}\n",
+        "\"echoed_per_second\":%.1f,\"balance\":[%s]}\n",
         opened.load(), Percentile(latencies_ms, 0.5),
         Percentile(latencies_ms, 0.99), opened.load() / open_seconds,
         static_cast<unsigned long long>(sent.load()),
-        static_cast<unsigned long long>(echoed.load()), echoed_rate);
+        static_cast<unsigned long long>(echoed.load()), echoed_rate,
+        absl::StrJoin(balances, ",",
+                      [](std::string* out, const LossBalance& b) {
+                        out->append(BalanceJson(b));
+                      }));
   } else {
     std::cout << Table(rows);
   }

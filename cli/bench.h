@@ -2,7 +2,8 @@
 // plane (measuring OpenTunnel latency), and when the daemon also hosts that
 // gateway, attaches a stream to each gateway tunnel that echoes every
 // packet back; client streams send at the given rate and size and count the
-// echoes. Prints a summary table.
+// echoes. Prints a summary table and, with the daemon's metrics address,
+// where every packet went.
 #ifndef SNAPTUN_CLI_BENCH_H_
 #define SNAPTUN_CLI_BENCH_H_
 
@@ -21,6 +22,9 @@ struct BenchOptions {
   int size = 1000;
   absl::Duration duration = absl::Seconds(5);
   bool json = false;
+  // host:port of the daemon's /metrics: when set, the summary adds the loss
+  // balance sheet of both directions (cli/loss_balance.h).
+  std::string metrics_address;
 };
 
 int RunBench(ApiClient& client, const BenchOptions& options);

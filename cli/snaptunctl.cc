@@ -66,6 +66,8 @@ ABSL_FLAG(int, tunnels, 8, "bench: tunnels");
 ABSL_FLAG(int, rate, 1000, "bench: packets per second per tunnel (0 = max)");
 ABSL_FLAG(int, size, 1000, "bench: payload bytes");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5), "bench: duration");
+ABSL_FLAG(std::string, metrics_address, "",
+          "bench: the daemon's metrics host:port; adds the loss balance sheet");
 ABSL_FLAG(bool, takeover, false,
           "send/recv: take the tunnel over from a stream already attached");
 
@@ -479,6 +481,7 @@ int main(int argc, char** argv) {
     bench.size = absl::GetFlag(FLAGS_size);
     bench.duration = absl::GetFlag(FLAGS_duration);
     bench.json = Json();
+    bench.metrics_address = absl::GetFlag(FLAGS_metrics_address);
     return RunBench(*client, bench);
   }
   if (id.empty()) return Usage(command + " needs a tunnel id");

@@ -94,9 +94,8 @@ ClientState ClientTunnel::Transition(ClientState to) {
 }
 
 io::UdpSocketOptions ClientTunnel::SocketOptions() const {
-  io::UdpSocketOptions options;
-  options.receive_buffer_bytes = config_.socket_receive_buffer_bytes;
-  options.send_buffer_bytes = config_.socket_send_buffer_bytes;
+  io::UdpSocketOptions options = config_.socket;
+  options.reuse_port = false;
   return options;
 }
 
@@ -131,6 +130,11 @@ void ClientTunnel::Start() {
     return;
   }
   socket_ = std::move(*socket);
+  if (metrics_ != nullptr) {
+    metrics_->SocketBuffers(
+        config_.socket.receive_buffer_bytes, socket_.receive_buffer_bytes(),
+        config_.socket.send_buffer_bytes, socket_.send_buffer_bytes());
+  }
   self_ = shared_from_this();
   std::weak_ptr<ClientTunnel> weak = weak_from_this();
   [[maybe_unused]] absl::Status watched =
@@ -238,10 +242,14 @@ void ClientTunnel::OnReadable() {
     if (!received.ok()) break;
     // The socket is this tunnel's own: its kernel drops are the tunnel's.
     CountDrop(core::DropReason::kSocketOverflow,
-              kernel_drops_.Update(received->kernel_drops));
+              kernel_drops_.Update(received->kernel_drops, received->reads,
+                                   received->datagrams));
     CountDrop(core::DropReason::kOversize, received->truncated);
     Apply();
     if (received->datagrams + received->truncated + received->empty == 0) {
+      // Drained: drops after the last queued datagram are counted now.
+      CountDrop(core::DropReason::kSocketOverflow,
+                kernel_drops_.Update(socket_.KernelDrops(), 0, 0));
       break;
     }
   }
@@ -309,19 +317,28 @@ void ClientTunnel::Apply() {
   out_.Clear();
   if (socket_.fd() >= 0) {
     for (const std::vector<uint8_t>& datagram : datagrams) {
-      if (sender.full()) {
-        CountDrop(core::DropReason::kSendError,
-                  sender.Flush(socket_.fd(), true).dropped);
-      }
+      if (sender.full()) Flushed(sender.Flush(socket_.fd(), true));
       sender.Queue(config_.data_plane, datagram);
     }
-    if (!sender.empty()) {
-      CountDrop(core::DropReason::kSendError,
-                sender.Flush(socket_.fd(), true).dropped);
-    }
+    if (!sender.empty()) Flushed(sender.Flush(socket_.fd(), true));
   }
   for (const core::PeerEvent& event : events) HandlePeerEvent(event);
   Reschedule();
+}
+
+void ClientTunnel::Flushed(const io::FlushStats& stats) {
+  stats.ForEachDrop([this](core::DropReason reason, size_t count) {
+    CountDrop(reason, count);
+  });
+  if (stats.dropped == 0) {
+    if (stats.sent > 0) send_errors_.Succeeded();
+    return;
+  }
+  std::optional<std::string> reason = send_errors_.Failed(
+      worker_.loop().clock().Now(), "sends", stats.last_error, stats.dropped);
+  if (reason.has_value()) {
+    Emit({ClientEvent::Type::kSocketErrors, std::nullopt, *reason, {}});
+  }
 }
 
 void ClientTunnel::HandlePeerEvent(const core::PeerEvent& event) {

@@ -27,6 +27,7 @@
 #include "service/backoff.h"
 #include "service/dataplane_metrics.h"
 #include "service/error_reason.h"
+#include "service/socket_error_watch.h"
 #include "service/tunnel_port.h"
 #include "service/worker.h"
 #include "tunnel/core/identity.h"
@@ -46,9 +47,8 @@ struct ClientTunnelConfig {
   absl::Duration no_reply_timeout = core::kNewHandshakeTimeout;
   // The port's queues, in packets and bytes, and the shared budget.
   PortLimits port;
-  // Kernel socket buffers asked for (see GatewayConfig).
-  int socket_receive_buffer_bytes = 4 << 20;
-  int socket_send_buffer_bytes = 4 << 20;
+  // Kernel socket buffers asked for, and UDP GRO (see GatewayConfig).
+  io::UdpSocketOptions socket;
   BackoffPolicy reconnect_backoff;
   // Optional; outlives the tunnel.
   DataPlaneMetrics* metrics = nullptr;
@@ -68,12 +68,15 @@ struct ClientEvent {
     kRekeyed,
     kReconnecting,
     kAddressChanged,
-    kClosed
+    kClosed,
+    // Sends (or receives) on the tunnel's socket keep failing; reason says
+    // how (socket_error_watch.h).
+    kSocketErrors
   };
   Type type;
   std::optional<core::Endpoint> address;  // kEstablished, kAddressChanged.
-  std::string reason;                     // kReconnecting, kClosed.
-  core::PeerEvent peer_event{};           // The protocol event behind it.
+  std::string reason;            // kReconnecting, kClosed, kSocketErrors.
+  core::PeerEvent peer_event{};  // The protocol event behind it.
 };
 
 class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
@@ -130,6 +133,8 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   void Apply();
   void Reschedule();
   void Emit(ClientEvent event);
+  // Counts a flush's drops by cause; persistent failures become an event.
+  void Flushed(const io::FlushStats& stats);
   void Finish(absl::StatusOr<core::Endpoint> result);
 
   Worker& worker_;
@@ -147,6 +152,7 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   std::unique_ptr<core::Peer> peer_;
   core::PeerOutput out_;
   Backoff backoff_;
+  SocketErrorWatch send_errors_;
   std::vector<Packet> outbound_;
   std::vector<absl::Span<const uint8_t>> deliveries_;
   io::EventLoop::TimerId peer_timer_ = 0;

@@ -35,6 +35,12 @@ DataPlaneMetrics::DataPlaneMetrics(metrics::Registry& registry) {
       "Packets and datagrams dropped, by the reason they were dropped.");
   auto& tunnels =
       registry.AddGauge("snaptun_tunnels", "Tunnels currently held, by state.");
+  auto& buffers = registry.AddGauge(
+      "snaptun_socket_buffer_bytes",
+      "Kernel buffers of the data-plane sockets: the size asked for "
+      "(--socket_*_buffer_kib) and the size granted (capped by "
+      "net.core.rmem_max / wmem_max unless the process has CAP_NET_ADMIN); "
+      "0 until the role opened a socket.");
   for (Role role : {Role::kClient, Role::kGateway}) {
     const std::string name = role == Role::kClient ? "client" : "gateway";
     RoleMetrics& m = this->role(role);
@@ -60,6 +66,13 @@ DataPlaneMetrics::DataPlaneMetrics(metrics::Registry& registry) {
     m.tunnels[0] = &tunnels.Add({{"role", name}, {"state", "connecting"}});
     m.tunnels[1] = &tunnels.Add({{"role", name}, {"state", "established"}});
     m.tunnels[2] = &tunnels.Add({{"role", name}, {"state", "reconnecting"}});
+    size_t b = 0;
+    for (const char* buffer : {"receive", "send"}) {
+      for (const char* kind : {"requested", "granted"}) {
+        m.socket_buffers[b++] =
+            &buffers.Add({{"role", name}, {"buffer", buffer}, {"kind", kind}});
+      }
+    }
   }
   auto& cookies = registry.AddCounter("snaptun_cookie_replies_total",
                                       "Cookie replies sent and received.");

@@ -33,6 +33,17 @@ struct RoleMetrics {
   metrics::Counter* bytes_rx = nullptr;
   std::array<metrics::Counter*, core::kDropReasonCount> drops{};
   std::array<metrics::Gauge*, 3> tunnels{};
+  // Kernel buffers of the role's data-plane sockets: receive requested,
+  // receive granted, send requested, send granted.
+  std::array<metrics::Gauge*, 4> socket_buffers{};
+
+  void SocketBuffers(int receive_requested, int receive_granted,
+                     int send_requested, int send_granted) {
+    socket_buffers[0]->Set(receive_requested);
+    socket_buffers[1]->Set(receive_granted);
+    socket_buffers[2]->Set(send_requested);
+    socket_buffers[3]->Set(send_granted);
+  }
 
   void Drop(core::DropReason reason, uint64_t count, size_t shard) {
     if (count > 0 && reason != core::DropReason::kNone) {

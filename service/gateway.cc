@@ -50,14 +50,18 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     if (!probed.ok()) return probed.status();
     bind_to = *probed;
   }
-  io::UdpSocketOptions options;
+  io::UdpSocketOptions options = config.socket;
   options.reuse_port = true;
-  options.receive_buffer_bytes = config.socket_receive_buffer_bytes;
-  options.send_buffer_bytes = config.socket_send_buffer_bytes;
   for (size_t i = 0; i < pool.size(); ++i) {
     absl::StatusOr<io::UdpSocket> socket =
         io::UdpSocket::Bind(bind_to, options);
     if (!socket.ok()) return socket.status();
+    if (config.metrics != nullptr) {
+      config.metrics->role(Role::kGateway)
+          .SocketBuffers(
+              options.receive_buffer_bytes, socket->receive_buffer_bytes(),
+              options.send_buffer_bytes, socket->send_buffer_bytes());
+    }
     gateway->shards_.push_back(std::make_shared<GatewayShard>(
         pool.at(i), std::move(*socket), identity, authorizer, shard_config,
         observer, gateway->stats_, gateway->ledger_.get()));

@@ -18,6 +18,7 @@
 #include "tunnel/core/authorizer.h"
 #include "tunnel/core/identity.h"
 #include "tunnel/core/tunnel_quota.h"
+#include "tunnel/io/udp_socket.h"
 
 namespace snaptun::service {
 
@@ -35,9 +36,9 @@ struct GatewayConfig {
   // share with every other port.
   PortLimits port;
   // Kernel socket buffers asked for (with CAP_NET_ADMIN also beyond
-  // rmem_max/wmem_max), --socket_receive_buffer_kib and _send_.
-  int socket_receive_buffer_bytes = 4 << 20;
-  int socket_send_buffer_bytes = 4 << 20;
+  // rmem_max/wmem_max), --socket_receive_buffer_kib and _send_, and UDP GRO
+  // (--socket_gro). reuse_port is the gateway's own business.
+  io::UdpSocketOptions socket;
   core::RateLimiterConfig rate_limiter;
   // Optional; outlives the gateway.
   DataPlaneMetrics* metrics = nullptr;

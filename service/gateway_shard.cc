@@ -113,12 +113,16 @@ void GatewayShard::OnReadable() {
     // The kernel's drops on this shard's socket (shared by many tunnels, so
     // counted for the role only).
     CountDrop(core::DropReason::kSocketOverflow,
-              kernel_drops_.Update(received->kernel_drops));
+              kernel_drops_.Update(received->kernel_drops, received->reads,
+                                   received->datagrams));
     stats_.datagrams_received.fetch_add(
         received->datagrams + received->truncated, std::memory_order_relaxed);
     CountDrop(core::DropReason::kOversize, received->truncated);
     Apply();
     if (received->datagrams + received->truncated + received->empty == 0) {
+      // Drained: drops after the last queued datagram are counted now.
+      CountDrop(core::DropReason::kSocketOverflow,
+                kernel_drops_.Update(socket_.KernelDrops(), 0, 0));
       break;
     }
   }
@@ -262,11 +266,13 @@ void GatewayShard::Apply() {
         break;
     }
   }
+  auto flushed = [this](const io::FlushStats& stats) {
+    stats.ForEachDrop([this](core::DropReason reason, size_t count) {
+      CountDrop(reason, count);
+    });
+  };
   for (auto& [to, datagram] : out_.to_network) {
-    if (sender.full()) {
-      CountDrop(core::DropReason::kSendError,
-                sender.Flush(socket_.fd(), false).dropped);
-    }
+    if (sender.full()) flushed(sender.Flush(socket_.fd(), false));
     sender.Queue(to, datagram);
   }
   for (size_t i = 0; i < core::kDropReasonCount; ++i) {
@@ -274,8 +280,7 @@ void GatewayShard::Apply() {
   }
   out_.Clear();
   if (!sender.empty() && socket_.fd() >= 0) {
-    CountDrop(core::DropReason::kSendError,
-              sender.Flush(socket_.fd(), false).dropped);
+    flushed(sender.Flush(socket_.fd(), false));
   }
   Reschedule();
 }

@@ -73,7 +73,9 @@ enum class SessionEventType : uint8_t {
   kRekeyed,
   kReconnecting,
   kAddressChanged,
-  kClosed
+  kClosed,
+  // The tunnel's socket keeps failing (reason: how); the state is unchanged.
+  kSocketErrors
 };
 
 struct SessionEvent {

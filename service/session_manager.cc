@@ -257,8 +257,7 @@ void SessionManager::StartClient(const std::string& id) {
     config.connect_timeout = record.params.connect_timeout;
     config.persistent_keepalive = record.params.persistent_keepalive;
     config.port = limits_.port;
-    config.socket_receive_buffer_bytes = limits_.socket_receive_buffer_bytes;
-    config.socket_send_buffer_bytes = limits_.socket_send_buffer_bytes;
+    config.socket = limits_.socket;
     config.port.receive_packets = record.params.receive_queue_capacity;
   }
   config.metrics = metrics_;
@@ -387,6 +386,10 @@ void SessionManager::OnClientEvent(const std::string& id,
           record.info.local_address = event.address->ToString();
         }
         PublishLocked(SessionEventType::kAddressChanged, record, "",
+                      deliveries);
+        break;
+      case ClientEvent::Type::kSocketErrors:
+        PublishLocked(SessionEventType::kSocketErrors, record, event.reason,
                       deliveries);
         break;
       case ClientEvent::Type::kClosed:

@@ -26,6 +26,7 @@
 #include "service/identity_store.h"
 #include "service/session.h"
 #include "service/worker.h"
+#include "tunnel/io/udp_socket.h"
 
 namespace snaptun::service {
 
@@ -57,10 +58,9 @@ struct SessionLimits {
   // RLIMIT_NOFILE).
   size_t max_client_tunnels = SIZE_MAX;
   // Client tunnels' ports (the receive packet limit comes from each open)
-  // and their kernel socket buffers.
+  // and their sockets' options.
   PortLimits port;
-  int socket_receive_buffer_bytes = 4 << 20;
-  int socket_send_buffer_bytes = 4 << 20;
+  io::UdpSocketOptions socket;
   // Closed tunnels remembered for GetTunnel/ListTunnels/CloseTunnel.
   size_t closed_max = 1000;
   absl::Duration closed_retention = absl::Minutes(5);

@@ -113,6 +113,8 @@ v1::TunnelEvent::Type EventToProto(SessionEventType type) {
       return v1::TunnelEvent::ADDRESS_CHANGED;
     case SessionEventType::kClosed:
       return v1::TunnelEvent::CLOSED;
+    case SessionEventType::kSocketErrors:
+      return v1::TunnelEvent::SOCKET_ERRORS;
   }
   return v1::TunnelEvent::TYPE_UNSPECIFIED;
 }
@@ -182,6 +184,9 @@ void ToProto(const TunnelSnapshot& s, v1::Tunnel& out) {
   d.set_rate_limited(DropOf(s.counters, DropReason::kRateLimited));
   d.set_no_tunnel(DropOf(s.counters, DropReason::kNoTunnel));
   d.set_socket_overflow(DropOf(s.counters, DropReason::kSocketOverflow));
+  d.set_send_buffer_full(DropOf(s.counters, DropReason::kSendBufferFull));
+  d.set_send_no_buffer_space(
+      DropOf(s.counters, DropReason::kSendNoBufferSpace));
   out.set_close_reason(s.close_reason);
   out.set_close_cause(CauseToProto(s.close_cause));
   out.set_control_plane_url(s.control_plane_url);

@@ -184,8 +184,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   limits.max_tunnels_per_identity = config.max_tunnels_per_identity;
   limits.port = port;
   limits.max_watchers = config.max_watchers;
-  limits.socket_receive_buffer_bytes = config.socket_receive_buffer_bytes;
-  limits.socket_send_buffer_bytes = config.socket_send_buffer_bytes;
+  limits.socket = config.socket;
   limits.closed_max = config.closed_tunnel_max;
   limits.closed_retention = config.closed_tunnel_retention;
   limits.watcher.bytes = config.watcher_queue_bytes;
@@ -222,9 +221,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     gateway_config.metrics = d->metrics_.get();
     gateway_config.rate_limiter = config.handshake_limits;
     gateway_config.port = port;
-    gateway_config.socket_receive_buffer_bytes =
-        config.socket_receive_buffer_bytes;
-    gateway_config.socket_send_buffer_bytes = config.socket_send_buffer_bytes;
+    gateway_config.socket = config.socket;
     absl::StatusOr<std::unique_ptr<Gateway>> gateway =
         Gateway::Start(*d->pool_, *d->identity_, *d->identities_,
                        gateway_config, d->sessions_.get());

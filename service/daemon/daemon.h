@@ -61,9 +61,8 @@ struct DaemonConfig {
   absl::Duration grpc_min_client_ping_interval = absl::Seconds(5);
   size_t grpc_max_receive_message_bytes = size_t{4} << 20;
   size_t stream_batch_max_bytes = size_t{1} << 20;
-  // Kernel buffers of every data-plane socket.
-  int socket_receive_buffer_bytes = 4 << 20;
-  int socket_send_buffer_bytes = 4 << 20;
+  // Kernel buffers of every data-plane socket, and UDP GRO on receive.
+  io::UdpSocketOptions socket;
   // Closed tunnels remembered for GetTunnel/ListTunnels.
   size_t closed_tunnel_max = 1000;
   absl::Duration closed_tunnel_retention = absl::Minutes(5);

@@ -112,7 +112,7 @@ class MetricsTest : public ::testing::Test {
     config.listen = kLoopback;
     config.metrics = &metrics_;
     config.rate_limiter = limits;
-    config.socket_receive_buffer_bytes = receive_buffer;
+    config.socket.receive_buffer_bytes = receive_buffer;
     gateway_ = *service::Gateway::Start(pool_, gateway_identity_, identities_,
                                         config, &recorder_);
   }

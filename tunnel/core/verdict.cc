@@ -31,6 +31,10 @@ absl::string_view DropReasonName(DropReason reason) {
       return "rate_limited";
     case DropReason::kSocketOverflow:
       return "socket_overflow";
+    case DropReason::kSendBufferFull:
+      return "send_buffer_full";
+    case DropReason::kSendNoBufferSpace:
+      return "send_no_buffer_space";
     case DropReason::kCount:
       break;
   }

@@ -28,6 +28,11 @@ enum class DropReason : uint8_t {
   // The kernel dropped datagrams on a full socket receive buffer
   // (SO_RXQ_OVFL), before the data plane could read them.
   kSocketOverflow,
+  // Sends the kernel refused: the socket's send buffer stayed full (EAGAIN)
+  // after one short wait, or it had no buffer space (ENOBUFS: a full device
+  // queue or no memory). Other refused sends are kSendError.
+  kSendBufferFull,
+  kSendNoBufferSpace,
   kCount,
 };
 

@@ -64,6 +64,7 @@ absl::StatusOr<ReceiveStats> BatchReceiver::Receive(int fd,
         reinterpret_cast<const sockaddr*>(h.msg_name), h.msg_namelen);
     if (!from.has_value()) continue;
     const ReceiveControl control = ParseReceiveControl(h);
+    ++stats.reads;
     if (control.kernel_drops.has_value()) {
       stats.kernel_drops = control.kernel_drops;
     }

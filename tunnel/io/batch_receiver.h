@@ -26,6 +26,7 @@ namespace snaptun::io {
 
 struct ReceiveStats {
   size_t datagrams = 0;  // Handed to the caller.
+  size_t reads = 0;      // Buffers read that held them (fewer with GRO).
   size_t truncated = 0;  // Did not fit a slot (never with GRO-sized slots).
   size_t empty = 0;      // Zero-length datagrams, ignored.
   // The socket's running count of datagrams the kernel dropped on a full

@@ -138,10 +138,13 @@ FlushStats BatchSender::Flush(int fd, bool connected) {
     if (error == EAGAIN || error == EWOULDBLOCK) {
       for (size_t k = next; k < plan_.size(); ++k) {
         stats.dropped += plan_[k].count;
+        stats.buffer_full += plan_[k].count;
       }
       break;
     }
     stats.dropped += plan_[next].count;
+    (error == ENOBUFS ? stats.no_buffer_space : stats.other_error) +=
+        plan_[next].count;
     ++next;
   }
   count_ = 0;

@@ -19,6 +19,7 @@
 
 #include "absl/types/span.h"
 #include "tunnel/core/endpoint.h"
+#include "tunnel/core/verdict.h"
 #include "tunnel/io/socket_address.h"
 
 namespace snaptun::io {
@@ -28,6 +29,21 @@ struct FlushStats {
   size_t dropped = 0;  // Datagrams refused or abandoned on a full buffer.
   size_t sends = 0;    // sendmmsg calls.
   int last_error = 0;  // errno of the last refused send, 0 if none.
+  // `dropped` by cause: a send buffer still full after the wait (EAGAIN),
+  // no buffer space (ENOBUFS), any other error.
+  size_t buffer_full = 0;
+  size_t no_buffer_space = 0;
+  size_t other_error = 0;
+
+  // Calls fn(reason, count) for each cause with drops.
+  template <typename Fn>
+  void ForEachDrop(Fn&& fn) const {
+    if (buffer_full != 0) fn(core::DropReason::kSendBufferFull, buffer_full);
+    if (no_buffer_space != 0) {
+      fn(core::DropReason::kSendNoBufferSpace, no_buffer_space);
+    }
+    if (other_error != 0) fn(core::DropReason::kSendError, other_error);
+  }
 };
 
 class BatchSender {

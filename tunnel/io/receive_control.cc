@@ -4,6 +4,8 @@
 #include <netinet/in.h>
 #include <netinet/udp.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #ifndef UDP_GRO
@@ -34,6 +36,30 @@ ReceiveControl ParseReceiveControl(const msghdr& header) {
     }
   }
   return control;
+}
+
+uint64_t KernelDropCounter::Update(std::optional<uint32_t> total, size_t reads,
+                                   size_t datagrams) {
+  // Each batch counts a little less than the one after it: about the last
+  // eight batches decide the weight.
+  constexpr double kKeep = 0.875;
+  if (reads > 0) {
+    recent_reads_ = recent_reads_ * kKeep + static_cast<double>(reads);
+    recent_datagrams_ =
+        recent_datagrams_ * kKeep + static_cast<double>(datagrams);
+  }
+  if (!total.has_value()) return 0;
+  const uint32_t added = *total - seen_;
+  seen_ = *total;
+  if (added == 0) return 0;
+  buffers_ += added;
+  const double per_read = recent_reads_ > 0
+                              ? std::max(1.0, recent_datagrams_ / recent_reads_)
+                              : 1.0;
+  const double weighed = static_cast<double>(added) * per_read + carry_;
+  const double whole = std::floor(weighed);
+  carry_ = weighed - whole;
+  return static_cast<uint64_t>(whole);
 }
 
 }  // namespace snaptun::io

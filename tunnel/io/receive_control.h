@@ -26,19 +26,30 @@ struct ReceiveControl {
 // Parses the control messages of `header` (msg_control/msg_controllen).
 ReceiveControl ParseReceiveControl(const msghdr& header);
 
-// Turns the running SO_RXQ_OVFL total of one socket into what is new since
-// the previous read (the 32-bit total wraps; the difference does not care).
+// Turns the running SO_RXQ_OVFL total of one socket into the datagrams
+// dropped since the previous read (the 32-bit total wraps; the difference
+// does not care). The kernel counts a drop per buffer it could not queue,
+// and with UDP GRO one buffer holds a coalesced run of up to 64 datagrams.
+// So each new drop is weighed by the datagrams per read this socket has
+// been receiving lately (a moving average; the fraction left by rounding is
+// carried over, so the total does not drift). Without GRO every read is one
+// datagram and the count is exact; with it, it is an estimate (see
+// docs/OPERATIONS.md, "Where packets can be lost").
 class KernelDropCounter {
  public:
-  uint32_t Update(std::optional<uint32_t> total) {
-    if (!total.has_value()) return 0;
-    const uint32_t added = *total - seen_;
-    seen_ = *total;
-    return added;
-  }
+  // `reads`: buffers read in this batch; `datagrams`: the datagrams they
+  // held.
+  uint64_t Update(std::optional<uint32_t> total, size_t reads,
+                  size_t datagrams);
+  // Buffers the kernel reported dropped, unweighted.
+  uint64_t buffers_dropped() const { return buffers_; }
 
  private:
   uint32_t seen_ = 0;
+  uint64_t buffers_ = 0;
+  double recent_reads_ = 0;
+  double recent_datagrams_ = 0;
+  double carry_ = 0;
 };
 
 // The datagrams of a read of `read.size()` bytes that the kernel coalesced

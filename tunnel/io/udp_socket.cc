@@ -2,6 +2,7 @@
 #include "tunnel/io/udp_socket.h"
 
 #include <errno.h>
+#include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
 #include <sys/socket.h>
@@ -62,6 +63,13 @@ absl::Status Configure(int fd, const UdpSocketOptions& options,
   return absl::OkStatus();
 }
 
+int GrantedBuffer(int fd, int option) {
+  int bytes = 0;
+  socklen_t length = sizeof(bytes);
+  if (getsockopt(fd, SOL_SOCKET, option, &bytes, &length) != 0) return 0;
+  return bytes / 2;
+}
+
 }  // namespace
 
 UdpSocket::~UdpSocket() { Close(); }
@@ -69,7 +77,9 @@ UdpSocket::~UdpSocket() { Close(); }
 UdpSocket::UdpSocket(UdpSocket&& other) noexcept
     : fd_(std::exchange(other.fd_, -1)),
       connected_(other.connected_),
-      gro_(other.gro_) {}
+      gro_(other.gro_),
+      receive_buffer_bytes_(other.receive_buffer_bytes_),
+      send_buffer_bytes_(other.send_buffer_bytes_) {}
 
 UdpSocket& UdpSocket::operator=(UdpSocket&& other) noexcept {
   if (this != &other) {
@@ -77,6 +87,8 @@ UdpSocket& UdpSocket::operator=(UdpSocket&& other) noexcept {
     fd_ = std::exchange(other.fd_, -1);
     connected_ = other.connected_;
     gro_ = other.gro_;
+    receive_buffer_bytes_ = other.receive_buffer_bytes_;
+    send_buffer_bytes_ = other.send_buffer_bytes_;
   }
   return *this;
 }
@@ -100,6 +112,8 @@ absl::StatusOr<UdpSocket> UdpSocket::Bind(const core::Endpoint& local,
   if (bind(fd, address.get(), address.length) != 0) {
     return Errno("bind", local);
   }
+  socket.receive_buffer_bytes_ = GrantedBuffer(fd, SO_RCVBUF);
+  socket.send_buffer_bytes_ = GrantedBuffer(fd, SO_SNDBUF);
   return socket;
 }
 
@@ -116,6 +130,17 @@ absl::StatusOr<UdpSocket> UdpSocket::Connect(const core::Endpoint& remote,
   }
   socket->connected_ = true;
   return socket;
+}
+
+std::optional<uint32_t> UdpSocket::KernelDrops() const {
+  uint32_t meminfo[SK_MEMINFO_VARS] = {};
+  socklen_t length = sizeof(meminfo);
+  if (fd_ < 0 ||
+      getsockopt(fd_, SOL_SOCKET, SO_MEMINFO, meminfo, &length) != 0 ||
+      length <= SK_MEMINFO_DROPS * sizeof(uint32_t)) {
+    return std::nullopt;
+  }
+  return meminfo[SK_MEMINFO_DROPS];
 }
 
 absl::StatusOr<core::Endpoint> UdpSocket::LocalEndpoint() const {

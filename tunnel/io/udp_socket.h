@@ -6,6 +6,9 @@
 #ifndef SNAPTUN_TUNNEL_IO_UDP_SOCKET_H_
 #define SNAPTUN_TUNNEL_IO_UDP_SOCKET_H_
 
+#include <cstdint>
+#include <optional>
+
 #include "absl/status/statusor.h"
 #include "tunnel/core/endpoint.h"
 
@@ -37,6 +40,17 @@ class UdpSocket {
   int fd() const { return fd_; }
   bool connected() const { return connected_; }
   bool gro() const { return gro_; }
+  // The buffer sizes the kernel granted, in the terms they were asked in
+  // (Linux reports twice the usable size, its bookkeeping included; this is
+  // half of that). Below the request when the process may not exceed
+  // net.core.rmem_max / wmem_max.
+  int receive_buffer_bytes() const { return receive_buffer_bytes_; }
+  int send_buffer_bytes() const { return send_buffer_bytes_; }
+  // The kernel's running count of datagrams dropped on this socket's full
+  // receive buffer, read now (SO_MEMINFO); the same counter SO_RXQ_OVFL
+  // stamps on each datagram as it is queued. Reading it once the socket is
+  // drained counts the drops after the last queued datagram too.
+  std::optional<uint32_t> KernelDrops() const;
   absl::StatusOr<core::Endpoint> LocalEndpoint() const;
   void Close();
 
@@ -46,6 +60,8 @@ class UdpSocket {
   int fd_ = -1;
   bool connected_ = false;
   bool gro_ = false;
+  int receive_buffer_bytes_ = 0;
+  int send_buffer_bytes_ = 0;
 };
 
 }  // namespace snaptun::io

@@ -3,6 +3,8 @@
 // costs exactly its own datagrams.
 #include <errno.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <numeric>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "tunnel/io/batch_receiver.h"
 #include "tunnel/io/batch_sender.h"
+#include "tunnel/io/receive_control.h"
 #include "tunnel/io/udp_socket.h"
 
 namespace snaptun::io {
@@ -118,6 +121,8 @@ TEST(BatchSenderTest, RefusedSendDropsOnlyItsOwnDatagrams) {
   EXPECT_EQ(stats.sent, 2u);
   EXPECT_EQ(stats.dropped, 2u);
   EXPECT_EQ(stats.last_error, EACCES);
+  EXPECT_EQ(stats.other_error, 2u);
+  EXPECT_EQ(stats.buffer_full + stats.no_buffer_space, 0u);
   sender.Queue(pair.to, good[2]);
   stats = sender.Flush(pair.sender.fd(), false);
   EXPECT_EQ(stats.sent, 1u);
@@ -139,6 +144,66 @@ TEST(BatchSenderTest, OversizeDatagramIsDroppedAlone) {
   BatchReceiver receiver;
   EXPECT_EQ(ReceiveAll(receiver, pair.receiver.fd(), 1),
             std::vector<std::vector<uint8_t>>{small});
+}
+
+TEST(BatchSenderTest, AFullSendBufferIsCountedAsBufferFull) {
+  // A datagram socket pair whose reader never reads: once its queue is
+  // full, sends fail with EAGAIN. The flush waits once, then drops the rest
+  // of the batch as buffer_full, by cause, without blocking.
+  int fds[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK, 0, fds), 0);
+  const std::vector<uint8_t> filler(1000, 1);
+  while (send(fds[0], filler.data(), filler.size(), 0) > 0) {
+  }
+  ASSERT_EQ(errno, EAGAIN);
+  BatchSender sender(8, /*gso=*/false);
+  const core::Endpoint unused = core::Endpoint::Ipv4({127, 0, 0, 1}, 9);
+  for (int i = 0; i < 5; ++i) sender.Queue(unused, filler);
+  const FlushStats stats = sender.Flush(fds[0], /*connected=*/true);
+  EXPECT_EQ(stats.sent, 0u);
+  EXPECT_EQ(stats.dropped, 5u);
+  EXPECT_EQ(stats.buffer_full, 5u);
+  EXPECT_EQ(stats.no_buffer_space + stats.other_error, 0u);
+  std::vector<std::pair<core::DropReason, size_t>> causes;
+  stats.ForEachDrop([&](core::DropReason reason, size_t count) {
+    causes.emplace_back(reason, count);
+  });
+  EXPECT_EQ(causes, (std::vector<std::pair<core::DropReason, size_t>>{
+                        {core::DropReason::kSendBufferFull, 5}}));
+  close(fds[0]);
+  close(fds[1]);
+}
+
+TEST(UdpSocketTest, ReportsTheBufferSizesTheKernelGranted) {
+  // Asking for less than any kernel limit is granted as asked (root or
+  // not); the sizes are reported in the terms they were asked in.
+  UdpSocketOptions options;
+  options.receive_buffer_bytes = 96 << 10;
+  options.send_buffer_bytes = 80 << 10;
+  absl::StatusOr<UdpSocket> socket = UdpSocket::Bind(kLoopback, options);
+  ASSERT_TRUE(socket.ok());
+  EXPECT_EQ(socket->receive_buffer_bytes(), 96 << 10);
+  EXPECT_EQ(socket->send_buffer_bytes(), 80 << 10);
+}
+
+TEST(KernelDropCounterTest, WeighsDropsByTheDatagramsPerRead) {
+  KernelDropCounter counter;
+  // No GRO: one datagram per read, the kernel's count is the count.
+  EXPECT_EQ(counter.Update(std::nullopt, 8, 8), 0u);
+  EXPECT_EQ(counter.Update(5, 8, 8), 5u);
+  EXPECT_EQ(counter.Update(5, 8, 8), 0u);
+  // GRO reads of 10 datagrams each: after a few batches, each dropped
+  // buffer weighs about 10 datagrams, and rounding does not drift.
+  KernelDropCounter gro;
+  for (int i = 0; i < 40; ++i) gro.Update(std::nullopt, 4, 40);
+  uint64_t total = 0;
+  for (uint32_t k = 1; k <= 100; ++k) total += gro.Update(k * 3, 4, 40);
+  EXPECT_EQ(total, 3000u);
+  EXPECT_EQ(gro.buffers_dropped(), 300u);
+  // The 32-bit running total wraps.
+  KernelDropCounter wrap;
+  wrap.Update(0xFFFFFFF0u, 1, 1);
+  EXPECT_EQ(wrap.Update(0x10u, 1, 1), 0x20u);
 }
 
 TEST(BatchSenderTest, FullQueueRefusesMore) {
