@@ -5,9 +5,13 @@ set -euo pipefail
 
 SNAPTUN_PACKAGES=(
   bazel-bootstrap
+  ca-certificates
+  catatonit
   clang-format
+  curl
   g++
   iproute2
+  iptables
   libabsl-dev
   libbenchmark-dev
   libcivetweb-dev

@@ -39,6 +39,7 @@ run_pass "bazel test //..." bazel test //...
 # Outside Bazel: building an image cannot nest inside a Bazel test. Uses the
 # binaries the plain pass built; a failing test there still leaves them built.
 run_pass "container image (podman)" tests/deploy/image_test.sh
+run_pass "kubernetes manifests (podman kube play)" tests/deploy/kube_play_test.sh
 run_pass "bazel test --config=asan //..." bazel test --config=asan //...
 
 if ((${#failed[@]} > 0)); then

@@ -3,7 +3,8 @@
 // properties snaptun's deployment promises (docs/OPERATIONS.md): probes,
 // resource requests and limits, non-root and read-only, secrets mounted as
 // files, a PodDisruptionBudget, a ServiceMonitor, a NetworkPolicy, and for
-// the gateway a UDP Service that keeps client source addresses.
+// the gateway a UDP Service that keeps client source addresses. What the
+// objects mean for pods (selectors, policies, monitors) is meaning.mjs's.
 //   node validate.mjs ROLE FILE.yaml      (ROLE: base, client or gateway)
 import { readFileSync } from "node:fs";
 import { parseAllDocuments } from "yaml";
