@@ -121,26 +121,63 @@ void ClientTunnel::Close(const std::string& reason) {
   });
 }
 
-void ClientTunnel::Start() {
-  if (state_.load() == ClientState::kClosed) return;
+absl::Status ClientTunnel::OpenSocket() {
   absl::StatusOr<io::UdpSocket> socket =
       io::UdpSocket::Connect(config_.data_plane, SocketOptions());
-  if (!socket.ok()) {
-    Shutdown(std::string(socket.status().message()), socket.status());
-    return;
+  if (!socket.ok()) return socket.status();
+  if (socket_.fd() >= 0) {
+    worker_.loop().Unwatch(socket_.fd());
+    socket_.Close();
   }
   socket_ = std::move(*socket);
+  kernel_drops_ = io::KernelDropCounter();
   if (metrics_ != nullptr) {
     metrics_->SocketBuffers(
         config_.socket.receive_buffer_bytes, socket_.receive_buffer_bytes(),
         config_.socket.send_buffer_bytes, socket_.send_buffer_bytes());
   }
-  self_ = shared_from_this();
+  WatchSocket();
+  return absl::OkStatus();
+}
+
+void ClientTunnel::WatchSocket() {
   std::weak_ptr<ClientTunnel> weak = weak_from_this();
   [[maybe_unused]] absl::Status watched =
       worker_.loop().Watch(socket_.fd(), EPOLLIN, [weak](uint32_t) {
         if (auto self = weak.lock()) self->OnReadable();
       });
+}
+
+void ClientTunnel::ReadFailed(int error) {
+  if (metrics_ != nullptr)
+    metrics_->receive_errors->Increment(1, worker_.index());
+  const absl::Time now = worker_.loop().clock().Now();
+  if (std::optional<std::string> reason =
+          receive_errors_.Failed(now, "receives", error, 0)) {
+    Emit({ClientEvent::Type::kSocketErrors, std::nullopt, *reason, {}});
+  }
+  // Stop reading for a while: the error would wake the loop at once.
+  const int fd = socket_.fd();
+  worker_.loop().Unwatch(fd);
+  std::weak_ptr<ClientTunnel> weak = weak_from_this();
+  worker_.loop().RunAt(now + read_pause_.Failed(), [weak, fd] {
+    auto self = weak.lock();
+    if (self == nullptr || self->socket_.fd() != fd ||
+        self->state_.load() == ClientState::kClosed) {
+      return;
+    }
+    self->WatchSocket();
+  });
+}
+
+void ClientTunnel::Start() {
+  if (state_.load() == ClientState::kClosed) return;
+  if (absl::Status opened = OpenSocket(); !opened.ok()) {
+    Shutdown(std::string(opened.message()), opened);
+    return;
+  }
+  self_ = shared_from_this();
+  std::weak_ptr<ClientTunnel> weak = weak_from_this();
   io::EventLoop* loop = &worker_.loop();
   port_->SetSendWake([weak, loop] {
     loop->Post([weak] {
@@ -153,6 +190,23 @@ void ClientTunnel::Start() {
 void ClientTunnel::StartAttempt() {
   retry_timer_ = 0;
   if (state_.load() == ClientState::kClosed) return;
+  if (state_.load() == ClientState::kReconnecting) {
+    // A fresh socket for each reconnect: a connected socket keeps the
+    // source address chosen when it connected, so after an interface or
+    // address change only a new one reaches the gateway again (W33). If
+    // none can be opened now (no route yet), this attempt fails and the
+    // next one, after the backoff, tries again.
+    if (absl::Status opened = OpenSocket(); !opened.ok()) {
+      Emit({ClientEvent::Type::kSocketErrors,
+            std::nullopt,
+            absl::StrCat("cannot open a socket to reconnect: ",
+                         opened.message()),
+            {}});
+      peer_.reset();
+      RetryAfterBackoff();
+      return;
+    }
+  }
   core::PeerConfig peer_config;
   peer_config.mode = config_.mode;
   peer_config.persistent_keepalive = config_.persistent_keepalive;
@@ -195,6 +249,10 @@ void ClientTunnel::OnAttemptTimeout(bool count_failure) {
     CountDrop(core::DropReason::kNoTunnel, peer_->queued());
   }
   peer_.reset();
+  RetryAfterBackoff();
+}
+
+void ClientTunnel::RetryAfterBackoff() {
   Reschedule();
   const absl::Duration delay = backoff_.Next(worker_.rng());
   std::weak_ptr<ClientTunnel> weak = weak_from_this();
@@ -239,7 +297,12 @@ void ClientTunnel::OnReadable() {
     }
     port_->DeliverBatch(deliveries_);
     deliveries_.clear();
-    if (!received.ok()) break;
+    if (!received.ok()) {
+      ReadFailed(worker_.receiver().error());
+      return;
+    }
+    read_pause_.Succeeded();
+    receive_errors_.Succeeded();
     // The socket is this tunnel's own: its kernel drops are the tunnel's.
     CountDrop(core::DropReason::kSocketOverflow,
               kernel_drops_.Update(received->kernel_drops, received->reads,

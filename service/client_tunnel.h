@@ -27,6 +27,7 @@
 #include "service/backoff.h"
 #include "service/dataplane_metrics.h"
 #include "service/error_reason.h"
+#include "service/read_pause.h"
 #include "service/socket_error_watch.h"
 #include "service/tunnel_port.h"
 #include "service/worker.h"
@@ -133,6 +134,14 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   void Apply();
   void Reschedule();
   void Emit(ClientEvent event);
+  // Opens (or replaces) the connected socket and watches it.
+  absl::Status OpenSocket();
+  void WatchSocket();
+  // A read failed with `error`: counted, reported when it persists, and
+  // reading pauses (read_pause.h).
+  void ReadFailed(int error);
+  // The next attempt, after the reconnect backoff's next delay.
+  void RetryAfterBackoff();
   // Counts a flush's drops by cause; persistent failures become an event.
   void Flushed(const io::FlushStats& stats);
   void Finish(absl::StatusOr<core::Endpoint> result);
@@ -153,6 +162,8 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   core::PeerOutput out_;
   Backoff backoff_;
   SocketErrorWatch send_errors_;
+  SocketErrorWatch receive_errors_;
+  ReadPause read_pause_;
   std::vector<Packet> outbound_;
   std::vector<absl::Span<const uint8_t>> deliveries_;
   io::EventLoop::TimerId peer_timer_ = 0;

@@ -35,6 +35,11 @@ DataPlaneMetrics::DataPlaneMetrics(metrics::Registry& registry) {
       "Packets and datagrams dropped, by the reason they were dropped.");
   auto& tunnels =
       registry.AddGauge("snaptun_tunnels", "Tunnels currently held, by state.");
+  auto& receive_errors = registry.AddCounter(
+      "snaptun_socket_receive_errors_total",
+      "Reads of a data-plane socket that failed with an error other than "
+      "EAGAIN or an ICMP report; each pauses reading the socket, longer each "
+      "time while they persist.");
   auto& buffers = registry.AddGauge(
       "snaptun_socket_buffer_bytes",
       "Kernel buffers of the data-plane sockets: the size asked for "
@@ -66,6 +71,7 @@ DataPlaneMetrics::DataPlaneMetrics(metrics::Registry& registry) {
     m.tunnels[0] = &tunnels.Add({{"role", name}, {"state", "connecting"}});
     m.tunnels[1] = &tunnels.Add({{"role", name}, {"state", "established"}});
     m.tunnels[2] = &tunnels.Add({{"role", name}, {"state", "reconnecting"}});
+    m.receive_errors = &receive_errors.Add({{"role", name}});
     size_t b = 0;
     for (const char* buffer : {"receive", "send"}) {
       for (const char* kind : {"requested", "granted"}) {

@@ -36,6 +36,8 @@ struct RoleMetrics {
   // Kernel buffers of the role's data-plane sockets: receive requested,
   // receive granted, send requested, send granted.
   std::array<metrics::Gauge*, 4> socket_buffers{};
+  // Reads of a data-plane socket that failed (not EAGAIN, not ICMP).
+  metrics::Counter* receive_errors = nullptr;
 
   void SocketBuffers(int receive_requested, int receive_granted,
                      int send_requested, int send_granted) {

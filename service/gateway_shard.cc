@@ -35,11 +35,31 @@ GatewayShard::GatewayShard(Worker& worker, io::UdpSocket socket,
 
 void GatewayShard::Start() {
   running_ = true;
+  WatchSocket();
+}
+
+void GatewayShard::WatchSocket() {
   std::weak_ptr<GatewayShard> weak = weak_from_this();
   [[maybe_unused]] absl::Status status =
       worker_.loop().Watch(socket_.fd(), EPOLLIN, [weak](uint32_t) {
         if (auto self = weak.lock()) self->OnReadable();
       });
+}
+
+void GatewayShard::ReadFailed() {
+  if (role_metrics_ != nullptr) {
+    role_metrics_->receive_errors->Increment(1, worker_.index());
+  }
+  // Stop reading for a while: the error would wake the loop at once. The
+  // socket is shared by many tunnels, so the metric is the report.
+  worker_.loop().Unwatch(socket_.fd());
+  std::weak_ptr<GatewayShard> weak = weak_from_this();
+  worker_.loop().RunAt(worker_.loop().clock().Now() + read_pause_.Failed(),
+                       [weak] {
+                         auto self = weak.lock();
+                         if (self != nullptr && self->running_)
+                           self->WatchSocket();
+                       });
 }
 
 void GatewayShard::Stop() {
@@ -109,7 +129,11 @@ void GatewayShard::OnReadable() {
           }
         });
     FlushDeliveries();
-    if (!received.ok()) break;
+    if (!received.ok()) {
+      ReadFailed();
+      return;
+    }
+    read_pause_.Succeeded();
     // The kernel's drops on this shard's socket (shared by many tunnels, so
     // counted for the role only).
     CountDrop(core::DropReason::kSocketOverflow,

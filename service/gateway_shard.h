@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "service/dataplane_metrics.h"
 #include "service/gateway_observer.h"
+#include "service/read_pause.h"
 #include "service/tunnel_port.h"
 #include "service/worker.h"
 #include "tunnel/core/tunnel_table.h"
@@ -46,6 +47,9 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
 
  private:
   void OnReadable();
+  void WatchSocket();
+  // A read failed: counted, and reading pauses (read_pause.h).
+  void ReadFailed();
   void OnTimer();
   void DrainPort(const core::Endpoint& remote);
   void FlushDeliveries();
@@ -61,6 +65,7 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   Worker& worker_;
   io::UdpSocket socket_;
   io::KernelDropCounter kernel_drops_;
+  ReadPause read_pause_;
   const core::Mode mode_;
   const GatewayShardConfig config_;
   GatewayObserver* const observer_;

@@ -53,6 +53,13 @@ absl::StatusOr<IdentityRecord> IdentityStore::TryGrant(
   return Grant(identity, now, expires_at, std::move(labels));
 }
 
+size_t IdentityStore::PurgeExpired(absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  const size_t before = records_.size();
+  PurgeLocked(now);
+  return before - records_.size();
+}
+
 void IdentityStore::PurgeLocked(absl::Time now) {
   for (auto it = records_.begin(); it != records_.end();) {
     if (now >= it->second.expires_at) {

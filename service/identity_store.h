@@ -49,8 +49,11 @@ class IdentityStore final : public core::Authorizer {
   // True when the identity was known.
   bool Revoke(const crypto::PublicKey& identity);
   // Records that have not expired at `now`, ordered by key; expired ones are
-  // forgotten here, so the store does not grow without bound (W22).
+  // forgotten here too.
   std::vector<IdentityRecord> List(absl::Time now);
+  // Forgets grants expired at `now`; returns how many. The GrantReaper
+  // calls it on a timer, so the store does not grow with churn (W22).
+  size_t PurgeExpired(absl::Time now);
   size_t size() const;
 
  private:

@@ -22,6 +22,7 @@
 #include "service/control_plane/token_file.h"
 #include "service/dataplane_metrics.h"
 #include "service/gateway.h"
+#include "service/grant_reaper.h"
 #include "service/identity_store.h"
 #include "service/session_manager.h"
 #include "service/worker.h"
@@ -111,6 +112,7 @@ class Daemon {
   std::unique_ptr<DataPlaneMetrics> metrics_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<IdentityStore> identities_;
+  std::unique_ptr<GrantReaper> grant_reaper_;
   std::unique_ptr<TokenFile> snap_token_;
   std::unique_ptr<Registrar> registrar_;
   std::unique_ptr<SessionManager> sessions_;

@@ -4,6 +4,10 @@
 // the run. Driven by explicit times, no clock.
 #include "service/socket_error_watch.h"
 
+#include <vector>
+
+#include "service/read_pause.h"
+
 #include <errno.h>
 
 #include "gtest/gtest.h"
@@ -47,6 +51,19 @@ TEST(SocketErrorWatchTest, APersistentRunIsReportedThenRepeatedSparingly) {
   EXPECT_EQ(*again,
             "sends failing for 31.0 s: EAGAIN 11 (Resource temporarily "
             "unavailable); 5 datagrams dropped");
+}
+
+TEST(ReadPauseTest, DoublesFromTenMillisecondsToOneSecondAndStartsOver) {
+  // A socket whose reads keep failing is not read again at once (W28).
+  ReadPause pause;
+  std::vector<int64_t> delays_ms;
+  for (int i = 0; i < 9; ++i) {
+    delays_ms.push_back(absl::ToInt64Milliseconds(pause.Failed()));
+  }
+  EXPECT_EQ(delays_ms, (std::vector<int64_t>{10, 20, 40, 80, 160, 320, 640,
+                                             1000, 1000}));
+  pause.Succeeded();
+  EXPECT_EQ(pause.Failed(), absl::Milliseconds(10));
 }
 
 TEST(SocketErrorWatchTest, TheBoundsAreConfigurable) {

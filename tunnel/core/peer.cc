@@ -114,7 +114,9 @@ size_t Peer::SealWithCurrent(absl::Time now, absl::Span<const uint8_t> payload,
   if (written == 0) return 0;
   last_sent_ = now;
   keepalive_at_ = absl::InfiniteFuture();
-  if (!payload.empty() && new_handshake_at_ == absl::InfiniteFuture()) {
+  const bool probe = payload.empty() && Probing() && current_->initiator();
+  if ((!payload.empty() || probe) &&
+      new_handshake_at_ == absl::InfiniteFuture()) {
     new_handshake_at_ = now + config_.no_reply_timeout + Jitter(rng_);
   }
   return written;
@@ -365,7 +367,15 @@ ReceiveResult Peer::ReceiveTransport(absl::Time now,
     rekeyed_on_receive_ = true;
     StartHandshake(now, out);
   }
-  if (payload.empty()) return ReceiveResult{ReceiveResult::Kind::kKeepalive};
+  if (payload.empty()) {
+    // A liveness probe from the initiator: answer it (once, later, and only
+    // if nothing else goes back first).
+    if (Probing() && !keypair->initiator() &&
+        keepalive_at_ == absl::InfiniteFuture()) {
+      keepalive_at_ = now + kKeepaliveTimeout;
+    }
+    return ReceiveResult{ReceiveResult::Kind::kKeepalive};
+  }
   if (keepalive_at_ == absl::InfiniteFuture()) {
     keepalive_at_ = now + kKeepaliveTimeout;
   }

@@ -6,7 +6,8 @@
 // `PeerOutput` for the caller to send to the peer's endpoint.
 //
 // Deviations from the reference, on purpose: keepalives do not count as data
-// (no keepalive ping-pong, as in wireguard-go; W27), a cookie reply triggers
+// (no keepalive ping-pong, as in wireguard-go; W27) except as liveness
+// probes in SNAP mode (PeerConfig::keepalive_probes), a cookie reply triggers
 // an immediate retransmission with mac2 (W15), a response whose address does
 // not decode fails the handshake (W35), and a responder never sends on a
 // session before the initiator confirmed it.
@@ -43,6 +44,14 @@ struct PeerConfig {
   // Sent data and heard nothing back for this long: start a new handshake.
   // WireGuard's KEEPALIVE_TIMEOUT + REKEY_TIMEOUT; only tests shorten it.
   absl::Duration no_reply_timeout = kNewHandshakeTimeout;
+  // SNAP mode only: keepalives probe liveness. The initiator's keepalives
+  // arm the no-reply rule like data, and the responder answers a keepalive
+  // with one of its own after KEEPALIVE_TIMEOUT unless it sent something
+  // first. So an idle or receive-only client notices a dead gateway within
+  // keepalive interval + no_reply_timeout, instead of at the next rekey
+  // (W27). WireGuard mode keeps WireGuard's semantics: a WireGuard peer
+  // does not answer keepalives.
+  bool keepalive_probes = true;
 };
 
 enum class PeerEventType : uint8_t {
@@ -158,6 +167,9 @@ class Peer {
   void StartHandshake(absl::Time now, PeerOutput& out);
   void SendInitiation(absl::Time now, PeerOutput& out);
   void SendKeepalive(absl::Time now, PeerOutput& out);
+  bool Probing() const {
+    return config_.mode == Mode::kSnap && config_.keepalive_probes;
+  }
   size_t SealWithCurrent(absl::Time now, absl::Span<const uint8_t> payload,
                          uint8_t* out);
   void FlushQueue(absl::Time now, PeerOutput& out);

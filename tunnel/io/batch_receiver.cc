@@ -39,6 +39,7 @@ absl::StatusOr<ReceiveStats> BatchReceiver::Receive(int fd,
                         MSG_DONTWAIT, nullptr);
   } while (received < 0 && errno == EINTR);
   ReceiveStats stats;
+  error_ = 0;
   if (received < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return stats;
     // ICMP errors reported on connected sockets are not fatal.
@@ -46,8 +47,9 @@ absl::StatusOr<ReceiveStats> BatchReceiver::Receive(int fd,
         errno == ENETUNREACH) {
       return stats;
     }
+    error_ = errno;
     return absl::UnavailableError(
-        absl::StrCat("recvmmsg: ", std::strerror(errno)));
+        absl::StrCat("recvmmsg: ", std::strerror(error_)));
   }
   for (int i = 0; i < received; ++i) {
     const msghdr& h = headers_[i].msg_hdr;

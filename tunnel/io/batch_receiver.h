@@ -46,6 +46,8 @@ class BatchReceiver {
   // One recvmmsg. A socket with nothing to read, or an ICMP error queued on
   // a connected socket, gives zero datagrams rather than an error.
   absl::StatusOr<ReceiveStats> Receive(int fd, const Handler& handler);
+  // The errno of the last Receive that failed, 0 after one that did not.
+  int error() const { return error_; }
 
  private:
   std::vector<uint8_t> buffers_;
@@ -53,6 +55,7 @@ class BatchReceiver {
   std::vector<iovec> iovecs_;
   std::vector<SocketAddress> sources_;
   std::vector<std::array<uint8_t, 64>> controls_;
+  int error_ = 0;
 };
 
 }  // namespace snaptun::io

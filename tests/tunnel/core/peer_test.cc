@@ -390,14 +390,101 @@ TEST_F(PeerTest, PassiveKeepaliveAfterReceivingDataOnly) {
 }
 
 TEST_F(PeerTest, PersistentKeepaliveWhenIdle) {
-  SetUpPeers(Mode::kSnap, absl::Seconds(10));
-  Establish();
+  // WireGuard mode: a keepalive is only a keepalive.
+  SetUpPeers(Mode::kWireGuard, absl::Seconds(10));
+  Establish(Mode::kWireGuard);
   EXPECT_EQ(client_->NextDeadline(), now_ + absl::Seconds(10));
   now_ += absl::Seconds(10);
   client_->OnTimer(now_, c_out_);
   ASSERT_EQ(c_out_.to_network.size(), 1u);
   EXPECT_EQ(c_out_.to_network[0].size(), transport::kMinSize);
   EXPECT_EQ(client_->NextDeadline(), now_ + absl::Seconds(10));
+  // Nor does a WireGuard responder answer one.
+  Deliver(c_out_, *server_, kClientAddr, s_out_, Mode::kWireGuard);
+  now_ += kKeepaliveTimeout;
+  server_->OnTimer(now_, s_out_);
+  EXPECT_TRUE(s_out_.to_network.empty());
+}
+
+TEST_F(PeerTest, IdleSnapTunnelStaysQuietWhileTheGatewayAnswersKeepalives) {
+  // W27: keepalives probe liveness in SNAP mode. The gateway answers each
+  // of the client's keepalives once, so an idle tunnel exchanges one
+  // keepalive each way per 20 s and hands shakes only to rekey.
+  SetUpPeers(Mode::kSnap, absl::Seconds(10));
+  Establish();
+  int initiations = 0;
+  int sent_by_client = 0;
+  int sent_by_server = 0;
+  const absl::Time end = now_ + absl::Minutes(5);
+  while (now_ < end) {
+    now_ = std::min(client_->NextDeadline(), server_->NextDeadline());
+    client_->OnTimer(now_, c_out_);
+    server_->OnTimer(now_, s_out_);
+    for (const auto& d : c_out_.to_network) {
+      initiations += d[0] == 1;
+      sent_by_client += d[0] == 4;
+    }
+    sent_by_server += static_cast<int>(s_out_.to_network.size());
+    Deliver(c_out_, *server_, kClientAddr, s_out_, Mode::kSnap);
+    Deliver(s_out_, *client_, kServerAddr, c_out_, Mode::kSnap);
+    Deliver(c_out_, *server_, kClientAddr, s_out_, Mode::kSnap);
+    c_out_.Clear();
+    s_out_.Clear();
+  }
+  EXPECT_TRUE(client_->Established(now_));
+  // Rekeys only: every 120 s, not every 25 s.
+  EXPECT_LE(initiations, 3);
+  EXPECT_GE(sent_by_client, 10);
+  EXPECT_GE(sent_by_server, 10);
+}
+
+TEST_F(PeerTest, IdleSnapClientNoticesADeadGatewayWithinTheBound) {
+  // The gateway goes silent right after the handshake. The client's next
+  // keepalive (10 s) arms the no-reply rule (15 s + jitter): a new
+  // handshake starts within 25.4 s, and the tunnel expires 90 s later,
+  // not at the 120 s rekey plus 90 s.
+  SetUpPeers(Mode::kSnap, absl::Seconds(10));
+  Establish();
+  const absl::Time silent_since = now_;
+  absl::Time first_initiation = absl::InfiniteFuture();
+  absl::Time expired = absl::InfiniteFuture();
+  while (expired == absl::InfiniteFuture() &&
+         now_ < silent_since + absl::Minutes(5)) {
+    now_ = client_->NextDeadline();
+    client_->OnTimer(now_, c_out_);
+    for (const auto& d : c_out_.to_network) {
+      if (d[0] == 1 && first_initiation == absl::InfiniteFuture()) {
+        first_initiation = now_;
+      }
+    }
+    if (HasEvent(c_out_, PeerEventType::kExpired)) expired = now_;
+    c_out_.Clear();
+  }
+  EXPECT_LE(first_initiation - silent_since,
+            absl::Seconds(10) + kNewHandshakeTimeout + kRekeyTimeoutJitter);
+  EXPECT_LE(expired - silent_since, absl::Seconds(10) + kNewHandshakeTimeout +
+                                        kRekeyTimeoutJitter +
+                                        kRekeyAttemptTime);
+}
+
+TEST_F(PeerTest, WireGuardModeIdleClientWaitsForTheRekey) {
+  // Without probes (a WireGuard peer does not answer keepalives), an idle
+  // client learns of a dead peer only from its rekey: documented bound
+  // REKEY_AFTER_TIME + REKEY_ATTEMPT_TIME.
+  SetUpPeers(Mode::kWireGuard, absl::Seconds(10));
+  Establish(Mode::kWireGuard);
+  const absl::Time silent_since = now_;
+  absl::Time first_initiation = absl::InfiniteFuture();
+  while (first_initiation == absl::InfiniteFuture() &&
+         now_ < silent_since + absl::Minutes(5)) {
+    now_ = client_->NextDeadline();
+    client_->OnTimer(now_, c_out_);
+    for (const auto& d : c_out_.to_network) {
+      if (d[0] == 1) first_initiation = now_;
+    }
+    c_out_.Clear();
+  }
+  EXPECT_GE(first_initiation - silent_since, kRekeyAfterTime);
 }
 
 TEST_F(PeerTest, NoReplyForFifteenSecondsStartsNewHandshake) {

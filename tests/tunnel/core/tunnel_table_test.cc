@@ -248,6 +248,11 @@ TEST_F(TunnelTableTest, GrantExpiryEvictsOnItsDeadlineWithoutTraffic) {
   const absl::Time expires = now_ + absl::Seconds(30);
   Authorize(c, expires);
   Establish(c);
+  // Before the expiry the gateway only answers the client's confirming
+  // keepalive (a liveness probe in SNAP mode), 10 s later.
+  EXPECT_EQ(table_->NextDeadline(), now_ + kKeepaliveTimeout);
+  now_ += kKeepaliveTimeout;
+  table_->OnTimer(now_, out_);
   EXPECT_EQ(table_->NextDeadline(), expires);
   now_ = expires;
   out_.Clear();

@@ -206,6 +206,22 @@ TEST(KernelDropCounterTest, WeighsDropsByTheDatagramsPerRead) {
   EXPECT_EQ(wrap.Update(0x10u, 1, 1), 0x20u);
 }
 
+TEST(BatchReceiverTest, AFailedReadReportsItsErrno) {
+  // Not a socket at all: recvmmsg fails with ENOTSOCK, and the receiver
+  // says which errno, so the caller can count and report it (W28).
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  BatchReceiver receiver(4);
+  auto ignore = [](absl::Span<uint8_t>, const core::Endpoint&) {};
+  EXPECT_FALSE(receiver.Receive(fds[0], ignore).ok());
+  EXPECT_EQ(receiver.error(), ENOTSOCK);
+  Pair pair = MakePair();
+  EXPECT_TRUE(receiver.Receive(pair.receiver.fd(), ignore).ok());
+  EXPECT_EQ(receiver.error(), 0);
+  close(fds[0]);
+  close(fds[1]);
+}
+
 TEST(BatchSenderTest, FullQueueRefusesMore) {
   BatchSender sender(2);
   const core::Endpoint to = core::Endpoint::Ipv4({127, 0, 0, 1}, 9);
