@@ -212,8 +212,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
           "--gateway_listen must be ip:port, got ", config.gateway_listen));
     }
     d->identities_ = std::make_unique<IdentityStore>(config.max_identities);
-    d->grant_reaper_ = std::make_unique<GrantReaper>(d->pool_->at(0).loop(),
-                                                     *d->identities_);
+    d->grant_reaper_ =
+        std::make_unique<GrantReaper>(d->pool_->at(0).loop(), *d->identities_);
     GatewayConfig gateway_config;
     gateway_config.listen = *listen;
     gateway_config.mode = config.gateway_mode;

@@ -4,13 +4,12 @@
 // the run. Driven by explicit times, no clock.
 #include "service/socket_error_watch.h"
 
-#include <vector>
-
-#include "service/read_pause.h"
-
 #include <errno.h>
 
+#include <vector>
+
 #include "gtest/gtest.h"
+#include "service/read_pause.h"
 
 namespace snaptun::service {
 namespace {
@@ -60,8 +59,8 @@ TEST(ReadPauseTest, DoublesFromTenMillisecondsToOneSecondAndStartsOver) {
   for (int i = 0; i < 9; ++i) {
     delays_ms.push_back(absl::ToInt64Milliseconds(pause.Failed()));
   }
-  EXPECT_EQ(delays_ms, (std::vector<int64_t>{10, 20, 40, 80, 160, 320, 640,
-                                             1000, 1000}));
+  EXPECT_EQ(delays_ms,
+            (std::vector<int64_t>{10, 20, 40, 80, 160, 320, 640, 1000, 1000}));
   pause.Succeeded();
   EXPECT_EQ(pause.Failed(), absl::Milliseconds(10));
 }
