@@ -203,45 +203,35 @@ void SessionManager::Open(OpenParams params, OpenCallback done) {
                         reason::kNoSnapToken));
     return;
   }
+  // Discovery first: it names the snaptun control plane to register with,
+  // which may differ from the SNAP control plane in the request.
   const std::string id = params.tunnel_id;
-  const std::string url = params.control_plane_url;
-  registrar_->Acquire(url, [this, id, url](absl::Status status) {
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = records_.find(id);
-      if (it == records_.end()) {
-        // Closed meanwhile: give the registration back.
-        if (status.ok()) registrar_->Release(url);
-        return;
-      }
-      if (status.ok()) it->second->registered_url = url;
-    }
-    if (!status.ok()) {
-      FailOpen(id, status);
-      return;
-    }
-    bool discover = false;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = records_.find(id);
-      if (it == records_.end()) return;
-      discover = it->second->params.discover;
-    }
-    if (discover) {
-      absl::StatusOr<DataPlaneInfo> info = registrar_->Discover(url);
-      if (!info.ok()) {
-        FailOpen(id, info.status());
-        return;
-      }
-      absl::MutexLock lock(&mu_);
-      auto it = records_.find(id);
-      if (it == records_.end()) return;
-      it->second->info.peer_public_key = info->public_key;
-      it->second->info.remote_address = info->address.ToString();
-      it->second->data_plane = info->address;
-    }
-    StartClient(id);
-  });
+  registrar_->DiscoverAndAcquire(
+      params.control_plane_url,
+      [this, id](absl::StatusOr<Registration> registration) {
+        if (!registration.ok()) {
+          FailOpen(id, registration.status());
+          return;
+        }
+        {
+          absl::MutexLock lock(&mu_);
+          auto it = records_.find(id);
+          if (it == records_.end()) {
+            // Closed meanwhile: give the registration back.
+            registrar_->Release(registration->url);
+            return;
+          }
+          Record& record = *it->second;
+          record.registered_url = registration->url;
+          if (record.params.discover) {
+            const DataPlaneInfo& data_plane = registration->data_plane;
+            record.info.peer_public_key = data_plane.public_key;
+            record.info.remote_address = data_plane.address.ToString();
+            record.data_plane = data_plane.address;
+          }
+        }
+        StartClient(id);
+      });
 }
 
 void SessionManager::StartClient(const std::string& id) {
@@ -377,6 +367,11 @@ void SessionManager::OnClientEvent(const std::string& id,
         PublishLocked(SessionEventType::kRekeyed, record, "", deliveries);
         break;
       case ClientEvent::Type::kReconnecting:
+        // The gateway may have lost the grant (a restart): renew it now
+        // rather than at the next refresh (W8).
+        if (!record.registered_url.empty() && registrar_ != nullptr) {
+          registrar_->Refresh(record.registered_url);
+        }
         record.info.state = SessionState::kReconnecting;
         PublishLocked(SessionEventType::kReconnecting, record, event.reason,
                       deliveries);

@@ -1,9 +1,13 @@
 // Shared, reference-counted registrations with retries.
 #include "service/control_plane/registrar.h"
 
+#include <iostream>
+#include <memory>
+
 #include "absl/strings/str_cat.h"
 #include "proto/anapaya/snap/v1/control_service.pb.h"
 #include "service/control_plane/connect_client.h"
+#include "service/control_plane/token_expiry.h"
 #include "service/error_reason.h"
 #include "tunnel/crypto/random.h"
 
@@ -49,6 +53,9 @@ Registrar::Registrar(const crypto::PublicKey& identity, TokenFile& token,
                      DataPlaneMetrics* metrics, RegistrarConfig config)
     : identity_(identity), token_(token), metrics_(metrics), config_(config) {
   config_.call.cancel = &cancel_;
+  refresher_ = std::thread([this] {
+    while (Pause(config_.refresh_interval)) RegisterAll();
+  });
 }
 
 Registrar::~Registrar() { Stop(); }
@@ -59,6 +66,14 @@ void Registrar::Stop() {
     absl::MutexLock lock(&mu_);
     stopped_ = true;
     cancel_.store(true, std::memory_order_relaxed);
+    jobs.swap(jobs_);
+  }
+  if (refresher_.joinable()) refresher_.join();
+  for (Job& job : jobs) job.thread.join();
+  jobs.clear();
+  {
+    // A renewal the refresher started while stopping.
+    absl::MutexLock lock(&mu_);
     jobs.swap(jobs_);
   }
   for (Job& job : jobs) job.thread.join();
@@ -167,6 +182,33 @@ void Registrar::Release(const std::string& url) {
   }
 }
 
+void Registrar::DiscoverAndAcquire(
+    const std::string& control_plane_url,
+    std::function<void(absl::StatusOr<Registration>)> done) {
+  auto shared =
+      std::make_shared<std::function<void(absl::StatusOr<Registration>)>>(
+          std::move(done));
+  const bool spawned = Spawn([this, control_plane_url, shared] {
+    absl::StatusOr<DataPlaneInfo> info = Discover(control_plane_url);
+    if (!info.ok()) {
+      (*shared)(info.status());
+      return;
+    }
+    Registration registration;
+    registration.url = info->control_address.empty() ? control_plane_url
+                                                     : info->control_address;
+    registration.data_plane = *info;
+    Acquire(registration.url, [shared, registration](absl::Status status) {
+      if (!status.ok()) {
+        (*shared)(status);
+      } else {
+        (*shared)(registration);
+      }
+    });
+  });
+  if (!spawned) (*shared)(absl::CancelledError("the daemon is shutting down"));
+}
+
 void Registrar::RegisterAll() {
   std::vector<std::string> urls;
   {
@@ -175,21 +217,48 @@ void Registrar::RegisterAll() {
       if (entry.registered) urls.push_back(url);
     }
   }
-  for (const std::string& url : urls) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (!refreshing_.insert(url).second) continue;  // One is under way.
+  for (const std::string& url : urls) Refresh(url);
+}
+
+void Registrar::Refresh(const std::string& url) {
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(url);
+    if (it == entries_.end() || !it->second.registered) return;
+    if (!refreshing_.insert(url).second) return;  // One is under way.
+  }
+  const bool spawned = Spawn([this, url] {
+    // Every attempt is counted in the registrations metric.
+    const absl::Status status = Renew(url);
+    if (!status.ok() && !absl::IsCancelled(status)) {
+      std::cerr << "snaptund: renewing the registration with " << url
+                << " failed: " << status.message() << "\n";
     }
-    const bool spawned = Spawn([this, url] {
-      // A failure is counted in the registrations metric.
-      RegisterWithRetries(url).IgnoreError();
-      absl::MutexLock lock(&mu_);
-      refreshing_.erase(url);
-    });
-    if (!spawned) {
-      absl::MutexLock lock(&mu_);
-      refreshing_.erase(url);
+    absl::MutexLock lock(&mu_);
+    refreshing_.erase(url);
+  });
+  if (!spawned) {
+    absl::MutexLock lock(&mu_);
+    refreshing_.erase(url);
+  }
+}
+
+absl::Status Registrar::Renew(const std::string& url) {
+  Backoff backoff(config_.renewal_backoff);
+  crypto::SystemRandom rng;
+  std::string token = token_.Current();
+  const absl::Time until =
+      TokenExpiry(token).value_or(absl::Now() + config_.refresh_interval);
+  crypto::SecureZero(token.data(), token.size());
+  while (true) {
+    const absl::Status status = RegisterOnce(url);
+    if (status.ok() || !Retryable(status)) return status;
+    const absl::Duration delay = backoff.Next(rng);
+    if (absl::Now() + delay >= until) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "gave up when the SNAP token expired: ", status.message()));
     }
+    if (!Pause(delay)) return absl::CancelledError("stopped");
   }
 }
 
@@ -253,6 +322,9 @@ absl::StatusOr<DataPlaneInfo> Registrar::Discover(const std::string& url) {
           response.address()));
     }
     info.address = *address;
+    if (response.has_snap_tun_control_address()) {
+      info.control_address = response.snap_tun_control_address();
+    }
     if (response.snap_static_x25519().size() != 32) {
       return absl::InvalidArgumentError(
           "the control plane gave no 32-byte data plane key");

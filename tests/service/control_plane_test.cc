@@ -15,12 +15,14 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "proto/anapaya/snap/v1/control_service.pb.h"
 #include "proto/snaptun/v1/snaptun.grpc.pb.h"
 #include "service/control_plane/connect_client.h"
 #include "service/control_plane/registrar.h"
+#include "service/control_plane/token_expiry.h"
 #include "service/control_plane/token_file.h"
 #include "service/daemon/daemon.h"
 #include "tests/testing/loopback_sockets.h"
@@ -66,6 +68,8 @@ class FakeControlPlane {
   std::string last_key ABSL_GUARDED_BY(mu);
   std::string data_plane ABSL_GUARDED_BY(mu);
   std::string data_plane_key ABSL_GUARDED_BY(mu);
+  // Discovery names this snaptun control plane when set.
+  std::string control_address ABSL_GUARDED_BY(mu);
   std::vector<std::string> problems ABSL_GUARDED_BY(mu);
 
  private:
@@ -139,6 +143,9 @@ class FakeControlPlane {
       anapaya::snap::v1::GetSnapDataPlaneAddressResponse response;
       response.set_address(self->data_plane);
       response.set_snap_static_x25519(self->data_plane_key);
+      if (!self->control_address.empty()) {
+        response.set_snap_tun_control_address(self->control_address);
+      }
       Reply(c, 200, "application/proto", response.SerializeAsString());
       return 200;
     }
@@ -259,6 +266,23 @@ size_t Mappings() {
   return n;
 }
 
+// A JWT whose payload is `claims` (the signature is not checked).
+std::string Jwt(const std::string& claims) {
+  return absl::WebSafeBase64Escape(R"({"alg":"ES256","typ":"JWT"})") + "." +
+         absl::WebSafeBase64Escape(claims) + ".c2lnbmF0dXJl";
+}
+
+TEST(TokenExpiryTest, ReadsTheExpClaimOfAJwt) {
+  EXPECT_EQ(TokenExpiry(Jwt(R"({"sub":"x","exp":1767225600,"iat":1})")),
+            absl::FromUnixSeconds(1767225600));
+  EXPECT_EQ(TokenExpiry(Jwt(R"({"exp" : 1767225600.5})") + "\n"),
+            absl::FromUnixSeconds(1767225600));
+  EXPECT_EQ(TokenExpiry(Jwt(R"({"sub":"x"})")), std::nullopt);
+  EXPECT_EQ(TokenExpiry(Jwt(R"({"exp":"soon"})")), std::nullopt);
+  EXPECT_EQ(TokenExpiry("not-a-jwt"), std::nullopt);
+  EXPECT_EQ(TokenExpiry("a.%%%.c"), std::nullopt);
+}
+
 class RegistrarTest : public ::testing::Test {
  protected:
   RegistrarTest() {
@@ -291,6 +315,63 @@ class RegistrarTest : public ::testing::Test {
   std::unique_ptr<TokenFile> token_;
   FakeControlPlane cp_;
 };
+
+int Registrations(FakeControlPlane& cp) {
+  absl::MutexLock lock(&cp.mu);
+  return cp.registrations;
+}
+
+// Waits (up to 20 s) until `cp` counted `n` registrations.
+bool WaitForRegistrations(FakeControlPlane& cp, int n) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (Registrations(cp) < n && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return Registrations(cp) >= n;
+}
+
+TEST_F(RegistrarTest, RegistrationsInUseAreRenewedPeriodically) {
+  // W8: without a token change, the registration is renewed on a timer.
+  RegistrarConfig config;
+  config.refresh_interval = absl::Milliseconds(200);
+  std::unique_ptr<Registrar> registrar = Make(config);
+  ASSERT_TRUE(AcquireAndWait(*registrar, cp_.url()).ok());
+  EXPECT_TRUE(WaitForRegistrations(cp_, 4));
+  // Released: nothing left to renew.
+  registrar->Release(cp_.url());
+  absl::SleepFor(absl::Milliseconds(300));
+  const int settled = Registrations(cp_);
+  absl::SleepFor(absl::Milliseconds(600));
+  EXPECT_EQ(Registrations(cp_), settled);
+}
+
+TEST_F(RegistrarTest, AFailingRenewalIsRetriedUntilItSucceeds) {
+  // W8: the reference gave up after a few tries and let authorization
+  // lapse. Here a renewal keeps trying, with backoff, for as long as the
+  // token is valid (this one has no expiry: one refresh interval).
+  RegistrarConfig config;
+  config.refresh_interval = absl::Seconds(30);
+  config.renewal_backoff =
+      BackoffPolicy{absl::Milliseconds(20), absl::Milliseconds(100), 2.0, 0};
+  std::unique_ptr<Registrar> registrar = Make(config);
+  ASSERT_TRUE(AcquireAndWait(*registrar, cp_.url()).ok());
+  ASSERT_EQ(Registrations(cp_), 1);
+  const int before = Attempts();
+  {
+    absl::MutexLock lock(&cp_.mu);
+    cp_.fail_with_503 = 8;  // Twice the first registration's attempts.
+  }
+  registrar->Refresh(cp_.url());  // As a reconnecting tunnel does.
+  EXPECT_TRUE(WaitForRegistrations(cp_, 2));
+  EXPECT_EQ(Attempts() - before, 9);
+}
+
+TEST_F(RegistrarTest, RefreshOfAnUnknownRegistrationDoesNothing) {
+  std::unique_ptr<Registrar> registrar = Make();
+  registrar->Refresh(cp_.url());
+  absl::SleepFor(absl::Milliseconds(200));
+  EXPECT_EQ(Attempts(), 0);
+}
 
 TEST_F(RegistrarTest, AnAnswerThatDoesNotParseIsNotRetried) {
   {
@@ -443,6 +524,24 @@ TEST_F(ControlPlaneTest, DiscoversRegistersOnceAndReRegistersOnNewToken) {
   EXPECT_EQ(Registrations(), 2);
   absl::MutexLock lock(&cp_.mu);
   EXPECT_EQ(cp_.last_token, "token-2");
+}
+
+TEST_F(ControlPlaneTest, RegistersWithTheDiscoveredSnaptunControlPlane) {
+  // Discovery names a separate snaptun control plane: the identity is
+  // registered there, not at the SNAP control plane asked for discovery.
+  FakeControlPlane snaptun_cp;
+  {
+    absl::MutexLock lock(&cp_.mu);
+    cp_.control_address = snaptun_cp.url();
+  }
+  v1::Tunnel tunnel;
+  grpc::Status status = Open("separate", &tunnel);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(tunnel.state(), v1::TUNNEL_STATE_ESTABLISHED);
+  EXPECT_EQ(service::Registrations(cp_), 0);
+  EXPECT_EQ(service::Registrations(snaptun_cp), 1);
+  absl::MutexLock lock(&snaptun_cp.mu);
+  EXPECT_EQ(snaptun_cp.last_token, "token-1");
 }
 
 TEST_F(ControlPlaneTest, RetriesThenFailsWithUnavailableLeavingNothing) {
