@@ -150,6 +150,91 @@ TEST_F(DataPlaneTest, ConnectAndEchoWithTheObservedAddress) {
   EXPECT_EQ(gateway_->stats().handshakes_completed.load(), 1u);
 }
 
+TEST_F(DataPlaneTest, DualStackGatewaySeesIpv4ClientsAsIpv4) {
+  // W34: a gateway on [::] receives an IPv4 client's datagrams from
+  // ::ffff:127.0.0.1. It must key the tunnel by, and tell the client, the
+  // plain IPv4 address, or the client's address check and the gateway's
+  // tunnel lookup would disagree.
+  gateway_->Stop();
+  StartGateway(core::Endpoint::Ipv6({}, 0), core::Mode::kSnap);
+  Authorize(client_identity_, absl::Hours(1));
+  ClientTunnelConfig config = ClientConfig();
+  config.data_plane =
+      core::Endpoint::Ipv4({127, 0, 0, 1}, gateway_->local_address().port());
+  absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel =
+      Connect(client_identity_, config);
+  ASSERT_TRUE(tunnel.ok()) << tunnel.status();
+  const std::optional<core::Endpoint> local = (*tunnel)->local_address();
+  ASSERT_TRUE(local.has_value());
+  EXPECT_TRUE(local->is_ipv4()) << local->ToString();
+  EXPECT_EQ(local->ToString().rfind("127.0.0.1:", 0), 0u) << local->ToString();
+  const Packet hello = Bytes("over a dual-stack socket");
+  ASSERT_EQ((*tunnel)->port()->Send(hello), TunnelPort::SendStatus::kAccepted);
+  std::shared_ptr<TunnelPort> gateway_port =
+      recorder_.WaitForPort(*local, absl::Seconds(10));
+  ASSERT_NE(gateway_port, nullptr);
+  EXPECT_EQ(ReceiveN(*gateway_port, 1, absl::Seconds(10)),
+            std::vector<Packet>{hello});
+  ASSERT_EQ(gateway_port->Send(hello), TunnelPort::SendStatus::kAccepted);
+  EXPECT_EQ(ReceiveN(*(*tunnel)->port(), 1, absl::Seconds(10)),
+            std::vector<Packet>{hello});
+}
+
+TEST_F(DataPlaneTest, BadDatagramsFromTheGatewaysAddressCostOnlyThemselves) {
+  // W3: the reference aborted a connect, or dropped the rest of a receive
+  // batch, on one bad datagram from the data plane's address. Here a
+  // socket sharing the gateway's address (SO_REUSEPORT) sends the client
+  // garbage, truncated handshake messages, a forged response and junk
+  // transport packets in one burst; each is counted and skipped, and data
+  // sent in the same burst still arrives.
+  Authorize(client_identity_, absl::Hours(1));
+  absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel =
+      Connect(client_identity_, ClientConfig());
+  ASSERT_TRUE(tunnel.ok()) << tunnel.status();
+  const core::Endpoint local = *(*tunnel)->local_address();
+  ASSERT_EQ((*tunnel)->port()->Send(Bytes("up")),
+            TunnelPort::SendStatus::kAccepted);
+  std::shared_ptr<TunnelPort> gateway_port =
+      recorder_.WaitForPort(local, absl::Seconds(10));
+  ASSERT_NE(gateway_port, nullptr);
+  ASSERT_EQ(ReceiveN(*gateway_port, 1, absl::Seconds(10)).size(), 1u);
+
+  io::UdpSocketOptions shared;
+  shared.reuse_port = true;
+  absl::StatusOr<io::UdpSocket> impostor =
+      io::UdpSocket::Bind(gateway_->local_address(), shared);
+  ASSERT_TRUE(impostor.ok()) << impostor.status();
+  io::BatchSender sender(64, /*gso=*/false);
+  std::vector<std::vector<uint8_t>> junk = {
+      {0xEE},
+      std::vector<uint8_t>(100, 0x55),
+      {1, 0, 0, 0, 9, 9},            // A truncated initiation.
+      {2, 0, 0, 0, 1, 2, 3, 4},      // A truncated response.
+      std::vector<uint8_t>(112, 0),  // A response to nothing.
+      std::vector<uint8_t>(64, 0),   // Transport, unknown index.
+  };
+  junk[4][0] = 2;
+  junk[5][0] = 4;
+  const uint64_t rx_before = (*tunnel)->port()->counters().rx_packets.load();
+  for (int round = 0; round < 5; ++round) {
+    for (const auto& j : junk) sender.Queue(local, j);
+  }
+  sender.Flush(impostor->fd(), false);
+  ASSERT_EQ(gateway_port->Send(Bytes("down, amid the junk")),
+            TunnelPort::SendStatus::kAccepted);
+  for (const auto& j : junk) sender.Queue(local, j);
+  sender.Flush(impostor->fd(), false);
+  EXPECT_EQ(ReceiveN(*(*tunnel)->port(), 1, absl::Seconds(10)),
+            std::vector<Packet>{Bytes("down, amid the junk")});
+  EXPECT_EQ((*tunnel)->port()->counters().rx_packets.load(), rx_before + 1);
+  EXPECT_EQ((*tunnel)->state(), service::ClientState::kEstablished);
+  uint64_t dropped = 0;
+  for (size_t i = 0; i < core::kDropReasonCount; ++i) {
+    dropped += (*tunnel)->port()->counters().drops[i].load();
+  }
+  EXPECT_GE(dropped, 6u * 5);
+}
+
 TEST_F(DataPlaneTest, UnauthorizedIdentityNeverCompletes) {
   const core::LocalIdentity stranger(testing::FilledKey(3));
   ClientTunnelConfig config = ClientConfig();

@@ -168,9 +168,14 @@ HandshakeFailure OpenInitiationTimestamp(const LocalIdentity& local,
   return HandshakeFailure::kNone;
 }
 
-bool WriteResponse(InitiationContents& c, Mode mode, const Endpoint& observed,
-                   crypto::X25519KeyPair ephemeral, uint32_t sender_index,
-                   uint8_t* out, TransportKeys& keys) {
+namespace {
+
+// The response with `address_field` sealed (SNAP) or nothing (WireGuard).
+bool WriteResponseSealing(InitiationContents& c, Mode mode,
+                          absl::Span<const uint8_t> address_field,
+                          crypto::X25519KeyPair ephemeral,
+                          uint32_t sender_index, uint8_t* out,
+                          TransportKeys& keys) {
   NoiseState& s = c.noise;
   WriteHeader(out, MessageType::kResponse);
   WriteIndex(out + response::kSenderIndex, sender_index);
@@ -194,13 +199,34 @@ bool WriteResponse(InitiationContents& c, Mode mode, const Endpoint& observed,
   // both modes leave it unmixed.
   uint8_t* sealed = out + response::kSealed;
   if (mode == Mode::kSnap) {
-    const auto addr = EncodeIpSocketAddr(observed);
-    if (!crypto::AeadSeal(key, 0, addr, s.hash, sealed)) return false;
+    if (address_field.size() != kIpSocketAddrSize ||
+        !crypto::AeadSeal(key, 0, address_field, s.hash, sealed)) {
+      return false;
+    }
   } else if (!crypto::AeadSeal(key, 0, {}, s.hash, sealed)) {
     return false;
   }
   DeriveTransportKeys(s, /*initiator=*/false, keys);
   return true;
+}
+
+}  // namespace
+
+bool WriteResponse(InitiationContents& c, Mode mode, const Endpoint& observed,
+                   crypto::X25519KeyPair ephemeral, uint32_t sender_index,
+                   uint8_t* out, TransportKeys& keys) {
+  const auto addr = EncodeIpSocketAddr(observed);
+  return WriteResponseSealing(c, mode, addr, std::move(ephemeral), sender_index,
+                              out, keys);
+}
+
+bool WriteSnapResponseSealing(InitiationContents& c,
+                              absl::Span<const uint8_t> address_field,
+                              crypto::X25519KeyPair ephemeral,
+                              uint32_t sender_index, uint8_t* out,
+                              TransportKeys& keys) {
+  return WriteResponseSealing(c, Mode::kSnap, address_field,
+                              std::move(ephemeral), sender_index, out, keys);
 }
 
 HandshakeFailure OpenResponse(const LocalIdentity& local, InitiatorState& st,

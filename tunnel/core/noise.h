@@ -79,6 +79,16 @@ bool WriteResponse(InitiationContents& contents, Mode mode,
                    const Endpoint& observed, crypto::X25519KeyPair ephemeral,
                    uint32_t sender_index, uint8_t* out, TransportKeys& keys);
 
+// SNAP responder with the sealed address field given as its
+// kIpSocketAddrSize bytes rather than encoded from an Endpoint: lets tests
+// send a response whose address does not decode (W35). WriteResponse is
+// this with EncodeIpSocketAddr(observed).
+bool WriteSnapResponseSealing(InitiationContents& contents,
+                              absl::Span<const uint8_t> address_field,
+                              crypto::X25519KeyPair ephemeral,
+                              uint32_t sender_index, uint8_t* out,
+                              TransportKeys& keys);
+
 // Initiator: checks a classified response against `state`. In SNAP mode
 // `observed` receives the decoded address; a field that decrypts but does
 // not decode fails the handshake with kAddressRejected (the reference kept

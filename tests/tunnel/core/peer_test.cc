@@ -12,6 +12,9 @@
 
 #include "tests/testing/fake_random.h"
 #include "tests/testing/keys.h"
+#include "tunnel/core/cookie.h"
+#include "tunnel/core/ip_socket_addr.h"
+#include "tunnel/core/noise.h"
 #include "tunnel/core/timers.h"
 
 namespace snaptun::core {
@@ -610,6 +613,56 @@ TEST_F(PeerTest, AddressChangeOnRehandshakeIsReported) {
   Deliver(s_out_, *client_, kServerAddr, c_out_, Mode::kSnap);
   EXPECT_TRUE(HasEvent(c_out_, PeerEventType::kAddressChanged));
   EXPECT_EQ(*client_->observed_address(), rebound);
+}
+
+TEST_F(PeerTest, ResponsesWithAnUndecodableAddressNeverEstablish) {
+  // W35: the reference established a session whose observed address did
+  // not decode and then looped until the 540 s expiry. A responder that
+  // always seals an address that does not decode (IPv4 with a non-zero
+  // leading byte) fails each handshake as address_rejected; the client
+  // retransmits, never sends data, and gives up after REKEY_ATTEMPT_TIME.
+  const absl::Time start = now_;
+  client_->Connect(now_, c_out_);
+  int rejected = 0;
+  bool expired = false;
+  uint32_t index = 100;
+  while (!expired && now_ - start < absl::Minutes(3)) {
+    for (auto& initiation : c_out_.to_network) {
+      ASSERT_EQ(initiation.size(), initiation::kSize);
+      InitiationContents contents;
+      ASSERT_EQ(OpenInitiationStatic(server_id_, initiation, contents),
+                HandshakeFailure::kNone);
+      crypto::Tai64n timestamp;
+      ASSERT_EQ(
+          OpenInitiationTimestamp(server_id_, initiation, contents, timestamp),
+          HandshakeFailure::kNone);
+      auto field = EncodeIpSocketAddr(Endpoint::Ipv4({192, 0, 2, 1}, 4242));
+      field[4] = 1;
+      ASSERT_FALSE(DecodeIpSocketAddr(field).has_value());
+      std::vector<uint8_t> response(response::Size(Mode::kSnap));
+      TransportKeys keys;
+      ASSERT_TRUE(WriteSnapResponseSealing(
+          contents, field, crypto::X25519KeyPair::Generate(server_rng_),
+          ++index, response.data(), keys));
+      WriteMacs(absl::MakeSpan(response), client_id_.mac1_key(), std::nullopt);
+      PeerOutput out;
+      held_.push_back(response);
+      const ReceiveResult r =
+          client_->Receive(now_, MessageType::kResponse,
+                           absl::MakeSpan(held_.back()), kServerAddr, out);
+      EXPECT_EQ(r.failure, HandshakeFailure::kAddressRejected);
+      rejected += r.failure == HandshakeFailure::kAddressRejected;
+      EXPECT_FALSE(client_->Established(now_));
+      EXPECT_TRUE(out.to_network.empty());  // No confirming keepalive.
+    }
+    c_out_.Clear();
+    now_ = client_->NextDeadline();
+    client_->OnTimer(now_, c_out_);
+    expired = HasEvent(c_out_, PeerEventType::kExpired);
+  }
+  EXPECT_TRUE(expired);
+  EXPECT_LE(now_ - start, kRekeyAttemptTime + absl::Seconds(1));
+  EXPECT_GE(rejected, 10);
 }
 
 }  // namespace

@@ -227,6 +227,35 @@ TEST_F(TunnelTableTest, UnauthorizedIdentityGetsNoResponseAndNoState) {
   EXPECT_EQ(table_->size(), 0u);
 }
 
+TEST_F(TunnelTableTest, AFailedFirstInitiationLeavesNoState) {
+  // W12: the reference inserted a tunnel even when the first initiation
+  // failed. Here an initiation from an authorized identity whose encrypted
+  // timestamp was altered (mac1 still valid, so it gets as far as the
+  // decryption) is dropped with nothing kept and nothing sent; the same
+  // client's next, intact initiation then succeeds.
+  Client c(0x10, Endpoint::Ipv4({192, 168, 1, 1}, 1234), gateway_.public_key(),
+           1);
+  Authorize(c);
+  c.peer.Connect(now_, c.out);
+  ASSERT_EQ(c.out.to_network.size(), 1u);
+  std::vector<uint8_t> forged = c.out.to_network[0];
+  c.out.to_network.clear();
+  forged[initiation::kTimestamp] ^= 0x01;
+  WriteMacs(absl::MakeSpan(forged), gateway_.mac1_key(), std::nullopt);
+  IncomingResult r =
+      table_->HandleIncoming(now_, absl::MakeSpan(forged), c.address, out_);
+  EXPECT_EQ(r.kind, ReceiveResult::Kind::kDropped);
+  EXPECT_EQ(r.failure, HandshakeFailure::kDecryptFailed);
+  EXPECT_TRUE(out_.to_network.empty());
+  EXPECT_TRUE(out_.events.empty());
+  EXPECT_EQ(table_->size(), 0u);
+  EXPECT_EQ(table_->NextDeadline(), absl::InfiniteFuture());
+  now_ += absl::Seconds(1);
+  Client again(0x10, c.address, gateway_.public_key(), 2);
+  Establish(again);
+  EXPECT_EQ(table_->size(), 1u);
+}
+
 TEST_F(TunnelTableTest, RevocationMidSessionEvictsAtOnce) {
   Client c(0x10, Endpoint::Ipv4({192, 168, 1, 1}, 1234), gateway_.public_key(),
            1);
