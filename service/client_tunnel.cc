@@ -99,6 +99,15 @@ io::UdpSocketOptions ClientTunnel::SocketOptions() const {
   return options;
 }
 
+void ClientTunnel::CountSent(uint64_t packets, uint64_t bytes) {
+  port_->counters().tx_packets.fetch_add(packets, std::memory_order_relaxed);
+  port_->counters().tx_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  if (metrics_ != nullptr) {
+    metrics_->packets_tx->Increment(packets, worker_.index());
+    metrics_->bytes_tx->Increment(bytes, worker_.index());
+  }
+}
+
 void ClientTunnel::CountDrop(core::DropReason reason, uint64_t count) {
   if (count == 0 || reason == core::DropReason::kNone) return;
   port_->counters().Drop(reason, count);
@@ -212,6 +221,7 @@ void ClientTunnel::StartAttempt() {
   peer_config.persistent_keepalive = config_.persistent_keepalive;
   peer_config.queue_capacity = kHandshakeQueue;
   peer_config.no_reply_timeout = config_.no_reply_timeout;
+  peer_config.keepalive_probes = config_.keepalive_probes;
   peer_ = std::make_unique<core::Peer>(local_, config_.peer_public_key,
                                        peer_config, worker_.rng());
   peer_timer_at_ = absl::InfiniteFuture();
@@ -348,13 +358,7 @@ void ClientTunnel::DrainOutbound() {
     const core::SendResult result = peer_->Send(now, payload, datagram, out_);
     if (result.status == core::SendStatus::kSent) {
       sender.Commit(result.size);
-      port_->counters().tx_packets.fetch_add(1, std::memory_order_relaxed);
-      port_->counters().tx_bytes.fetch_add(payload.size(),
-                                           std::memory_order_relaxed);
-      if (metrics_ != nullptr) {
-        metrics_->packets_tx->Increment(1, worker_.index());
-        metrics_->bytes_tx->Increment(payload.size(), worker_.index());
-      }
+      CountSent(1, payload.size());
     } else if (result.status == core::SendStatus::kDropped) {
       CountDrop(result.drop);
     }
@@ -377,6 +381,8 @@ void ClientTunnel::Apply() {
       CountDrop(static_cast<core::DropReason>(i), out_.drops[i]);
     }
   }
+  if (out_.flushed_packets != 0)
+    CountSent(out_.flushed_packets, out_.flushed_bytes);
   out_.Clear();
   if (socket_.fd() >= 0) {
     for (const std::vector<uint8_t>& datagram : datagrams) {
@@ -393,10 +399,10 @@ void ClientTunnel::Flushed(const io::FlushStats& stats) {
   stats.ForEachDrop([this](core::DropReason reason, size_t count) {
     CountDrop(reason, count);
   });
-  if (stats.dropped == 0) {
-    if (stats.sent > 0) send_errors_.Succeeded();
-    return;
-  }
+  // A flush that got anything through is not a failing socket: its drops
+  // are counted, but only flushes where every send failed make a run.
+  if (stats.sent > 0) send_errors_.Succeeded();
+  if (stats.dropped == 0 || stats.sent > 0) return;
   std::optional<std::string> reason = send_errors_.Failed(
       worker_.loop().clock().Now(), "sends", stats.last_error, stats.dropped);
   if (reason.has_value()) {

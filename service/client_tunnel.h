@@ -46,6 +46,8 @@ struct ClientTunnelConfig {
   absl::Duration persistent_keepalive = absl::Seconds(10);
   // Sent data and no reply for this long: re-handshake (WireGuard's 15 s).
   absl::Duration no_reply_timeout = core::kNewHandshakeTimeout;
+  // SNAP mode: keepalives probe the gateway's liveness (PeerConfig).
+  bool keepalive_probes = true;
   // The port's queues, in packets and bytes, and the shared budget.
   PortLimits port;
   // Kernel socket buffers asked for, and UDP GRO (see GatewayConfig).
@@ -126,6 +128,8 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   ClientState Transition(ClientState to);
   io::UdpSocketOptions SocketOptions() const;
   void CountDrop(core::DropReason reason, uint64_t count = 1);
+  // Payloads sealed and handed to the sender (tx).
+  void CountSent(uint64_t packets, uint64_t bytes);
   void OnReadable();
   void OnTimer();
   void DrainOutbound();

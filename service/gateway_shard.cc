@@ -219,6 +219,16 @@ void GatewayShard::OnTimer() {
 
 void GatewayShard::Apply() {
   io::BatchSender& sender = worker_.sender();
+  if (out_.flushed_packets != 0) {
+    // Payloads queued until the client confirmed the session, sealed now:
+    // counted for the role (the tunnel's port counted none of them).
+    stats_.tx_packets.fetch_add(out_.flushed_packets,
+                                std::memory_order_relaxed);
+    if (RoleMetrics* m = role_metrics_) {
+      m->packets_tx->Increment(out_.flushed_packets, worker_.index());
+      m->bytes_tx->Increment(out_.flushed_bytes, worker_.index());
+    }
+  }
   for (const core::TableEvent& event : out_.events) {
     GatewayTunnelInfo info{event.remote, event.identity, worker_.index()};
     switch (event.type) {

@@ -246,6 +246,7 @@ void SessionManager::StartClient(const std::string& id) {
     config.mode = record.params.mode;
     config.connect_timeout = record.params.connect_timeout;
     config.persistent_keepalive = record.params.persistent_keepalive;
+    config.keepalive_probes = limits_.keepalive_probes;
     config.port = limits_.port;
     config.socket = limits_.socket;
     config.port.receive_packets = record.params.receive_queue_capacity;

@@ -61,6 +61,8 @@ struct SessionLimits {
   // and their sockets' options.
   PortLimits port;
   io::UdpSocketOptions socket;
+  // Client tunnels in SNAP mode probe their gateway with keepalives.
+  bool keepalive_probes = true;
   // Closed tunnels remembered for GetTunnel/ListTunnels/CloseTunnel.
   size_t closed_max = 1000;
   absl::Duration closed_retention = absl::Minutes(5);

@@ -239,9 +239,12 @@ void EventStream::MaybeWrite() {
         reason::kWatcherTooSlow)));
     return;
   }
+  // Read before popping: an event queued after an empty pop but before
+  // End() would otherwise be lost with the stream.
+  const bool ended = subscription_->ended();
   std::optional<SessionEvent> event = sessions_.NextEvent(*subscription_);
   if (!event.has_value()) {
-    if (subscription_->ended()) {
+    if (ended) {
       finished_ = true;
       Finish(ToGrpc(
           WithReason(absl::UnavailableError(

@@ -251,6 +251,13 @@ absl::Status Registrar::Renew(const std::string& url) {
       TokenExpiry(token).value_or(absl::Now() + config_.refresh_interval);
   crypto::SecureZero(token.data(), token.size());
   while (true) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = entries_.find(url);
+      if (it == entries_.end() || !it->second.registered) {
+        return absl::OkStatus();  // Released meanwhile: nothing to renew.
+      }
+    }
     const absl::Status status = RegisterOnce(url);
     if (status.ok() || !Retryable(status)) return status;
     const absl::Duration delay = backoff.Next(rng);

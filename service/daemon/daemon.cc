@@ -185,6 +185,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   limits.port = port;
   limits.max_watchers = config.max_watchers;
   limits.socket = config.socket;
+  limits.keepalive_probes = config.keepalive_probes;
   limits.closed_max = config.closed_tunnel_max;
   limits.closed_retention = config.closed_tunnel_retention;
   limits.watcher.bytes = config.watcher_queue_bytes;

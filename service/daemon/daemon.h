@@ -64,6 +64,8 @@ struct DaemonConfig {
   size_t stream_batch_max_bytes = size_t{1} << 20;
   // Kernel buffers of every data-plane socket, and UDP GRO on receive.
   io::UdpSocketOptions socket;
+  // Client tunnels probe their SNAP gateway's liveness with keepalives.
+  bool keepalive_probes = true;
   // Closed tunnels remembered for GetTunnel/ListTunnels.
   size_t closed_tunnel_max = 1000;
   absl::Duration closed_tunnel_retention = absl::Minutes(5);

@@ -111,6 +111,11 @@ ABSL_FLAG(bool, socket_gro, true,
           "datagrams at once (faster), but counts a dropped run as one "
           "drop, so socket_overflow becomes an estimate; false makes it "
           "exact");
+ABSL_FLAG(bool, keepalive_probes, true,
+          "SNAP mode: a client tunnel's keepalives probe its gateway, which "
+          "answers them, so a dead gateway is noticed within about 115 s "
+          "(docs/PROTOCOL.md); turn off while gateways older than this "
+          "release (which do not answer) are still in service");
 ABSL_FLAG(bool, version, false, "print the version and exit");
 ABSL_FLAG(bool, self_check, false,
           "start on loopback with a throwaway key, carry one packet through a "
@@ -264,6 +269,7 @@ int main(int argc, char** argv) {
   config.socket.receive_buffer_bytes = receive_kib * 1024;
   config.socket.send_buffer_bytes = send_kib * 1024;
   config.socket.gro = absl::GetFlag(FLAGS_socket_gro);
+  config.keepalive_probes = absl::GetFlag(FLAGS_keepalive_probes);
   config.watcher_queue_bytes = static_cast<size_t>(watcher_kib) * 1024;
   const int per_source = absl::GetFlag(FLAGS_handshakes_per_source);
   const int per_source_max = absl::GetFlag(FLAGS_handshakes_per_source_max);

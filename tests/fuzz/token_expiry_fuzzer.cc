@@ -15,9 +15,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
        {input, "e30." + absl::WebSafeBase64Escape(input) + ".sig"}) {
     const std::optional<absl::Time> expiry =
         snaptun::service::TokenExpiry(token);
-    if (expiry.has_value() &&
-        (*expiry <= absl::UnixEpoch() ||
-         *expiry > absl::FromUnixSeconds(100000000000))) {
+    if (expiry.has_value() && (*expiry <= absl::UnixEpoch() ||
+                               *expiry > absl::FromUnixSeconds(100000000000))) {
       std::abort();
     }
   }

@@ -2,7 +2,8 @@
 # An https:// control plane signed by a private CA, against a real snaptund:
 # with --control_plane_ca_file naming that CA the call reaches the server
 # (its Connect error comes back through OpenTunnel); without it the
-# certificate is refused; a missing or non-PEM bundle fails start-up.
+# certificate is refused; a missing or non-PEM bundle fails start-up. No
+# part of the SNAP token reaches a log.
 #   control_plane_tls_test.sh SNAPTUND SNAPTUNCTL DAEMONS_SH
 set -euo pipefail
 SNAPTUND="$(realpath "$1")"
@@ -50,7 +51,9 @@ server.serve_forever()
 PIDS+=($!)
 for _ in $(seq 100); do [[ -s cp.port ]] && break; sleep 0.1; done
 URL="https://localhost:$(cat cp.port)"
-printf 'snap-token-%s\n' "$RANDOM$RANDOM" >snap.token
+# JWT-shaped, with a signature segment the log must never show (W10).
+SIGNATURE="sig$RANDOM$RANDOM$RANDOM"
+printf 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ0ZXN0In0.%s\n' "$SIGNATURE" >snap.token
 
 echo "--- with the private CA, the call reaches the control plane"
 start_daemon trusting --grpc_listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
@@ -87,4 +90,9 @@ done
 
 stop_daemon trusting TERM
 stop_daemon system TERM
+
+echo "--- no part of the SNAP token in any log (W10)"
+if grep -q "$SIGNATURE" "$WORK"/*.log "$WORK"/*.err; then
+  echo "the SNAP token's signature appeared in a log" >&2; exit 1
+fi
 echo PASS

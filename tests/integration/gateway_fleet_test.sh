@@ -4,7 +4,8 @@
 # authorizes an identity on every replica it can address (here a list of
 # addresses, in Kubernetes the headless Service's records). A client then
 # reaches whichever replica the load balancer picks; a replica the
-# orchestrator missed refuses it.
+# orchestrator missed refuses it. A flood of bad datagrams is counted, not
+# logged.
 #   gateway_fleet_test.sh SNAPTUND SNAPTUNCTL DAEMONS_SH
 set -euo pipefail
 SNAPTUND="$(realpath "$1")"
@@ -67,6 +68,36 @@ fi
 cat "$WORK/gw3.err"
 "$CTL" --server="127.0.0.1:$PORT_gw3" list --role=gateway --output=json |
   python3 -c 'import json,sys; assert not json.load(sys.stdin).get("tunnels")'
+
+echo "--- a flood of bad datagrams is counted, not logged (W16)"
+lines_before=$(wc -l <"$WORK/gw3.log")
+python3 - "${GW_gw3}" <<'PY'
+import socket, sys
+host, port = sys.argv[1].rsplit(":", 1)
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for i in range(2000):
+    s.sendto(bytes([1 + i % 4]) + b"\x00" * (i % 200), (host, int(port)))
+PY
+# (Read into a file: `curl | grep -q` fails under pipefail when grep stops
+# reading early.)
+for _ in $(seq 100); do
+  curl -s "http://127.0.0.1:$METRICS_gw3/metrics" >"$WORK/gw3.metrics" || true
+  grep -q 'snaptun_packets_dropped_total{reason="invalid_packet",role="gateway"} [1-9]' \
+    "$WORK/gw3.metrics" && break
+  sleep 0.1
+done
+curl -s "http://127.0.0.1:$METRICS_gw3/metrics" >"$WORK/gw3.metrics"
+grep -q 'snaptun_packets_dropped_total{reason="invalid_packet",role="gateway"} [1-9]' \
+  "$WORK/gw3.metrics" || {
+  grep 'snaptun_packets_dropped_total\|handshake_failures' "$WORK/gw3.metrics" >&2
+  echo "the flood was not counted" >&2
+  exit 1
+}
+lines_after=$(wc -l <"$WORK/gw3.log")
+((lines_after == lines_before)) || {
+  echo "the gateway logged per bad datagram ($lines_before -> $lines_after lines)" >&2
+  exit 1
+}
 
 for name in client gw1 gw2 gw3; do stop_daemon "$name" TERM; done
 PIDS=()

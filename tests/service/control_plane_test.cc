@@ -64,6 +64,8 @@ class FakeControlPlane {
   bool stopping ABSL_GUARDED_BY(mu) = false;
   // When set, every authorized call is answered 200 with this body.
   std::string answer ABSL_GUARDED_BY(mu);
+  // Registrations are answered 200 with an empty body (psk_share empty).
+  bool empty_registration_answer ABSL_GUARDED_BY(mu) = false;
   std::string last_token ABSL_GUARDED_BY(mu);
   std::string last_key ABSL_GUARDED_BY(mu);
   std::string data_plane ABSL_GUARDED_BY(mu);
@@ -134,6 +136,10 @@ class FakeControlPlane {
       }
       ++self->registrations;
       self->last_key = request.initiator_static_x25519();
+      if (self->empty_registration_answer) {
+        Reply(c, 200, "application/proto", "");
+        return 200;
+      }
       anapaya::snap::v1::RegisterSnapTunIdentityResponse response;
       response.set_psk_share(std::string(32, '\0'));
       Reply(c, 200, "application/proto", response.SerializeAsString());
@@ -339,9 +345,9 @@ TEST_F(RegistrarTest, RegistrationsInUseAreRenewedPeriodically) {
   EXPECT_TRUE(WaitForRegistrations(cp_, 4));
   // Released: nothing left to renew.
   registrar->Release(cp_.url());
-  absl::SleepFor(absl::Milliseconds(300));
+  absl::SleepFor(absl::Seconds(1));  // A renewal under way finishes.
   const int settled = Registrations(cp_);
-  absl::SleepFor(absl::Milliseconds(600));
+  absl::SleepFor(absl::Milliseconds(800));
   EXPECT_EQ(Registrations(cp_), settled);
 }
 
@@ -364,6 +370,61 @@ TEST_F(RegistrarTest, AFailingRenewalIsRetriedUntilItSucceeds) {
   registrar->Refresh(cp_.url());  // As a reconnecting tunnel does.
   EXPECT_TRUE(WaitForRegistrations(cp_, 2));
   EXPECT_EQ(Attempts() - before, 9);
+}
+
+TEST_F(RegistrarTest, OpensArrivingMeanwhileWaitForTheRegistrationUnderWay) {
+  // W7: the reference let concurrent first connects go ahead before the
+  // registration they depend on had finished. Here the second Acquire,
+  // made while the first registration is still under way, hears back only
+  // once that registration has been counted by the control plane.
+  {
+    absl::MutexLock lock(&cp_.mu);
+    cp_.delay = absl::Milliseconds(400);
+  }
+  std::unique_ptr<Registrar> registrar = Make();
+  absl::Notification first_done;
+  registrar->Acquire(cp_.url(), [&](absl::Status) { first_done.Notify(); });
+  while (Attempts() == 0) absl::SleepFor(absl::Milliseconds(5));
+  absl::Notification second_done;
+  int registrations_seen = -1;
+  absl::Status second_status;
+  registrar->Acquire(cp_.url(), [&](absl::Status status) {
+    registrations_seen = Registrations(cp_);
+    second_status = status;
+    second_done.Notify();
+  });
+  second_done.WaitForNotification();
+  first_done.WaitForNotification();
+  EXPECT_TRUE(second_status.ok()) << second_status;
+  EXPECT_EQ(registrations_seen, 1);
+  EXPECT_EQ(Attempts(), 1);  // One registration for both.
+}
+
+TEST_F(RegistrarTest, ZeroAttemptsStillMakesOne) {
+  // W9: the reference's retry loop underflowed with max_attempts == 0.
+  RegistrarConfig config;
+  config.attempts = 0;
+  {
+    absl::MutexLock lock(&cp_.mu);
+    cp_.fail_with_503 = 100;
+  }
+  std::unique_ptr<Registrar> registrar = Make(config);
+  EXPECT_EQ(AcquireAndWait(*registrar, cp_.url()).code(),
+            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(Attempts(), 1);
+}
+
+TEST_F(RegistrarTest, AnEmptyPskShareInTheAnswerIsAccepted) {
+  // W23: the reference refused the proto3 default (an empty psk_share).
+  // snaptun sends 32 zero bytes (the fake control plane refuses anything
+  // else) and accepts an answer whose psk_share is empty.
+  {
+    absl::MutexLock lock(&cp_.mu);
+    cp_.empty_registration_answer = true;
+  }
+  std::unique_ptr<Registrar> registrar = Make();
+  EXPECT_TRUE(AcquireAndWait(*registrar, cp_.url()).ok());
+  EXPECT_EQ(Registrations(cp_), 1);
 }
 
 TEST_F(RegistrarTest, RefreshOfAnUnknownRegistrationDoesNothing) {

@@ -44,6 +44,8 @@ void PeerOutput::Clear() {
   to_network.clear();
   events.clear();
   std::fill(std::begin(drops), std::end(drops), 0);
+  flushed_packets = 0;
+  flushed_bytes = 0;
 }
 
 Peer::Peer(const LocalIdentity& local, const crypto::PublicKey& remote,
@@ -167,6 +169,8 @@ void Peer::FlushQueue(absl::Time now, PeerOutput& out) {
     if (n == 0) break;
     datagram.resize(n);
     out.to_network.push_back(std::move(datagram));
+    ++out.flushed_packets;
+    out.flushed_bytes += payload.size();
     queue_.pop_front();
   }
 }

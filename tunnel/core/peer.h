@@ -77,6 +77,10 @@ struct PeerOutput {
   std::vector<PeerEvent> events;
   // Payloads dropped inside the peer (queue overflow, expiry), by reason.
   uint32_t drops[kDropReasonCount] = {};
+  // Queued payloads sealed once a session became usable: the caller counts
+  // them as sent, like payloads Send sealed at once.
+  uint32_t flushed_packets = 0;
+  uint64_t flushed_bytes = 0;
 
   void Clear();
 };

@@ -37,6 +37,8 @@ void TableOutput::Clear() {
   to_network.clear();
   events.clear();
   std::fill(std::begin(drops), std::end(drops), 0);
+  flushed_packets = 0;
+  flushed_bytes = 0;
 }
 
 TunnelTable::TunnelTable(const LocalIdentity& local,
@@ -73,6 +75,8 @@ void TunnelTable::Collect(const Endpoint& remote,
   }
   for (size_t i = 0; i < kDropReasonCount; ++i)
     out.drops[i] += peer_out.drops[i];
+  out.flushed_packets += peer_out.flushed_packets;
+  out.flushed_bytes += peer_out.flushed_bytes;
   peer_out.Clear();
 }
 

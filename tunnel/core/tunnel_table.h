@@ -72,6 +72,9 @@ struct TableOutput {
   std::vector<std::pair<Endpoint, std::vector<uint8_t>>> to_network;
   std::vector<TableEvent> events;
   uint32_t drops[kDropReasonCount] = {};
+  // Queued payloads the peers sealed once a session became usable.
+  uint32_t flushed_packets = 0;
+  uint64_t flushed_bytes = 0;
 
   void Clear();
 };

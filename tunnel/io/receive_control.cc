@@ -49,9 +49,14 @@ uint64_t KernelDropCounter::Update(std::optional<uint32_t> total, size_t reads,
         recent_datagrams_ * kKeep + static_cast<double>(datagrams);
   }
   if (!total.has_value()) return 0;
-  const uint32_t added = *total - seen_;
+  // Two sources feed this total: the count read now (SO_MEMINFO) and the
+  // count stamped on a datagram when it was queued (SO_RXQ_OVFL), which may
+  // be older. Only a count ahead of the last one seen moves it (as a signed
+  // 32-bit difference, so the wrap of the running total still counts).
+  const int32_t ahead = static_cast<int32_t>(*total - seen_);
+  if (ahead <= 0) return 0;
+  const uint32_t added = static_cast<uint32_t>(ahead);
   seen_ = *total;
-  if (added == 0) return 0;
   buffers_ += added;
   const double per_read = recent_reads_ > 0
                               ? std::max(1.0, recent_datagrams_ / recent_reads_)

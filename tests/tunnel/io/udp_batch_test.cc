@@ -202,8 +202,16 @@ TEST(KernelDropCounterTest, WeighsDropsByTheDatagramsPerRead) {
   EXPECT_EQ(gro.buffers_dropped(), 300u);
   // The 32-bit running total wraps.
   KernelDropCounter wrap;
+  wrap.Update(0x70000000u, 1, 1);
+  wrap.Update(0xE0000000u, 1, 1);
   wrap.Update(0xFFFFFFF0u, 1, 1);
   EXPECT_EQ(wrap.Update(0x10u, 1, 1), 0x20u);
+  // A stamp older than a total already read (SO_RXQ_OVFL on a datagram
+  // queued before SO_MEMINFO was read) moves nothing.
+  KernelDropCounter stale;
+  EXPECT_EQ(stale.Update(100u, 1, 1), 100u);
+  EXPECT_EQ(stale.Update(99u, 1, 1), 0u);
+  EXPECT_EQ(stale.Update(101u, 1, 1), 1u);
 }
 
 TEST(BatchReceiverTest, AFailedReadReportsItsErrno) {
