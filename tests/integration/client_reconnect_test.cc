@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
-#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "service/client_tunnel.h"
 #include "service/gateway.h"
@@ -21,6 +20,7 @@
 #include "service/worker.h"
 #include "tests/integration/gateway_recorder.h"
 #include "tests/testing/keys.h"
+#include "tests/testing/loop_turns.h"
 #include "tunnel/io/clock.h"
 #include "tunnel/io/socket_address.h"
 #include "tunnel/io/udp_socket.h"
@@ -61,11 +61,7 @@ class ClientReconnectTest : public ::testing::Test {
   // Moves the fake clock and lets the worker run what fell due.
   void Advance(absl::Duration by) {
     clock_.Advance(by);
-    for (int turn = 0; turn < 2; ++turn) {
-      absl::Notification done;
-      pool_.at(0).loop().Post([&done] { done.Notify(); });
-      done.WaitForNotification();
-    }
+    testing::FinishLoopTurns(pool_.at(0).loop());
   }
 
   // What reached the stand-in for the vanished gateway since the last call.

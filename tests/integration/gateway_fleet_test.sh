@@ -11,14 +11,7 @@ set -euo pipefail
 SNAPTUND="$(realpath "$1")"
 CTL="$(realpath "$2")"
 source "$3"
-WORK="$(mktemp -d)"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+daemon_test_begin
 umask 077
 
 "$CTL" keygen --out="$WORK/fleet.key" >/dev/null

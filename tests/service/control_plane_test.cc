@@ -541,10 +541,7 @@ class ControlPlaneTest : public ::testing::Test {
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
     return stub_->OpenTunnel(&context, request, out);
   }
-  int Registrations() {
-    absl::MutexLock lock(&cp_.mu);
-    return cp_.registrations;
-  }
+  int Registrations() { return service::Registrations(cp_); }
 
   FakeControlPlane cp_;
   std::string token_file_;

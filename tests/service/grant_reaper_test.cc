@@ -4,8 +4,8 @@
 
 #include <thread>
 
-#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "tests/testing/loop_turns.h"
 #include "tunnel/io/clock.h"
 
 namespace snaptun::service {
@@ -25,15 +25,10 @@ class GrantReaperTest : public ::testing::Test {
     thread_.join();
   }
 
-  // Moves the fake clock and lets the loop run what fell due, then returns
-  // once the loop has finished that turn.
+  // Moves the fake clock and lets the loop run what fell due.
   void Advance(absl::Duration by) {
     clock_.Advance(by);
-    for (int turn = 0; turn < 2; ++turn) {
-      absl::Notification done;
-      loop_.Post([&done] { done.Notify(); });
-      done.WaitForNotification();
-    }
+    testing::FinishLoopTurns(loop_);
   }
 
   io::FakeClock clock_;

@@ -1,11 +1,25 @@
 # Shell helpers for tests that run real snaptund processes. The caller sets
-# SNAPTUND (the binary), WORK (a scratch directory) and PIDS=() and kills
-# what is left in PIDS on exit.
+# SNAPTUND (the binary) and calls daemon_test_begin first.
+#   daemon_test_begin           makes a scratch directory WORK and an empty
+#                               PIDS; on exit, kills every process left in
+#                               PIDS, waits for them and removes WORK
 #   start_daemon NAME ARGS...   starts snaptund with NAME's key and log in
 #                               WORK, waits for "ready", and sets PID_NAME,
 #                               PORT_NAME (gRPC), METRICS_NAME and, with a
 #                               gateway, GW_NAME (its UDP address)
 #   stop_daemon NAME SIGNAL     signals it and expects a drained exit 0
+
+daemon_test_begin() {
+  WORK="$(mktemp -d)"
+  PIDS=()
+  trap daemon_test_end EXIT
+}
+
+daemon_test_end() {
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
 
 start_daemon() {
   local name="$1"
