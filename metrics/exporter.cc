@@ -6,7 +6,6 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
-#include "metrics/text_format.h"
 
 namespace snaptun::metrics {
 namespace {
@@ -44,10 +43,10 @@ int HandleReady(mg_connection* connection, void* data) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Exporter>> Exporter::Start(
-    const std::string& listen, const Registry& registry) {
+    const std::string& listen, const Exposition& exposition) {
   static const unsigned initialized = mg_init_library(0);
   (void)initialized;
-  std::unique_ptr<Exporter> exporter(new Exporter(registry));
+  std::unique_ptr<Exporter> exporter(new Exporter(exposition));
   // civetweb takes "host:port"; a bracketed IPv6 host works as "[::1]:port".
   const std::string ports = listen;
   // civetweb gives each connection a thread until its request is read. A
@@ -84,10 +83,6 @@ absl::StatusOr<std::unique_ptr<Exporter>> Exporter::Start(
 
 Exporter::~Exporter() {
   if (context_ != nullptr) mg_stop(context_);
-}
-
-std::string Exporter::Render() const {
-  return WriteTextFormat(registry_.Collect());
 }
 
 }  // namespace snaptun::metrics

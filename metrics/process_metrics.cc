@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "metrics/exposition.h"
+
 namespace snaptun::metrics {
 namespace {
 
@@ -36,14 +38,15 @@ double OpenFds() {
   return count - 1;  // The directory handle itself.
 }
 
-FamilySnapshot GaugeSnapshot(const char* name, const char* help, double value) {
-  return {name, help, MetricType::kGauge, {{{}, value, {}}}};
+prometheus::MetricFamily Gauge(const char* name, const char* help,
+                               double value) {
+  return GaugeFamily(name, help, {{{}, value}});
 }
 
 }  // namespace
 
-std::vector<FamilySnapshot> CollectProcessMetrics() {
-  std::vector<FamilySnapshot> out;
+std::vector<prometheus::MetricFamily> ProcessMetrics::Collect() const {
+  std::vector<prometheus::MetricFamily> out;
   std::ifstream stat_file("/proc/self/stat");
   std::string stat((std::istreambuf_iterator<char>(stat_file)),
                    std::istreambuf_iterator<char>());
@@ -60,28 +63,26 @@ std::vector<FamilySnapshot> CollectProcessMetrics() {
   if (f.size() > 21) {
     // f[0] is field 3. utime 14, stime 15, starttime 22, vsize 23, rss 24.
     const double cpu = (std::stod(f[11]) + std::stod(f[12])) / ticks;
-    out.push_back({"process_cpu_seconds_total",
-                   "Total user and system CPU time spent in seconds.",
-                   MetricType::kCounter,
-                   {{{}, cpu, {}}}});
+    out.push_back(CounterFamily(
+        "process_cpu_seconds_total",
+        "Total user and system CPU time spent in seconds.", {{{}, cpu}}));
     out.push_back(
-        GaugeSnapshot("process_start_time_seconds",
-                      "Start time of the process since unix epoch in seconds.",
-                      BootTimeSeconds() + std::stod(f[19]) / ticks));
-    out.push_back(GaugeSnapshot("process_virtual_memory_bytes",
-                                "Virtual memory size in bytes.",
-                                std::stod(f[20])));
-    out.push_back(GaugeSnapshot("process_resident_memory_bytes",
-                                "Resident memory size in bytes.",
-                                std::stod(f[21]) * page));
+        Gauge("process_start_time_seconds",
+              "Start time of the process since unix epoch in seconds.",
+              BootTimeSeconds() + std::stod(f[19]) / ticks));
+    out.push_back(Gauge("process_virtual_memory_bytes",
+                        "Virtual memory size in bytes.", std::stod(f[20])));
+    out.push_back(Gauge("process_resident_memory_bytes",
+                        "Resident memory size in bytes.",
+                        std::stod(f[21]) * page));
   }
-  out.push_back(GaugeSnapshot("process_open_fds",
-                              "Number of open file descriptors.", OpenFds()));
+  out.push_back(
+      Gauge("process_open_fds", "Number of open file descriptors.", OpenFds()));
   rlimit limit{};
   getrlimit(RLIMIT_NOFILE, &limit);
-  out.push_back(GaugeSnapshot("process_max_fds",
-                              "Maximum number of open file descriptors.",
-                              static_cast<double>(limit.rlim_cur)));
+  out.push_back(Gauge("process_max_fds",
+                      "Maximum number of open file descriptors.",
+                      static_cast<double>(limit.rlim_cur)));
   return out;
 }
 

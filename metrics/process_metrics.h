@@ -4,13 +4,17 @@
 #ifndef SNAPTUN_METRICS_PROCESS_METRICS_H_
 #define SNAPTUN_METRICS_PROCESS_METRICS_H_
 
-#include <vector>
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
 
-#include "metrics/registry.h"
+#include <vector>
 
 namespace snaptun::metrics {
 
-std::vector<FamilySnapshot> CollectProcessMetrics();
+class ProcessMetrics final : public prometheus::Collectable {
+ public:
+  std::vector<prometheus::MetricFamily> Collect() const override;
+};
 
 }  // namespace snaptun::metrics
 

@@ -26,6 +26,7 @@ SNAPTUN_PACKAGES=(
   pkg-config
   podman
   prometheus
+  prometheus-cpp-dev
   protobuf-compiler
   protobuf-compiler-grpc
   python3-grpcio

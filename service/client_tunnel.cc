@@ -74,7 +74,7 @@ ClientTunnel::ClientTunnel(Worker& worker, const core::LocalIdentity& local,
 ClientState ClientTunnel::Transition(ClientState to) {
   const ClientState from = state_.exchange(to);
   if (metrics_ != nullptr && from != to) {
-    auto gauge = [this](ClientState state) -> metrics::Gauge* {
+    auto gauge = [this](ClientState state) -> prometheus::Gauge* {
       switch (state) {
         case ClientState::kConnecting:
           return &metrics_->tunnels_in(TunnelGaugeState::kConnecting);
@@ -87,8 +87,8 @@ ClientState ClientTunnel::Transition(ClientState to) {
       }
       return nullptr;
     };
-    if (metrics::Gauge* g = gauge(from)) g->Decrement();
-    if (metrics::Gauge* g = gauge(to)) g->Increment();
+    if (prometheus::Gauge* g = gauge(from)) g->Decrement();
+    if (prometheus::Gauge* g = gauge(to)) g->Increment();
   }
   return from;
 }

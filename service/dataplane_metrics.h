@@ -1,16 +1,23 @@
 // The data plane's Prometheus metrics (PRODUCT.md §5), resolved once into
-// handles so the packet path only bumps counters in its worker's shard. Every
+// handles. What workers count (packets, bytes, drops, handshakes) lives in
+// worker-local cells (metrics/worker_metrics.h); gauges and the control
+// plane's counters are prometheus-cpp series in the daemon's Registry. Every
 // label value is fixed and bounded: role (client, gateway), direction, drop
 // reason and handshake failure names from tunnel/core/verdict.h, tunnel
-// state. All series exist from the start, at zero, so dashboards and
-// alerts see them before the first event.
+// state, initiation outcome. All series exist from the start, at zero, so
+// dashboards and alerts see them before the first event.
 #ifndef SNAPTUN_SERVICE_DATAPLANE_METRICS_H_
 #define SNAPTUN_SERVICE_DATAPLANE_METRICS_H_
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/registry.h>
 
 #include <array>
 #include <cstddef>
 
-#include "metrics/registry.h"
+#include "metrics/worker_metrics.h"
 #include "tunnel/core/verdict.h"
 
 namespace snaptun::service {
@@ -22,22 +29,32 @@ enum class TunnelGaugeState : uint8_t {
   kReconnecting
 };
 
+// What a gateway did with a handshake initiation it received.
+enum class InitiationOutcome : uint8_t {
+  kAnswered,  // A handshake response went back.
+  kCookie,    // Under load: a cookie reply went back instead.
+  kRefused,   // Nothing went back; the reason is a handshake failure.
+};
+inline constexpr size_t kInitiationOutcomeCount = 3;
+
 struct RoleMetrics {
-  metrics::Counter* handshakes_initiated = nullptr;
-  metrics::Counter* handshakes_completed = nullptr;
-  std::array<metrics::Counter*, core::kHandshakeFailureCount> failures{};
-  metrics::Histogram* handshake_duration = nullptr;
-  metrics::Counter* packets_tx = nullptr;
-  metrics::Counter* packets_rx = nullptr;
-  metrics::Counter* bytes_tx = nullptr;
-  metrics::Counter* bytes_rx = nullptr;
-  std::array<metrics::Counter*, core::kDropReasonCount> drops{};
-  std::array<metrics::Gauge*, 3> tunnels{};
+  metrics::WorkerCounter* handshakes_initiated = nullptr;
+  metrics::WorkerCounter* handshakes_completed = nullptr;
+  std::array<metrics::WorkerCounter*, kInitiationOutcomeCount>
+      initiations_received{};
+  std::array<metrics::WorkerCounter*, core::kHandshakeFailureCount> failures{};
+  metrics::WorkerHistogram* handshake_duration = nullptr;
+  metrics::WorkerCounter* packets_tx = nullptr;
+  metrics::WorkerCounter* packets_rx = nullptr;
+  metrics::WorkerCounter* bytes_tx = nullptr;
+  metrics::WorkerCounter* bytes_rx = nullptr;
+  std::array<metrics::WorkerCounter*, core::kDropReasonCount> drops{};
+  std::array<prometheus::Gauge*, 3> tunnels{};
   // Kernel buffers of the role's data-plane sockets: receive requested,
   // receive granted, send requested, send granted.
-  std::array<metrics::Gauge*, 4> socket_buffers{};
+  std::array<prometheus::Gauge*, 4> socket_buffers{};
   // Reads of a data-plane socket that failed (not EAGAIN, not ICMP).
-  metrics::Counter* receive_errors = nullptr;
+  metrics::WorkerCounter* receive_errors = nullptr;
 
   void SocketBuffers(int receive_requested, int receive_granted,
                      int send_requested, int send_granted) {
@@ -57,30 +74,37 @@ struct RoleMetrics {
       failures[static_cast<size_t>(failure)]->Increment(1, shard);
     }
   }
-  metrics::Gauge& tunnels_in(TunnelGaugeState state) {
+  void Initiation(InitiationOutcome outcome, size_t shard) {
+    initiations_received[static_cast<size_t>(outcome)]->Increment(1, shard);
+  }
+  prometheus::Gauge& tunnels_in(TunnelGaugeState state) {
     return *tunnels[static_cast<size_t>(state)];
   }
 };
 
 class DataPlaneMetrics {
  public:
-  explicit DataPlaneMetrics(metrics::Registry& registry);
+  DataPlaneMetrics(prometheus::Registry& registry,
+                   metrics::WorkerMetrics& workers);
 
   RoleMetrics& role(Role role) {
     return role == Role::kClient ? client_ : gateway_;
   }
-  metrics::Counter& cookies_sent() { return *cookies_sent_; }
-  metrics::Counter& cookies_received() { return *cookies_received_; }
-  metrics::Counter& reconnects() { return *reconnects_; }
-  metrics::Family<metrics::Counter>& registrations() { return *registrations_; }
+  metrics::WorkerCounter& cookies_sent() { return *cookies_sent_; }
+  metrics::WorkerCounter& cookies_received() { return *cookies_received_; }
+  metrics::WorkerCounter& reconnects() { return *reconnects_; }
+  prometheus::Counter& registrations(bool success) {
+    return success ? *registrations_success_ : *registrations_failure_;
+  }
 
  private:
   RoleMetrics client_;
   RoleMetrics gateway_;
-  metrics::Counter* cookies_sent_;
-  metrics::Counter* cookies_received_;
-  metrics::Counter* reconnects_;
-  metrics::Family<metrics::Counter>* registrations_;
+  metrics::WorkerCounter* cookies_sent_;
+  metrics::WorkerCounter* cookies_received_;
+  metrics::WorkerCounter* reconnects_;
+  prometheus::Counter* registrations_success_;
+  prometheus::Counter* registrations_failure_;
 };
 
 }  // namespace snaptun::service

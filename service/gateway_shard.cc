@@ -109,6 +109,7 @@ void GatewayShard::OnReadable() {
             Apply();
           }
           CountFailure(result.failure);
+          if (result.initiation) CountInitiation(result);
           if (result.kind == core::ReceiveResult::Kind::kDropped) {
             CountDrop(result.drop);
             if (auto it = ports_.find(from); it != ports_.end()) {
@@ -331,6 +332,16 @@ void GatewayShard::CountFailure(core::HandshakeFailure failure) {
   stats_.failures[static_cast<size_t>(failure)].fetch_add(
       1, std::memory_order_relaxed);
   if (role_metrics_ != nullptr) role_metrics_->Fail(failure, worker_.index());
+}
+
+void GatewayShard::CountInitiation(const core::IncomingResult& result) {
+  if (role_metrics_ == nullptr) return;
+  const InitiationOutcome outcome =
+      result.kind == core::ReceiveResult::Kind::kHandshake
+          ? InitiationOutcome::kAnswered
+      : result.cookie_sent ? InitiationOutcome::kCookie
+                           : InitiationOutcome::kRefused;
+  role_metrics_->Initiation(outcome, worker_.index());
 }
 
 void GatewayShard::MoveGauge(std::optional<TunnelGaugeState> from,

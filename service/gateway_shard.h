@@ -58,6 +58,7 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   void Reschedule();
   // Gateway-wide stats and metrics together.
   void CountDrop(core::DropReason reason, uint64_t count = 1);
+  void CountInitiation(const core::IncomingResult& result);
   void CountFailure(core::HandshakeFailure failure);
   void MoveGauge(std::optional<TunnelGaugeState> from,
                  std::optional<TunnelGaugeState> to);

@@ -585,6 +585,16 @@ size_t SessionManager::watchers() const {
   return subscriptions_.size();
 }
 
+SessionManager::AttachedStreams SessionManager::attached_streams() const {
+  AttachedStreams out;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const auto& [id, record] : records_) {
+    if (record->stream_holder == 0) continue;
+    ++(record->info.role == Role::kClient ? out.client : out.gateway);
+  }
+  return out;
+}
+
 void SessionManager::EndWatchers() {
   std::vector<std::shared_ptr<EventSubscription>> ending;
   {

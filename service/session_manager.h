@@ -136,6 +136,12 @@ class SessionManager final : public GatewayObserver {
   // Called by the one stream that reads the subscription.
   std::optional<SessionEvent> NextEvent(EventSubscription& subscription);
   size_t watchers() const;
+  // Packet streams attached now, to client tunnels and to gateway tunnels.
+  struct AttachedStreams {
+    size_t client = 0;
+    size_t gateway = 0;
+  };
+  AttachedStreams attached_streams() const;
   void Unsubscribe(const std::shared_ptr<EventSubscription>& subscription);
   // Drain: every WatchTunnels stream ends (UNAVAILABLE, SHUTTING_DOWN) after
   // writing the events queued for it, and no new one is accepted.

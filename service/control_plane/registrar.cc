@@ -289,9 +289,7 @@ absl::Status Registrar::RegisterOnce(const std::string& url) {
     status = absl::DataLossError("the control plane's answer does not parse");
   }
   if (metrics_ != nullptr) {
-    metrics_->registrations()
-        .Add({{"result", status.ok() ? "success" : "failure"}})
-        .Increment();
+    metrics_->registrations(status.ok()).Increment();
   }
   return status;
 }

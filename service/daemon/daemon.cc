@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "metrics/process_metrics.h"
+#include "service/daemon/saturation_metrics.h"
 #include "service/daemon/secret_files.h"
 
 namespace snaptun::service {
@@ -48,24 +49,6 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
   crypto::SecureZero(options.pem_key_cert_pairs[0].private_key.data(),
                      options.pem_key_cert_pairs[0].private_key.size());
   return credentials;
-}
-
-std::vector<metrics::FamilySnapshot> QueueBudgetMetrics(
-    const ByteBudget& budget) {
-  using metrics::MetricType;
-  return {
-      {"snaptun_queue_budget_bytes",
-       "Bytes of queued packets the tunnel ports hold together (used), and "
-       "the most they may (limit, --queue_budget_bytes).",
-       MetricType::kGauge,
-       {{{{"kind", "used"}}, static_cast<double>(budget.used()), {}},
-        {{{"kind", "limit"}}, static_cast<double>(budget.limit()), {}}}},
-      {"snaptun_queue_budget_refusals_total",
-       "Packets refused because the shared queue budget was spent (counted "
-       "also as receive_queue_full drops, or as a full send queue).",
-       MetricType::kCounter,
-       {{{}, static_cast<double>(budget.refused()), {}}}},
-  };
 }
 
 // Each client tunnel holds a socket. Raises the soft RLIMIT_NOFILE to the
@@ -165,13 +148,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       Credentials(config);
   if (!credentials.ok()) return credentials.status();
 
-  d->registry_.AddCollector(metrics::CollectProcessMetrics);
-  d->metrics_ = std::make_unique<DataPlaneMetrics>(d->registry_);
+  d->metrics_ =
+      std::make_unique<DataPlaneMetrics>(*d->registry_, *d->worker_metrics_);
   d->pool_ = std::make_unique<WorkerPool>(d->clock_, config.workers);
   d->queue_budget_ = std::make_unique<ByteBudget>(config.queue_budget_bytes);
-  d->registry_.AddCollector([budget = d->queue_budget_.get()] {
-    return QueueBudgetMetrics(*budget);
-  });
   PortLimits port;
   port.receive_bytes = config.queue_bytes_per_tunnel;
   port.send_bytes = config.queue_bytes_per_tunnel;
@@ -244,7 +224,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       std::make_unique<GatewayServiceImpl>(*d->sessions_, *d->auth_);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  d->ExposeMetrics(config);
   grpc::ServerBuilder builder;
+  {
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(d->grpc_metrics_->InterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   // gRPC sets SO_REUSEPORT by default, which would let a second daemon
   // answer half of this one's connections.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
@@ -261,7 +249,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
                      ": the address is malformed or in use (--grpc_listen)"));
   }
   absl::StatusOr<std::unique_ptr<metrics::Exporter>> exporter =
-      metrics::Exporter::Start(config.metrics_listen, d->registry_);
+      metrics::Exporter::Start(config.metrics_listen, d->exposition_);
   if (!exporter.ok()) return exporter.status();
   d->exporter_ = std::move(*exporter);
   if (!IsLoopback(config.grpc_listen) && !d->auth_->enabled() &&
@@ -285,6 +273,41 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
             << (d->auth_->enabled() ? ", API token required" : "")
             << "; metrics on port " << d->exporter_->port() << "\n";
   return d;
+}
+
+void Daemon::ExposeMetrics(const DaemonConfig& config) {
+  using Type = grpc::experimental::ServerRpcInfo::Type;
+  std::vector<metrics::GrpcMethod> methods =
+      metrics::MethodsOf({v1::TunnelService::service_full_name(),
+                          v1::GatewayService::service_full_name(),
+                          "grpc.reflection.v1alpha.ServerReflection"});
+  // gRPC's own health service has no descriptor in the generated pool.
+  methods.push_back({"/grpc.health.v1.Health/Check", Type::UNARY});
+  methods.push_back({"/grpc.health.v1.Health/Watch", Type::SERVER_STREAMING});
+  grpc_metrics_ =
+      std::make_unique<metrics::GrpcServerMetrics>(*registry_, methods);
+  prometheus::BuildGauge()
+      .Name("snaptun_build_info")
+      .Help(
+          "Always 1; the labels say which snaptund this is: version and "
+          "the git revision it was built from.")
+      .Register(*registry_)
+      .Add({{"version", config.build_version},
+            {"revision", config.build_revision}})
+      .Set(1);
+  exposition_.Add(registry_);
+  exposition_.Add(worker_metrics_);
+  exposition_.Add(std::make_shared<metrics::ProcessMetrics>());
+  SaturationSources sources;
+  sources.quota = tunnel_quota_.get();
+  sources.max_tunnels_per_identity = config.max_tunnels_per_identity;
+  sources.identities = identities_.get();
+  sources.max_identities = config.max_identities;
+  sources.sessions = sessions_.get();
+  sources.max_watchers = config.max_watchers;
+  sources.queue_budget = queue_budget_.get();
+  exposition_.Add(std::make_shared<metrics::FunctionCollectable>(
+      [sources] { return CollectSaturation(sources); }));
 }
 
 const core::Endpoint* Daemon::gateway_address() const {

@@ -7,6 +7,7 @@
 #define SNAPTUN_SERVICE_DAEMON_DAEMON_H_
 
 #include <grpcpp/grpcpp.h>
+#include <prometheus/registry.h>
 
 #include <memory>
 #include <string>
@@ -14,7 +15,9 @@
 
 #include "absl/status/statusor.h"
 #include "metrics/exporter.h"
-#include "metrics/registry.h"
+#include "metrics/exposition.h"
+#include "metrics/grpc_server_metrics.h"
+#include "metrics/worker_metrics.h"
 #include "service/api/api_auth.h"
 #include "service/api/gateway_service.h"
 #include "service/api/tunnel_service.h"
@@ -77,6 +80,9 @@ struct DaemonConfig {
   // Handshakes per second per source address before cookies, and before
   // drops (a whole NAT or client host shares one source address).
   core::RateLimiterConfig handshake_limits;
+  // snaptun_build_info's labels.
+  std::string build_version = "unknown";
+  std::string build_revision = "unknown";
 };
 
 class Daemon {
@@ -105,13 +111,23 @@ class Daemon {
 
  private:
   Daemon() = default;
+  // The gRPC interceptor's metrics, build info, and every collectable
+  // /metrics serves.
+  void ExposeMetrics(const DaemonConfig& config);
 
   io::SystemClock clock_;
   std::unique_ptr<ByteBudget> queue_budget_;
   std::unique_ptr<core::TunnelQuota> tunnel_quota_;
   std::unique_ptr<core::LocalIdentity> identity_;
-  metrics::Registry registry_;
+  // Series set by control threads live in the library's Registry; what
+  // workers count lives in worker cells; /metrics serves both and more.
+  std::shared_ptr<prometheus::Registry> registry_ =
+      std::make_shared<prometheus::Registry>();
+  std::shared_ptr<metrics::WorkerMetrics> worker_metrics_ =
+      std::make_shared<metrics::WorkerMetrics>();
+  metrics::Exposition exposition_;
   std::unique_ptr<DataPlaneMetrics> metrics_;
+  std::unique_ptr<metrics::GrpcServerMetrics> grpc_metrics_;
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<IdentityStore> identities_;
   std::unique_ptr<GrantReaper> grant_reaper_;

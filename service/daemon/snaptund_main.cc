@@ -16,6 +16,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/synchronization/mutex.h"
+#include "service/daemon/build_info.h"
 #include "service/daemon/cpu_quota.h"
 #include "service/daemon/daemon.h"
 #include "service/daemon/self_check.h"
@@ -123,8 +124,6 @@ ABSL_FLAG(bool, self_check, false,
 
 namespace {
 
-constexpr char kVersion[] = "snaptund 0.1.0 (snaptun.v1)";
-
 // Threads started before main (gRPC's) may take a signal, so the handler
 // only writes the signal number to a pipe that main reads.
 int signal_pipe[2] = {-1, -1};
@@ -161,7 +160,9 @@ int main(int argc, char** argv) {
       "snaptund hosts SNAP tunnels as managed sessions, driven over gRPC.");
   absl::ParseCommandLine(argc, argv);
   if (absl::GetFlag(FLAGS_version)) {
-    std::cout << kVersion << "\n";
+    std::cout << "snaptund " << snaptun::service::kSnaptunVersion
+              << " (snaptun.v1) revision " << snaptun::service::BuildRevision()
+              << "\n";
     return 0;
   }
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
@@ -189,6 +190,8 @@ int main(int argc, char** argv) {
                                : snaptun::service::DefaultWorkers();
   std::cerr << "snaptund: " << config.workers << " data-plane workers\n";
   config.max_tunnels = static_cast<size_t>(max_tunnels);
+  config.build_version = snaptun::service::kSnaptunVersion;
+  config.build_revision = snaptun::service::BuildRevision();
   config.max_tunnels_per_identity = static_cast<size_t>(per_identity);
   config.snap_token_file = absl::GetFlag(FLAGS_snap_token_file);
   config.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);

@@ -5,6 +5,8 @@
 #   - Debian's Python grpcio, with stubs generated from the project's proto,
 #     reads the tunnel, checks error codes, health and reflection, and
 #     streams a packet;
+#   - the API's calls, the handshake's two halves and the limits show in
+#     /metrics (go-grpc-prometheus names), which promtool accepts busy;
 #   - an mTLS daemon refuses a client without a certificate;
 #   - SIGTERM drains every daemon to exit 0, and no secret is in any log.
 #   daemon_e2e_test.sh SNAPTUND SNAPTUNCTL PROTO API_CLIENT_PY
@@ -38,6 +40,45 @@ start() {  # NAME ARGS... ; sets PORT_<NAME> and, with a gateway, GW_<NAME>
   grep -q "snaptund: ready" "$WORK/$name.log" || { cat "$WORK/$name.log"; exit 1; }
   eval "PORT_$name=$(sed -n 's/.*gRPC on port \([0-9]*\).*/\1/p' "$WORK/$name.log")"
   eval "GW_$name=$(sed -n 's/.*gateway listening on \([0-9.:]*\) .*/\1/p' "$WORK/$name.log")"
+  eval "METRICS_$name=$(sed -n 's/.*metrics on port \([0-9]*\).*/\1/p' "$WORK/$name.log")"
+}
+
+# metric FILE NAME [LABEL=VALUE...]: the value of the one series of NAME
+# carrying those labels in a scrape, or "missing".
+metric() {
+  /usr/bin/python3 - "$@" <<'PY'
+import re, sys
+path, name, want = sys.argv[1], sys.argv[2], sys.argv[3:]
+for line in open(path):
+    m = re.match(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$', line.strip())
+    if not m or m.group(1) != name:
+        continue
+    labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(3) or ""))
+    if all(labels.get(k) == v for k, v in (w.split("=", 1) for w in want)):
+        print(m.group(4)); sys.exit(0)
+print("missing")
+PY
+}
+expect_metric() {  # FILE WANT NAME [LABEL=VALUE...]
+  local file="$1" want="$2"
+  shift 2
+  local got
+  got="$(metric "$file" "$@")"
+  if [[ "$got" != "$want" ]]; then
+    echo "$* is $got, want $want" >&2
+    exit 1
+  fi
+}
+
+expect_positive() {  # FILE NAME [LABEL=VALUE...]
+  local file="$1"
+  shift
+  local got
+  got="$(metric "$file" "$@")"
+  if [[ "$got" == missing ]] || ! awk -v v="$got" 'BEGIN { exit !(v > 0) }'; then
+    echo "$* is $got, want more than 0" >&2
+    exit 1
+  fi
 }
 
 echo "--- two daemons"
@@ -88,6 +129,43 @@ sleep 0.5
 /usr/bin/python3 "$PY_CLIENT" "$WORK/stubs" "127.0.0.1:$PORT_client" "$TOKEN" e2e
 wait "$RECV"
 grep -qx "from python" "$WORK/py.txt"
+
+echo "--- API, handshake and saturation metrics"
+curl -sf "http://127.0.0.1:$METRICS_client/metrics" >"$WORK/client.prom"
+curl -sf "http://127.0.0.1:$METRICS_gw/metrics" >"$WORK/gw.prom"
+promtool check metrics <"$WORK/client.prom"
+promtool check metrics <"$WORK/gw.prom"
+API=(grpc_service=snaptun.v1.TunnelService)
+expect_metric client.prom 1 grpc_server_handled_total "${API[@]}" \
+  grpc_method=OpenTunnel grpc_type=unary grpc_code=OK
+# snaptunctl's call without the token, and Python's.
+expect_metric client.prom 2 grpc_server_handled_total "${API[@]}" \
+  grpc_method=ListTunnels grpc_code=Unauthenticated
+# snaptunctl's open, and Python's with a bad key.
+expect_metric client.prom 1 grpc_server_handled_total "${API[@]}" \
+  grpc_method=OpenTunnel grpc_code=InvalidArgument
+expect_metric client.prom 2 grpc_server_started_total "${API[@]}" \
+  grpc_method=OpenTunnel
+expect_metric client.prom 2 grpc_server_handling_seconds_count "${API[@]}" \
+  grpc_method=OpenTunnel
+expect_positive client.prom grpc_server_msg_received_total "${API[@]}" \
+  grpc_method=StreamPackets grpc_type=bidi_stream
+expect_metric gw.prom 1 grpc_server_handled_total \
+  grpc_service=snaptun.v1.GatewayService grpc_method=AuthorizeIdentity \
+  grpc_code=OK
+# A retransmitted initiation (a slow machine) is answered again.
+expect_positive gw.prom snaptun_handshake_initiations_received_total \
+  role=gateway outcome=answered
+expect_metric gw.prom 0 snaptun_handshake_initiations_received_total \
+  role=gateway outcome=refused
+expect_metric gw.prom 1 snaptun_handshakes_completed_total role=gateway
+expect_positive client.prom snaptun_handshakes_initiated_total role=client
+expect_metric gw.prom 1 snaptun_identities kind=authorized
+expect_metric client.prom 1 snaptun_tunnel_quota kind=used
+expect_metric gw.prom 1 snaptun_tunnel_quota kind=used
+expect_metric client.prom 1024 snaptun_tunnels_per_identity_limit
+expect_metric client.prom 256 snaptun_watchers kind=limit
+expect_metric client.prom 1 snaptun_build_info version=0.1.0
 
 echo "--- mTLS"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=snaptun-test-ca \

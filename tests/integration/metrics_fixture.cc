@@ -19,9 +19,13 @@ int main() {
   using namespace snaptun;
   io::SystemClock clock;
   service::WorkerPool pool(clock, 2);
-  metrics::Registry registry;
-  registry.AddCollector(metrics::CollectProcessMetrics);
-  service::DataPlaneMetrics metrics(registry);
+  auto registry = std::make_shared<prometheus::Registry>();
+  auto workers = std::make_shared<metrics::WorkerMetrics>();
+  metrics::Exposition exposition;
+  exposition.Add(registry);
+  exposition.Add(workers);
+  exposition.Add(std::make_shared<metrics::ProcessMetrics>());
+  service::DataPlaneMetrics metrics(*registry, *workers);
   const core::LocalIdentity gateway_identity(testing::FilledKey(2));
   const core::LocalIdentity client_identity(testing::FilledKey(1));
   service::IdentityStore identities;
@@ -55,7 +59,7 @@ int main() {
   while ((*gateway)->stats().rx_packets.load() < 10 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(5));
   }
-  auto exporter = metrics::Exporter::Start("127.0.0.1:0", registry);
+  auto exporter = metrics::Exporter::Start("127.0.0.1:0", exposition);
   if (!exporter.ok()) {
     std::cerr << exporter.status() << "\n";
     return 1;

@@ -5,6 +5,9 @@
 // that unrelated series did not move. Crafted datagrams come from a RawPeer,
 // a protocol Peer driven by hand over its own socket.
 #include <poll.h>
+#include <prometheus/client_metric.h>
+#include <prometheus/metric_family.h>
+#include <prometheus/registry.h>
 
 #include <memory>
 #include <optional>
@@ -14,7 +17,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
-#include "metrics/registry.h"
+#include "metrics/worker_metrics.h"
 #include "service/client_tunnel.h"
 #include "service/dataplane_metrics.h"
 #include "service/gateway.h"
@@ -121,13 +124,23 @@ class MetricsTest : public ::testing::Test {
   }
 
   double Value(const std::string& name, const Labels& labels) {
-    for (const metrics::FamilySnapshot& f : registry_.Collect()) {
+    std::vector<prometheus::MetricFamily> families = workers_.Collect();
+    for (prometheus::MetricFamily& f : registry_.Collect()) {
+      families.push_back(std::move(f));
+    }
+    for (const prometheus::MetricFamily& f : families) {
       if (f.name != name) continue;
-      for (const metrics::Sample& s : f.samples) {
-        if (s.labels == labels) {
-          return f.type == metrics::MetricType::kHistogram
-                     ? static_cast<double>(s.histogram.count)
-                     : s.value;
+      for (const prometheus::ClientMetric& m : f.metric) {
+        Labels have;
+        for (const auto& label : m.label) have[label.name] = label.value;
+        if (have != labels) continue;
+        switch (f.type) {
+          case prometheus::MetricType::Histogram:
+            return static_cast<double>(m.histogram.sample_count);
+          case prometheus::MetricType::Gauge:
+            return m.gauge.value;
+          default:
+            return m.counter.value;
         }
       }
     }
@@ -137,6 +150,10 @@ class MetricsTest : public ::testing::Test {
   double Drops(const std::string& role, const std::string& reason) {
     return Value("snaptun_packets_dropped_total",
                  {{"role", role}, {"reason", reason}});
+  }
+  double Initiations(const std::string& outcome) {
+    return Value("snaptun_handshake_initiations_received_total",
+                 {{"role", "gateway"}, {"outcome", outcome}});
   }
   double Failures(const std::string& role, const std::string& reason) {
     return Value("snaptun_handshake_failures_total",
@@ -194,8 +211,9 @@ class MetricsTest : public ::testing::Test {
 
   FreezableClock clock_;
   service::WorkerPool pool_{clock_, 2};
-  metrics::Registry registry_;
-  service::DataPlaneMetrics metrics_{registry_};
+  prometheus::Registry registry_;
+  metrics::WorkerMetrics workers_;
+  service::DataPlaneMetrics metrics_{registry_, workers_};
   core::LocalIdentity gateway_identity_{testing::FilledKey(2)};
   service::IdentityStore identities_;
   testing::GatewayRecorder recorder_;
@@ -336,6 +354,10 @@ TEST_F(MetricsTest, HandshakeFailuresByReason) {
                 Failures("gateway", "timeout") +
                 Failures("gateway", "address_rejected"),
             0);
+  // Four initiations reached the gateway: only the original was answered.
+  EXPECT_EQ(Initiations("answered"), 1);
+  EXPECT_EQ(Initiations("refused"), 3);
+  EXPECT_EQ(Initiations("cookie"), 0);
 }
 
 TEST_F(MetricsTest, CorruptAndReplayedTransportPackets) {
@@ -371,6 +393,9 @@ TEST_F(MetricsTest, RateLimitedHandshakesAndCookies) {
   EXPECT_EQ(Drops("gateway", "rate_limited"), 2);
   EXPECT_EQ(Value("snaptun_cookie_replies_total", {{"direction", "sent"}}), 1);
   EXPECT_EQ(Failures("gateway", "unauthorized"), 1);
+  EXPECT_EQ(Initiations("answered"), 0);
+  EXPECT_EQ(Initiations("cookie"), 1);
+  EXPECT_EQ(Initiations("refused"), 2);
 }
 
 TEST_F(MetricsTest, ConnectTimeoutCountsAClientTimeout) {

@@ -1,5 +1,5 @@
 // The exporter over real HTTP on loopback: /metrics with the 0.0.4 content
-// type and the registry's text, /healthz always, /readyz only when ready,
+// type and the exposition's text, /healthz always, /readyz only when ready,
 // 404 elsewhere, and a clear error for a bad listen address.
 #include "metrics/exporter.h"
 
@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
-#include "metrics/text_format.h"
+#include "metrics/worker_metrics.h"
 #include "tests/testing/loopback_sockets.h"
 
 namespace snaptun::metrics {
@@ -48,12 +48,14 @@ Response Get(int port, const std::string& path) {
 }
 
 TEST(ExporterTest, ServesMetricsHealthAndReadiness) {
-  Registry registry;
-  registry.AddCounter("snaptun_test_total", "A test counter.")
+  auto workers = std::make_shared<WorkerMetrics>();
+  workers->AddCounter("snaptun_test_total", "A test counter.")
       .Add({{"k", "v"}})
-      .Increment(7);
+      .Increment(7, 0);
+  Exposition exposition;
+  exposition.Add(workers);
   absl::StatusOr<std::unique_ptr<Exporter>> exporter =
-      Exporter::Start("127.0.0.1:0", registry);
+      Exporter::Start("127.0.0.1:0", exposition);
   ASSERT_TRUE(exporter.ok()) << exporter.status();
   const int port = (*exporter)->port();
   ASSERT_GT(port, 0);
@@ -76,9 +78,9 @@ TEST(ExporterTest, ServesMetricsHealthAndReadiness) {
 // Slowloris: connections that send nothing must neither hold the probes
 // (they used to wait for one of two threads, up to 30 s) nor be kept open.
 TEST(ExporterTest, IdleConnectionsDoNotBlockProbes) {
-  Registry registry;
+  Exposition exposition;
   absl::StatusOr<std::unique_ptr<Exporter>> exporter =
-      Exporter::Start("127.0.0.1:0", registry);
+      Exporter::Start("127.0.0.1:0", exposition);
   ASSERT_TRUE(exporter.ok()) << exporter.status();
   const int port = (*exporter)->port();
   std::vector<int> idle;
@@ -102,9 +104,9 @@ TEST(ExporterTest, IdleConnectionsDoNotBlockProbes) {
 }
 
 TEST(ExporterTest, BadListenAddressIsAClearError) {
-  Registry registry;
+  Exposition exposition;
   absl::StatusOr<std::unique_ptr<Exporter>> exporter =
-      Exporter::Start("not an address", registry);
+      Exporter::Start("not an address", exposition);
   EXPECT_EQ(exporter.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_NE(exporter.status().message().find("--metrics_listen"),
             std::string::npos);

@@ -151,19 +151,30 @@ IncomingResult TunnelTable::HandleIncoming(absl::Time now,
 
   const bool handshake =
       *type == MessageType::kInitiation || *type == MessageType::kResponse;
+  const bool initiation = *type == MessageType::kInitiation;
   if (handshake) {
     if (!CheckMac1(datagram, local_.mac1_key())) {
-      return DropIn(DropReason::kInvalidPacket, HandshakeFailure::kInvalidMac);
+      IncomingResult r =
+          DropIn(DropReason::kInvalidPacket, HandshakeFailure::kInvalidMac);
+      r.initiation = initiation;
+      return r;
     }
+    const size_t events = out.events.size();
     if (!AdmitHandshake(now, datagram, from, out)) {
-      return DropIn(DropReason::kRateLimited, HandshakeFailure::kRateLimited);
+      IncomingResult r =
+          DropIn(DropReason::kRateLimited, HandshakeFailure::kRateLimited);
+      r.initiation = initiation;
+      r.cookie_sent = out.events.size() > events;
+      return r;
     }
   }
 
   auto it = tunnels_.find(from);
   Tunnel* tunnel = it == tunnels_.end() ? nullptr : &it->second;
-  if (*type == MessageType::kInitiation) {
-    return HandleInitiation(now, datagram, from, tunnel, out);
+  if (initiation) {
+    IncomingResult r = HandleInitiation(now, datagram, from, tunnel, out);
+    r.initiation = true;
+    return r;
   }
   if (tunnel == nullptr) return DropIn(DropReason::kNoTunnel);
   if (*type == MessageType::kTransport && tunnel->candidate != nullptr &&

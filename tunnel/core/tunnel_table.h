@@ -85,6 +85,10 @@ struct IncomingResult {
   HandshakeFailure failure = HandshakeFailure::kNone;
   absl::Span<uint8_t> payload;  // kData: plaintext inside the datagram.
   std::optional<Grant> grant;   // The freshest grant of the sender.
+  // The datagram was a handshake initiation (counted by outcome), and a
+  // cookie reply went back to it instead of a response.
+  bool initiation = false;
+  bool cookie_sent = false;
 };
 
 struct OutgoingResult {
