@@ -88,6 +88,12 @@ start gw --gateway_listen=127.0.0.1:0
 start client --api_token_file="$WORK/token"
 G=("$CTL" --server="127.0.0.1:$PORT_gw")
 C=("$CTL" --server="127.0.0.1:$PORT_client" --token_file="$WORK/token")
+# Idle daemons' scrapes pass promtool too (busy ones are checked below).
+for name in client gw; do
+  port_var="METRICS_$name"
+  curl -sf "http://127.0.0.1:${!port_var}/metrics" >"$WORK/$name.idle.prom"
+  promtool check metrics <"$WORK/$name.idle.prom"
+done
 GW_PUB="$("$CTL" pubkey "$WORK/gw.key")"
 CLIENT_PUB="$("$CTL" pubkey "$WORK/client.key")"
 

@@ -38,6 +38,7 @@ fi
 DASHBOARD="$ROOT/deploy/monitoring/dashboard.json"
 MONITORING="$ROOT/deploy/monitoring"
 source "$ROOT/tests/testing/daemons.sh"
+source "$ROOT/tests/testing/prometheus.sh"
 # Debian's Python (its matplotlib for --render), not a pyenv shim's; no
 # __pycache__ beside render_dashboard.py.
 PYTHON=/usr/bin/python3
@@ -164,12 +165,6 @@ C=("$CTL" --server="127.0.0.1:$PORT_client")
 "${G[@]}" authorize "$CLIENT_PUB" --ttl=1h --label=test=dashboard >/dev/null
 
 echo "--- Prometheus scrapes both every second"
-# A free port: the kernel picks one for a socket that is then closed, and a
-# Prometheus that could not bind it (another test took it meanwhile) is
-# started again on a new one.
-free_port() {
-  "$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 cat >"$WORK/prometheus.yml" <<YAML
 global:
   scrape_interval: 1s
@@ -182,14 +177,6 @@ scrape_configs:
       - targets: ["127.0.0.1:$METRICS_client"]
         labels: {instance: snaptund-client}
 YAML
-start_prometheus() {
-  PROM_PORT="$(free_port)"
-  prometheus --config.file="$WORK/prometheus.yml" \
-    --storage.tsdb.path="$WORK/prometheus-data" \
-    --web.listen-address="127.0.0.1:$PROM_PORT" >"$WORK/prometheus.log" 2>&1 &
-  PROM_PID=$!
-  PIDS+=("$PROM_PID")
-}
 # up_both: both targets scraped and up.
 up_both() {
   "$PYTHON" - "http://127.0.0.1:$PROM_PORT" <<'PY'
@@ -202,22 +189,8 @@ except Exception:
 sys.exit(0 if len(d["data"]["result"]) == 2 else 1)
 PY
 }
-start_prometheus
-for _ in $(seq 240); do
-  if ! kill -0 "$PROM_PID" 2>/dev/null; then
-    echo "Prometheus exited; starting it again on another port" >&2
-    tail -3 "$WORK/prometheus.log" >&2
-    rm -rf "$WORK/prometheus-data"
-    start_prometheus
-  fi
-  up_both && break
-  sleep 0.5
-done
-up_both || {
-  echo "Prometheus never scraped both daemons" >&2
-  tail -20 "$WORK/prometheus.log" >&2
-  exit 1
-}
+prometheus_start "$WORK/prometheus.yml"
+prometheus_wait up_both
 PROM="http://127.0.0.1:$PROM_PORT"
 RUN_START="$(date +%s.%N)"
 echo "Prometheus on $PROM"
