@@ -17,23 +17,23 @@ using Hook = grpc::experimental::InterceptionHookPoints;
 using Type = grpc::experimental::ServerRpcInfo::Type;
 
 // Code names as go-grpc-prometheus writes them (codes.Code.String()).
-constexpr const char* kCodeNames[17] = {"OK",
-                                        "Canceled",
-                                        "Unknown",
-                                        "InvalidArgument",
-                                        "DeadlineExceeded",
-                                        "NotFound",
-                                        "AlreadyExists",
-                                        "PermissionDenied",
-                                        "ResourceExhausted",
-                                        "FailedPrecondition",
-                                        "Aborted",
-                                        "OutOfRange",
-                                        "Unimplemented",
-                                        "Internal",
-                                        "Unavailable",
-                                        "DataLoss",
-                                        "Unauthenticated"};
+constexpr const char* kCodeNames[kGrpcStatusCodes] = {"OK",
+                                                      "Canceled",
+                                                      "Unknown",
+                                                      "InvalidArgument",
+                                                      "DeadlineExceeded",
+                                                      "NotFound",
+                                                      "AlreadyExists",
+                                                      "PermissionDenied",
+                                                      "ResourceExhausted",
+                                                      "FailedPrecondition",
+                                                      "Aborted",
+                                                      "OutOfRange",
+                                                      "Unimplemented",
+                                                      "Internal",
+                                                      "Unavailable",
+                                                      "DataLoss",
+                                                      "Unauthenticated"};
 
 // prometheus.DefBuckets, as go-grpc-prometheus uses them.
 const prometheus::Histogram::BucketBoundaries kHandlingBuckets = {
@@ -67,6 +67,8 @@ prometheus::Labels LabelsOf(absl::string_view path, Type type) {
           {"grpc_method", std::string(method)},
           {"grpc_type", TypeName(type)}};
 }
+
+}  // namespace
 
 class MetricsInterceptor final : public grpc::experimental::Interceptor {
  public:
@@ -112,8 +114,6 @@ class MetricsInterceptorFactory final
  private:
   GrpcServerMetrics& metrics_;
 };
-
-}  // namespace
 
 std::vector<GrpcMethod> MethodsOf(const std::vector<std::string>& services) {
   std::vector<GrpcMethod> out;
@@ -180,6 +180,11 @@ GrpcServerMetrics::Method& GrpcServerMetrics::Add(const std::string& path,
   m.received = &received_.Add(m.labels);
   m.sent = &sent_.Add(m.labels);
   m.handling = &handling_.Add(m.labels, kHandlingBuckets);
+  for (size_t code = 0; code < kGrpcStatusCodes; ++code) {
+    prometheus::Labels labels = m.labels;
+    labels["grpc_code"] = kCodeNames[code];
+    m.handled[code].store(&handled_.Add(labels));
+  }
   return m;
 }
 

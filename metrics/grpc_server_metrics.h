@@ -10,8 +10,10 @@
 // client_stream, server_stream, bidi_stream).
 //
 // The label set is bounded: series exist for the methods named at
-// construction (all at zero from the start); a call to any other method name
-// is counted under grpc_service="unknown", grpc_method="unknown". The
+// construction, every status code included, all at zero from the start (as
+// go-grpc-prometheus's InitializeMetrics makes them), so the first error of
+// a kind is a visible increase; a call to any other method name is counted
+// under grpc_service="unknown", grpc_method="unknown". The
 // interceptor finds its method's series once per call, without a lock.
 #ifndef SNAPTUN_METRICS_GRPC_SERVER_METRICS_H_
 #define SNAPTUN_METRICS_GRPC_SERVER_METRICS_H_
@@ -42,6 +44,9 @@ struct GrpcMethod {
 // Every method of these services, from the generated descriptor pool.
 std::vector<GrpcMethod> MethodsOf(const std::vector<std::string>& services);
 
+// gRPC's status codes, OK (0) to UNAUTHENTICATED (16).
+inline constexpr size_t kGrpcStatusCodes = 17;
+
 class GrpcServerMetrics {
  public:
   GrpcServerMetrics(prometheus::Registry& registry,
@@ -52,6 +57,10 @@ class GrpcServerMetrics {
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
   InterceptorFactory();
 
+ private:
+  friend class MetricsInterceptor;
+  friend class MetricsInterceptorFactory;
+
   // The series of one method.
   struct Method {
     prometheus::Labels labels;
@@ -59,13 +68,12 @@ class GrpcServerMetrics {
     prometheus::Counter* received = nullptr;
     prometheus::Counter* sent = nullptr;
     prometheus::Histogram* handling = nullptr;
-    // Per status code, created on the code's first use.
-    std::array<std::atomic<prometheus::Counter*>, 17> handled{};
+    // Per status code: made with the method's other series for a named
+    // method, on the code's first use for the unknown ones.
+    std::array<std::atomic<prometheus::Counter*>, kGrpcStatusCodes> handled{};
   };
   Method& Find(const char* path, grpc::experimental::ServerRpcInfo::Type type);
   void Handled(Method& method, grpc::StatusCode code);
-
- private:
   Method& Add(const std::string& path,
               grpc::experimental::ServerRpcInfo::Type type);
 

@@ -5,6 +5,8 @@
 #include <prometheus/metric_type.h>
 
 #include <algorithm>
+#include <cstdlib>
+#include <functional>
 #include <limits>
 #include <type_traits>
 
@@ -51,6 +53,11 @@ uint64_t WorkerCounter::Value() const {
 
 WorkerHistogram::WorkerHistogram(std::vector<double> bounds)
     : bounds_(std::move(bounds)) {
+  // Bounds are constants of the code; unsorted ones are a programming error.
+  if (std::adjacent_find(bounds_.begin(), bounds_.end(),
+                         std::greater_equal<double>()) != bounds_.end()) {
+    std::abort();
+  }
   for (Cell& cell : cells_) {
     cell.buckets.reset(new std::atomic<uint64_t>[bounds_.size() + 1]);
     for (size_t i = 0; i <= bounds_.size(); ++i) cell.buckets[i] = 0;

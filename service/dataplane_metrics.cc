@@ -37,28 +37,34 @@ RoleFamilies MakeFamilies(prometheus::Registry& registry,
       workers.AddCounter(
           "snaptun_handshakes_initiated_total",
           "Handshake initiations sent, first attempts and retransmissions. "
-          "Only client tunnels initiate: role=\"gateway\" stays 0 (see "
+          "Client tunnels initiate every session; a gateway only when it "
+          "must send on a tunnel whose session expired, so role=\"gateway\" "
+          "is mostly 0 (its answers are "
           "snaptun_handshake_initiations_received_total)."),
       workers.AddCounter(
           "snaptun_handshake_initiations_received_total",
           "Handshake initiations a gateway received, by what it did: "
           "answered (a response went back), cookie (under load a cookie "
-          "reply went back instead) or refused (nothing went back; the "
-          "reason is in snaptun_handshake_failures_total)."),
+          "reply went back instead; also counted as a rate_limited failure) "
+          "or refused (nothing went back; the reason is in "
+          "snaptun_handshake_failures_total)."),
       workers.AddCounter(
           "snaptun_handshakes_completed_total",
-          "Handshakes that produced a usable session: on a client when the "
-          "response is accepted, on a gateway when the client's first "
-          "transport packet confirms it."),
+          "Handshakes that produced a usable session: on the initiating side "
+          "(a client, as a rule) when the response is accepted, on the "
+          "answering side (a gateway) when the first transport packet "
+          "confirms it."),
       workers.AddCounter(
           "snaptun_handshake_failures_total",
-          "Handshake messages refused, and handshakes that timed out, by "
-          "reason; a client counts responses it refused and its own "
-          "timeouts, a gateway the initiations it refused."),
+          "Handshake messages refused, and handshakes of this side that got "
+          "no answer (timeout), by reason. A gateway counts every initiation "
+          "it did not answer with a response: refused ones, and those it "
+          "answered with a cookie under load (rate_limited)."),
       workers.AddHistogram(
           "snaptun_handshake_duration_seconds",
-          "Time from the first initiation to a usable session, as the role "
-          "sees it: on a gateway from the initiation it answered to the "
+          "Time from the first initiation to a usable session, as this side "
+          "sees it: the initiating side from its first initiation to the "
+          "accepted response, the answering side from its response to the "
           "confirming packet.",
           kHandshakeBuckets),
       workers.AddCounter("snaptun_packets_total",

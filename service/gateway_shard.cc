@@ -257,14 +257,9 @@ void GatewayShard::Apply() {
       }
       case core::TableEvent::Type::kPeer: {
         auto it = ports_.find(event.remote);
+        CountPeerEvent(event.peer_event);
         if (event.peer_event.type == core::PeerEventType::kHandshakeCompleted) {
           stats_.handshakes_completed.fetch_add(1, std::memory_order_relaxed);
-          if (RoleMetrics* m = role_metrics_) {
-            m->handshakes_completed->Increment(1, worker_.index());
-            m->handshake_duration->Observe(
-                absl::ToDoubleSeconds(event.peer_event.duration),
-                worker_.index());
-          }
           if (it != ports_.end()) {
             it->second.port->counters().handshakes.fetch_add(
                 1, std::memory_order_relaxed);
@@ -332,6 +327,37 @@ void GatewayShard::CountFailure(core::HandshakeFailure failure) {
   stats_.failures[static_cast<size_t>(failure)].fetch_add(
       1, std::memory_order_relaxed);
   if (role_metrics_ != nullptr) role_metrics_->Fail(failure, worker_.index());
+}
+
+void GatewayShard::CountPeerEvent(const core::PeerEvent& event) {
+  RoleMetrics* m = role_metrics_;
+  if (m == nullptr) return;
+  const size_t shard = worker_.index();
+  switch (event.type) {
+    case core::PeerEventType::kHandshakeInitiated:
+      // A gateway initiates only to send on a tunnel whose session expired.
+      m->handshakes_initiated->Increment(1, shard);
+      break;
+    case core::PeerEventType::kHandshakeCompleted:
+      m->handshakes_completed->Increment(1, shard);
+      m->handshake_duration->Observe(absl::ToDoubleSeconds(event.duration),
+                                     shard);
+      break;
+    case core::PeerEventType::kHandshakeFailed:
+      // Refused messages are counted from HandleIncoming's result; only a
+      // handshake of the gateway's own that got no answer arrives here.
+      if (event.failure == core::HandshakeFailure::kTimeout) {
+        CountFailure(event.failure);
+      }
+      break;
+    case core::PeerEventType::kCookieReceived:
+      if (config_.metrics != nullptr) {
+        config_.metrics->cookies_received().Increment(1, shard);
+      }
+      break;
+    default:
+      break;
+  }
 }
 
 void GatewayShard::CountInitiation(const core::IncomingResult& result) {

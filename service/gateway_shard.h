@@ -59,6 +59,7 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   // Gateway-wide stats and metrics together.
   void CountDrop(core::DropReason reason, uint64_t count = 1);
   void CountInitiation(const core::IncomingResult& result);
+  void CountPeerEvent(const core::PeerEvent& event);
   void CountFailure(core::HandshakeFailure failure);
   void MoveGauge(std::optional<TunnelGaugeState> from,
                  std::optional<TunnelGaugeState> to);

@@ -1,6 +1,7 @@
 // Tunnel records, lifecycle and events.
 #include "service/session_manager.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -585,12 +586,16 @@ size_t SessionManager::watchers() const {
   return subscriptions_.size();
 }
 
-SessionManager::AttachedStreams SessionManager::attached_streams() const {
-  AttachedStreams out;
+SessionManager::Occupancy SessionManager::occupancy() const {
+  Occupancy out;
+  absl::flat_hash_map<crypto::PublicKey, uint32_t> per_peer[2];
   absl::ReaderMutexLock lock(&mu_);
   for (const auto& [id, record] : records_) {
-    if (record->stream_holder == 0) continue;
-    ++(record->info.role == Role::kClient ? out.client : out.gateway);
+    const bool client = record->info.role == Role::kClient;
+    RoleOccupancy& role = client ? out.client : out.gateway;
+    if (record->stream_holder != 0) ++role.streams;
+    const uint32_t held = ++per_peer[client][record->info.peer_public_key];
+    role.busiest_peer = std::max<size_t>(role.busiest_peer, held);
   }
   return out;
 }

@@ -136,12 +136,19 @@ class SessionManager final : public GatewayObserver {
   // Called by the one stream that reads the subscription.
   std::optional<SessionEvent> NextEvent(EventSubscription& subscription);
   size_t watchers() const;
-  // Packet streams attached now, to client tunnels and to gateway tunnels.
-  struct AttachedStreams {
-    size_t client = 0;
-    size_t gateway = 0;
+  // What the tunnels of each role hold against their limits, counted in one
+  // pass (for the saturation metrics): packet streams attached now, and the
+  // tunnels of the peer key that holds the most (the client role's limit
+  // is per gateway key, the gateway role's per client identity).
+  struct RoleOccupancy {
+    size_t streams = 0;
+    size_t busiest_peer = 0;
   };
-  AttachedStreams attached_streams() const;
+  struct Occupancy {
+    RoleOccupancy client;
+    RoleOccupancy gateway;
+  };
+  Occupancy occupancy() const;
   void Unsubscribe(const std::shared_ptr<EventSubscription>& subscription);
   // Drain: every WatchTunnels stream ends (UNAVAILABLE, SHUTTING_DOWN) after
   // writing the events queued for it, and no new one is accepted.

@@ -357,6 +357,9 @@ void Daemon::Drain() {
 
 Daemon::~Daemon() {
   Drain();
+  // A scrape reads the session manager and the quota: stop serving them
+  // before anything it reads goes away.
+  exporter_.reset();
   if (snap_token_ != nullptr) snap_token_->SetListener(nullptr);
   // The registrar's threads call back into the session manager: stop and
   // join them first. The session manager still releases registrations as

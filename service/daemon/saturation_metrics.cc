@@ -7,7 +7,7 @@
 namespace snaptun::service {
 
 std::vector<prometheus::MetricFamily> CollectSaturation(
-    const SaturationSources& s) {
+    const SaturationSources& sources) {
   using metrics::CounterFamily;
   using metrics::GaugeFamily;
   std::vector<prometheus::MetricFamily> out;
@@ -16,47 +16,53 @@ std::vector<prometheus::MetricFamily> CollectSaturation(
       "snaptun_tunnel_quota",
       "Tunnels of both roles held now (used), and the most the daemon holds "
       "(limit, --max_tunnels, shared by client and gateway tunnels).",
-      {{{{"kind", "used"}}, d(s.quota->held())},
-       {{{"kind", "limit"}}, d(s.quota->limit())}}));
+      {{{{"kind", "used"}}, d(sources.quota->held())},
+       {{{"kind", "limit"}}, d(sources.quota->limit())}}));
+  const SessionManager::Occupancy occupancy = sources.sessions->occupancy();
   out.push_back(GaugeFamily(
-      "snaptun_tunnels_per_identity_limit",
-      "The most tunnels one client identity may hold "
-      "(--max_tunnels_per_identity); refusals at the limit count as "
-      "handshake failures with reason rate_limited.",
-      {{{}, d(s.max_tunnels_per_identity)}}));
-  if (s.identities != nullptr) {
+      "snaptun_tunnels_per_identity",
+      "Tunnels held by the one peer key that holds the most (busiest: on a "
+      "client, to one gateway key; on a gateway, from one client identity), "
+      "and the most one key may hold (limit, --max_tunnels_per_identity).",
+      {{{{"role", "client"}, {"kind", "busiest"}},
+        d(occupancy.client.busiest_peer)},
+       {{{"role", "gateway"}, {"kind", "busiest"}},
+        d(occupancy.gateway.busiest_peer)},
+       {{{"role", "client"}, {"kind", "limit"}},
+        d(sources.max_tunnels_per_identity)},
+       {{{"role", "gateway"}, {"kind", "limit"}},
+        d(sources.max_tunnels_per_identity)}}));
+  if (sources.identities != nullptr) {
     out.push_back(GaugeFamily(
         "snaptun_identities",
         "Client identities a gateway holds grants for (authorized), and the "
         "most it holds (limit, --max_identities).",
-        {{{{"kind", "authorized"}}, d(s.identities->size())},
-         {{{"kind", "limit"}}, d(s.max_identities)}}));
+        {{{{"kind", "authorized"}}, d(sources.identities->size())},
+         {{{"kind", "limit"}}, d(sources.max_identities)}}));
   }
-  const SessionManager::AttachedStreams streams =
-      s.sessions->attached_streams();
   out.push_back(GaugeFamily(
       "snaptun_packet_streams",
       "StreamPackets streams attached now, by the role of their tunnel (one "
       "per tunnel at most).",
-      {{{{"role", "client"}}, d(streams.client)},
-       {{{"role", "gateway"}}, d(streams.gateway)}}));
+      {{{{"role", "client"}}, d(occupancy.client.streams)},
+       {{{"role", "gateway"}}, d(occupancy.gateway.streams)}}));
   out.push_back(GaugeFamily(
       "snaptun_watchers",
       "WatchTunnels streams open now (open), and the most accepted at once "
       "(limit, --max_watchers).",
-      {{{{"kind", "open"}}, d(s.sessions->watchers())},
-       {{{"kind", "limit"}}, d(s.max_watchers)}}));
+      {{{{"kind", "open"}}, d(sources.sessions->watchers())},
+       {{{"kind", "limit"}}, d(sources.max_watchers)}}));
   out.push_back(GaugeFamily(
       "snaptun_queue_budget_bytes",
       "Bytes of queued packets the tunnel ports hold together (used), and "
       "the most they may (limit, --queue_budget_bytes).",
-      {{{{"kind", "used"}}, d(s.queue_budget->used())},
-       {{{"kind", "limit"}}, d(s.queue_budget->limit())}}));
+      {{{{"kind", "used"}}, d(sources.queue_budget->used())},
+       {{{"kind", "limit"}}, d(sources.queue_budget->limit())}}));
   out.push_back(CounterFamily(
       "snaptun_queue_budget_refusals_total",
       "Packets refused because the shared queue budget was spent (counted "
       "also as receive_queue_full drops, or as a full send queue).",
-      {{{}, d(s.queue_budget->refused())}}));
+      {{{}, d(sources.queue_budget->refused())}}));
   return out;
 }
 

@@ -1,5 +1,6 @@
 // How close the daemon is to its limits, read when Prometheus scrapes: the
-// tunnel quota (--max_tunnels) and the per-identity limit, authorized
+// tunnel quota (--max_tunnels), the busiest peer key against
+// --max_tunnels_per_identity, authorized
 // identities (--max_identities), attached packet streams, WatchTunnels
 // streams (--max_watchers) and the shared queue budget
 // (--queue_budget_bytes). Each value is read from where it is kept, so

@@ -376,6 +376,10 @@ TEST_F(AbuseTest, WatcherFloodIsRefusedBeyondTheLimit) {
     EXPECT_EQ(refused->Finish().error_code(), grpc::RESOURCE_EXHAUSTED);
   }
   EXPECT_EQ(daemon_->sessions().watchers(), 8u);
+  std::string scrape;
+  ASSERT_EQ(HttpGet(daemon_->metrics_port(), "/metrics", &scrape), 200);
+  EXPECT_EQ(Sample(scrape, "snaptun_watchers{kind=\"open\"}"), 8);
+  EXPECT_EQ(Sample(scrape, "snaptun_watchers{kind=\"limit\"}"), 8);
   Authorize(daemon_->public_key());
   v1::Tunnel tunnel;
   ASSERT_TRUE(OpenToSelf("seen", &tunnel).ok());
@@ -386,6 +390,29 @@ TEST_F(AbuseTest, WatcherFloodIsRefusedBeyondTheLimit) {
   }
   for (auto& context : contexts) context->TryCancel();
   for (auto& reader : readers) reader->Finish();
+}
+
+// Prometheus keeps scraping while a daemon shuts down: every scrape finds
+// what it reads (sessions, quota, budget) alive, or finds the port closed.
+TEST_F(AbuseTest, ScrapesWhileTheDaemonShutsDownReadNothingFreed) {
+  Start();
+  Authorize(daemon_->public_key());
+  v1::Tunnel tunnel;
+  ASSERT_TRUE(OpenToSelf("scraped", &tunnel).ok());
+  const int port = daemon_->metrics_port();
+  std::atomic<bool> stop{false};
+  std::atomic<int> served{0};
+  std::thread scraper([&] {
+    while (!stop.load()) {
+      std::string body;
+      if (HttpGet(port, "/metrics", &body) == 200) ++served;
+    }
+  });
+  while (served.load() < 3) absl::SleepFor(absl::Milliseconds(1));
+  daemon_.reset();  // Drain, then destruction, while scrapes go on.
+  stop = true;
+  scraper.join();
+  EXPECT_GE(served.load(), 3);
 }
 
 }  // namespace

@@ -169,9 +169,22 @@ expect_positive client.prom snaptun_handshakes_initiated_total role=client
 expect_metric gw.prom 1 snaptun_identities kind=authorized
 expect_metric client.prom 1 snaptun_tunnel_quota kind=used
 expect_metric gw.prom 1 snaptun_tunnel_quota kind=used
-expect_metric client.prom 1024 snaptun_tunnels_per_identity_limit
+expect_metric client.prom 1024 snaptun_tunnels_per_identity role=client \
+  kind=limit
+expect_metric client.prom 1 snaptun_tunnels_per_identity role=client \
+  kind=busiest
+expect_metric gw.prom 1 snaptun_tunnels_per_identity role=gateway \
+  kind=busiest
 expect_metric client.prom 256 snaptun_watchers kind=limit
-expect_metric client.prom 1 snaptun_build_info version=0.1.0
+# The stamped revision (12 hex digits; "unknown" built outside a git
+# checkout) is the one --version prints.
+REVISION="$("$SNAPTUND" --version | sed -n 's/.* revision \(.*\)$/\1/p')"
+[[ "$REVISION" =~ ^([0-9a-f]{12}|unknown)$ ]] || {
+  echo "snaptund --version names revision '$REVISION'" >&2
+  exit 1
+}
+expect_metric client.prom 1 snaptun_build_info version=0.1.0 \
+  revision="$REVISION"
 
 echo "--- mTLS"
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=snaptun-test-ca \

@@ -22,15 +22,18 @@ namespace {
 
 using Type = grpc::experimental::ServerRpcInfo::Type;
 
-// Echoes the one message of a unary call, whatever the method's name.
+// Echoes the one message of a unary call, whatever the method's name;
+// "/test.Echo/Refuse" is refused with INVALID_ARGUMENT instead.
 class EchoService final : public grpc::CallbackGenericService {
   grpc::ServerGenericBidiReactor* CreateReactor(
-      grpc::GenericCallbackServerContext*) override {
+      grpc::GenericCallbackServerContext* context) override {
     class Reactor final : public grpc::ServerGenericBidiReactor {
      public:
-      Reactor() { StartRead(&message_); }
+      explicit Reactor(bool refuse) : refuse_(refuse) { StartRead(&message_); }
       void OnReadDone(bool ok) override {
-        if (ok) {
+        if (refuse_) {
+          Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no"));
+        } else if (ok) {
           StartWriteAndFinish(&message_, grpc::WriteOptions(),
                               grpc::Status::OK);
         } else {
@@ -40,9 +43,10 @@ class EchoService final : public grpc::CallbackGenericService {
       void OnDone() override { delete this; }
 
      private:
+      const bool refuse_;
       grpc::ByteBuffer message_;
     };
-    return new Reactor;
+    return new Reactor(context->method() == "/test.Echo/Refuse");
   }
 };
 
@@ -90,13 +94,21 @@ TEST(GrpcServerMetricsTest, CountsNamedMethodsAndBoundsUnknownOnes) {
   prometheus::Registry registry;
   GrpcServerMetrics metrics(registry,
                             {{"/test.Echo/Ping", Type::UNARY},
+                             {"/test.Echo/Refuse", Type::UNARY},
                              {"/test.Echo/Watch", Type::SERVER_STREAMING}});
   // Every named method has its series from the start, at zero.
   const prometheus::Labels check = {{"grpc_service", "test.Echo"},
                                     {"grpc_method", "Ping"},
                                     {"grpc_type", "unary"}};
   EXPECT_EQ(Value(registry, "grpc_server_started_total", check), 0);
-  EXPECT_EQ(SeriesOf(registry, "grpc_server_started_total"), 2u);
+  EXPECT_EQ(SeriesOf(registry, "grpc_server_started_total"), 3u);
+  // Every status code of every named method, at zero from the start.
+  EXPECT_EQ(SeriesOf(registry, "grpc_server_handled_total"),
+            3u * kGrpcStatusCodes);
+  prometheus::Labels refused = {{"grpc_service", "test.Echo"},
+                                {"grpc_method", "Refuse"},
+                                {"grpc_code", "InvalidArgument"}};
+  EXPECT_EQ(Value(registry, "grpc_server_handled_total", refused), 0);
 
   EchoService echo;
   grpc::ServerBuilder builder;
@@ -124,6 +136,12 @@ TEST(GrpcServerMetricsTest, CountsNamedMethodsAndBoundsUnknownOnes) {
   EXPECT_EQ(Value(registry, "grpc_server_msg_sent_total", check), 2);
   EXPECT_EQ(Value(registry, "grpc_server_handling_seconds", check), 2);
 
+  EXPECT_EQ(Call(stub, "/test.Echo/Refuse").error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Value(registry, "grpc_server_handled_total", refused), 1);
+  refused["grpc_code"] = "OK";
+  EXPECT_EQ(Value(registry, "grpc_server_handled_total", refused), 0);
+
   // A hundred made-up method names reach the server's generic service, and
   // the label set grows by one series (unknown, as the generic service's
   // bidi_stream type), not by a hundred.
@@ -132,6 +150,8 @@ TEST(GrpcServerMetricsTest, CountsNamedMethodsAndBoundsUnknownOnes) {
     EXPECT_TRUE(Call(stub, "/made.Up/Method" + std::to_string(i)).ok());
   }
   EXPECT_EQ(SeriesOf(registry, "grpc_server_started_total"), series + 1);
+  EXPECT_EQ(SeriesOf(registry, "grpc_server_handled_total"),
+            3u * kGrpcStatusCodes + 1);
   const prometheus::Labels unknown = {{"grpc_service", "unknown"},
                                       {"grpc_method", "unknown"},
                                       {"grpc_type", "bidi_stream"}};

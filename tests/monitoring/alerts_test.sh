@@ -77,12 +77,36 @@ mutant() {
 echo "--- each alert broken must fail the tests"
 mutant "the failure ratio threshold" \
   ') > 0.25' ') > 0.75'
+mutant "rate_limited counted in the failure ratio's numerator" \
+  $'{reason!="rate_limited"}[5m]))\n            /' \
+  $'[5m]))\n            /'
+mutant "rate_limited counted in the failure ratio's denominator" \
+  $'{reason!="rate_limited"}[5m]))\n                + sum' \
+  $'[5m]))\n                + sum'
+mutant "rate_limited counted in the failure floor" \
+  '{reason!="rate_limited"}[5m])) > 0.05' \
+  '[5m])) > 0.05'
+mutant "the drop-rate ratio" \
+  $') > 0.01\n          and' \
+  $') > 0.004\n          and'
 mutant "the drop-rate floor" \
   'rate(snaptun_packets_dropped_total[5m])) > 1' \
   'rate(snaptun_packets_dropped_total[5m])) > 0.1'
+mutant "the tunnels threshold" \
+  $'(snaptun_tunnel_quota{kind="limit"} > 0)\n          > 0.9' \
+  $'(snaptun_tunnel_quota{kind="limit"} > 0)\n          > 0.85'
 mutant "the guard against a tunnel limit of 0" \
   'snaptun_tunnel_quota{kind="limit"} > 0)' \
   'snaptun_tunnel_quota{kind="limit"} >= 0)'
+mutant "the per-identity threshold" \
+  $'(snaptun_tunnels_per_identity{kind="limit"} > 0)\n          > 0.9' \
+  $'(snaptun_tunnels_per_identity{kind="limit"} > 0)\n          > 0.95'
+mutant "the guard against a per-identity limit of 0" \
+  'snaptun_tunnels_per_identity{kind="limit"} > 0)' \
+  'snaptun_tunnels_per_identity{kind="limit"} >= 0)'
+mutant "the wait of SnaptunIdentityTunnelsNearLimit" \
+  $'for: 15m\n        labels:\n          severity: ticket\n        annotations:\n          summary: "One peer key' \
+  $'for: 5m\n        labels:\n          severity: ticket\n        annotations:\n          summary: "One peer key'
 mutant "the identities threshold" \
   $'(snaptun_identities{kind="limit"} > 0)\n          > 0.9' \
   $'(snaptun_identities{kind="limit"} > 0)\n          > 0.96'
@@ -90,8 +114,17 @@ mutant "the watchers threshold" \
   $'(snaptun_watchers{kind="limit"} > 0)\n          > 0.9' \
   $'(snaptun_watchers{kind="limit"} > 0)\n          > 0.95'
 mutant "refused initiations counting at a gateway" \
-  'initiations_received_total{role="gateway"}' \
-  'initiations_received_total{role="gateway", outcome="answered"}'
+  'initiations_received_total{role="gateway", outcome="answered"}' \
+  'initiations_received_total{role="gateway", outcome=~"answered|refused"}'
+mutant "cookie-answered initiations counting at a gateway" \
+  'initiations_received_total{role="gateway", outcome="answered"}' \
+  'initiations_received_total{role="gateway", outcome=~"answered|cookie"}'
+mutant "a gateway's own initiations counting as a client's" \
+  'handshakes_initiated_total{role="client"}' \
+  'handshakes_initiated_total'
+mutant "the floor of SnaptunNoHandshakesCompleting" \
+  $') > 0.01\n          unless' \
+  $') > 0.001\n          unless'
 mutant "the registration failure window" \
   'result="failure"}[5m])) > 0' \
   'result="failure"}[15m])) > 0'
@@ -99,8 +132,11 @@ mutant "the job selector of SnaptunTargetDown" \
   'up{job=~".*snaptund.*"} == 0' \
   'up == 0'
 mutant "the wait of SnaptunTargetMissing" \
-  $'for: 15m\n        labels:\n          severity: ticket' \
-  $'for: 10m\n        labels:\n          severity: ticket'
+  $'for: 15m\n        labels:\n          severity: ticket\n        annotations:\n          summary: "Prometheus scrapes no' \
+  $'for: 10m\n        labels:\n          severity: ticket\n        annotations:\n          summary: "Prometheus scrapes no'
+mutant "the API error codes (Internal dropped)" \
+  $'grpc_code=~"Unknown|Internal|DataLoss|Unavailable"}[5m]))\n            /' \
+  $'grpc_code=~"Unknown|DataLoss|Unavailable"}[5m]))\n            /'
 mutant "the API error floor" \
   ') >= 5' ') >= 1'
 
