@@ -1,6 +1,8 @@
 // The shared limiter and replay record, under one lock.
 #include "tunnel/core/handshake_ledger.h"
 
+#include <algorithm>
+
 namespace snaptun::core {
 
 HandshakeLedger::HandshakeLedger(const RateLimiterConfig& limits,
@@ -46,11 +48,13 @@ bool HandshakeLedger::Claim(const crypto::PublicKey& identity,
   }
   seen.newest = std::max(seen.newest, at);
   seen.recent.emplace_back(at, ephemeral);
-  while (!seen.recent.empty() &&
-         (seen.recent.front().first < seen.newest - window ||
-          seen.recent.size() > kMaxRemembered)) {
-    seen.recent.pop_front();
+  size_t expired = 0;
+  while (expired < seen.recent.size() &&
+         (seen.recent[expired].first < seen.newest - window ||
+          seen.recent.size() - expired > kMaxRemembered)) {
+    ++expired;
   }
+  seen.recent.erase(seen.recent.begin(), seen.recent.begin() + expired);
   return true;
 }
 

@@ -66,7 +66,7 @@ void Peer::Connect(absl::Time now, PeerOutput& out) {
 }
 
 void Peer::StartHandshake(absl::Time now, PeerOutput& out) {
-  if (pending_.has_value()) return;
+  if (pending_ != nullptr) return;
   // Never more than one initiation per REKEY_TIMEOUT, whatever asks.
   if (now - last_initiation_sent_ < kRekeyTimeout) return;
   handshake_started_ = now;
@@ -77,10 +77,13 @@ void Peer::StartHandshake(absl::Time now, PeerOutput& out) {
 void Peer::SendInitiation(absl::Time now, PeerOutput& out) {
   std::vector<uint8_t> msg(initiation::kSize);
   const uint32_t index = rng_.NextU32();
-  pending_ = WriteInitiation(local_, remote_.public_key,
-                             crypto::X25519KeyPair::Generate(rng_), index,
-                             crypto::Tai64nFromTime(now), msg.data());
-  if (!pending_.has_value()) {
+  std::optional<InitiatorState> state = WriteInitiation(
+      local_, remote_.public_key, crypto::X25519KeyPair::Generate(rng_), index,
+      crypto::Tai64nFromTime(now), msg.data());
+  pending_ = state.has_value()
+                 ? std::make_unique<InitiatorState>(std::move(*state))
+                 : nullptr;
+  if (pending_ == nullptr) {
     // The configured peer key is a low-order point: nothing can succeed.
     Fail(now, HandshakeFailure::kDecryptFailed, out);
     gave_up_ = true;
@@ -286,7 +289,7 @@ ReceiveResult Peer::ReceiveResponse(absl::Time now,
     Fail(now, HandshakeFailure::kInvalidMac, out);
     return Dropped(DropReason::kInvalidPacket, HandshakeFailure::kInvalidMac);
   }
-  if (!pending_.has_value()) {
+  if (pending_ == nullptr) {
     return Dropped(DropReason::kInvalidPacket);  // Late or duplicated.
   }
   TransportKeys keys;
@@ -336,7 +339,7 @@ ReceiveResult Peer::ReceiveCookie(absl::Time now,
   }
   out.events.push_back({PeerEventType::kCookieReceived});
   // Retry at once with mac2 rather than at the next retransmission (W15).
-  if (pending_.has_value() && last_sent_index_ == pending_->local_index) {
+  if (pending_ != nullptr && last_sent_index_ == pending_->local_index) {
     SendInitiation(now, out);
   }
   return ReceiveResult{ReceiveResult::Kind::kCookie};
@@ -398,7 +401,7 @@ void Peer::DropExpiredKeypairs(absl::Time now) {
 
 void Peer::OnTimer(absl::Time now, PeerOutput& out) {
   DropExpiredKeypairs(now);
-  if (pending_.has_value()) {
+  if (pending_ != nullptr) {
     if (now - handshake_started_ >= kRekeyAttemptTime) {
       pending_.reset();
       retransmit_at_ = absl::InfiniteFuture();
@@ -417,7 +420,7 @@ void Peer::OnTimer(absl::Time now, PeerOutput& out) {
   if (now >= new_handshake_at_) {
     new_handshake_at_ = absl::InfiniteFuture();
     StartHandshake(now, out);
-    if (pending_.has_value()) return;
+    if (pending_ != nullptr) return;
   }
   if (now >= keepalive_at_) {
     keepalive_at_ = absl::InfiniteFuture();
@@ -432,7 +435,7 @@ void Peer::OnTimer(absl::Time now, PeerOutput& out) {
 
 absl::Time Peer::NextDeadline() const {
   absl::Time next = absl::InfiniteFuture();
-  if (pending_.has_value()) {
+  if (pending_ != nullptr) {
     next = std::min(retransmit_at_, handshake_started_ + kRekeyAttemptTime);
   } else {
     next = std::min(new_handshake_at_, keepalive_at_);
@@ -441,7 +444,7 @@ absl::Time Peer::NextDeadline() const {
     if (k != nullptr) next = std::min(next, k->created() + kRejectAfterTime);
   }
   if (config_.persistent_keepalive > absl::ZeroDuration() && !gave_up_ &&
-      !pending_.has_value()) {
+      pending_ == nullptr) {
     const absl::Time last = std::max(last_sent_, last_received_);
     if (last != absl::InfinitePast()) {
       next = std::min(next, last + config_.persistent_keepalive);
@@ -455,7 +458,7 @@ bool Peer::Established(absl::Time now) const {
 }
 
 bool Peer::Dead(absl::Time now) const {
-  if (pending_.has_value()) return false;
+  if (pending_ != nullptr) return false;
   for (const Keypair* k : {previous_.get(), current_.get(), next_.get()}) {
     if (k != nullptr && k->Valid(now)) return false;
   }

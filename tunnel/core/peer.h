@@ -162,7 +162,7 @@ class Peer {
   // The newest initiation timestamp this peer accepted as responder.
   const crypto::Tai64n& last_timestamp() const { return last_timestamp_; }
   size_t queued() const { return queue_.size(); }
-  bool handshake_pending() const { return pending_.has_value(); }
+  bool handshake_pending() const { return pending_ != nullptr; }
   // True when a transport message for `local_index` belongs to one of this
   // peer's sessions (current, next or previous).
   bool OwnsSession(uint32_t local_index) const;
@@ -198,8 +198,9 @@ class Peer {
   const PeerConfig config_;
   crypto::RandomSource& rng_;
 
-  // Initiator side of a handshake in flight.
-  std::optional<InitiatorState> pending_;
+  // Initiator side of a handshake in flight; allocated only then, since a
+  // gateway's tunnels (responders) almost never initiate.
+  std::unique_ptr<InitiatorState> pending_;
   absl::Time handshake_started_ = absl::InfinitePast();
   absl::Time last_initiation_sent_ = absl::InfinitePast();
   absl::Time retransmit_at_ = absl::InfiniteFuture();

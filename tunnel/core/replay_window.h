@@ -4,14 +4,17 @@
 // packet authenticated, so forged packets never move the window. The window
 // accepts counters up to kWindowSize behind the highest one: 1984, smaller
 // than wireguard-go's 8128. The size is a local choice that peers cannot
-// observe; 256 bytes instead of 1 KiB per keypair is what keeps an idle
-// gateway tunnel under 2 KiB, and 1984 packets of reordering is still far
-// beyond what a path produces.
+// observe, and 1984 packets of reordering is still far beyond what a path
+// produces. The ring (256 bytes) is allocated only once a counter reaches
+// 64: until then the first block lives inline, so a session that carried
+// only its handshake's confirmation and a few keepalives, an idle tunnel,
+// costs 16 bytes here.
 #ifndef SNAPTUN_TUNNEL_CORE_REPLAY_WINDOW_H_
 #define SNAPTUN_TUNNEL_CORE_REPLAY_WINDOW_H_
 
 #include <array>
 #include <cstdint>
+#include <memory>
 
 namespace snaptun::core {
 
@@ -31,8 +34,10 @@ class ReplayWindow {
   bool Mark(uint64_t counter);
 
  private:
-  std::array<uint64_t, kBlocks> blocks_{};
-  uint64_t last_ = 0;  // Highest counter marked.
+  using Ring = std::array<uint64_t, kBlocks>;
+  uint64_t first_ = 0;          // Counters 0..63 while there is no ring.
+  std::unique_ptr<Ring> ring_;  // Block i holds counters 64i..64i+63 mod.
+  uint64_t last_ = 0;           // Highest counter marked.
   bool any_ = false;
 };
 

@@ -13,7 +13,9 @@
 // thread that used them.
 #include "tunnel/crypto/aead.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include <atomic>
 #include <cstdlib>
@@ -56,8 +58,13 @@ bool SealWith(EVP_CIPHER_CTX* ctx, const uint8_t* nonce,
   if (EVP_EncryptFinal_ex(ctx, out + plaintext.size(), &len) != 1) {
     return false;
   }
-  return EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, kAeadTagSize,
-                             out + plaintext.size()) == 1;
+  // The tag through the provider's parameters directly: the ctrl call
+  // builds the same parameter and translates it first.
+  OSSL_PARAM params[] = {
+      OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
+                                        out + plaintext.size(), kAeadTagSize),
+      OSSL_PARAM_construct_end()};
+  return EVP_CIPHER_CTX_get_params(ctx, params) == 1;
 }
 
 bool OpenWith(EVP_CIPHER_CTX* ctx, const uint8_t* nonce,
@@ -80,9 +87,10 @@ bool OpenWith(EVP_CIPHER_CTX* ctx, const uint8_t* nonce,
                                     static_cast<int>(body)) != 1) {
     return false;
   }
-  if (EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, kAeadTagSize, tag) != 1) {
-    return false;
-  }
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(
+                             OSSL_CIPHER_PARAM_AEAD_TAG, tag, kAeadTagSize),
+                         OSSL_PARAM_construct_end()};
+  if (EVP_CIPHER_CTX_set_params(ctx, params) != 1) return false;
   if (EVP_DecryptFinal_ex(ctx, out + body, &len) != 1) {
     SecureZero(out, body);  // Never hand out unauthenticated plaintext.
     return false;

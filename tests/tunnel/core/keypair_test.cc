@@ -1,10 +1,13 @@
 // Transport sessions against the known-answer packets (a keepalive from the
 // initiator, 20 padded bytes from the responder), and the replay window at
-// its edges.
+// its edges and against a model.
 #include "tunnel/core/keypair.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
+#include <set>
 #include <vector>
 
 #include "tests/testing/hex.h"
@@ -96,6 +99,35 @@ TEST(ReplayWindowTest, SlidingClearsRecycledBlocks) {
   const uint64_t last = (3 * ReplayWindow::kWindowSize - 1) / 7 * 7;
   for (uint64_t c = last - ReplayWindow::kWindowSize + 1; c < last; ++c) {
     EXPECT_EQ(w.Check(c), c % 7 != 0) << c;
+  }
+}
+
+// The window against a model that remembers every counter it accepted: the
+// two agree on every Check and Mark, from the first counter (the inline
+// block) through the ring's allocation to a long slide.
+TEST(ReplayWindowTest, AgreesWithAModelThroughTheInlineBlockAndTheRing) {
+  for (uint32_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 random(seed);
+    ReplayWindow w;
+    std::set<uint64_t> marked;
+    uint64_t last = 0;
+    for (int step = 0; step < 5000; ++step) {
+      // Mostly near the top, sometimes behind the window, sometimes ahead.
+      const uint64_t spread = step < 200 ? 80 : ReplayWindow::kWindowSize + 64;
+      const uint64_t behind = random() % spread;
+      uint64_t counter = last > behind ? last - behind : random() % 80;
+      if (random() % 4 == 0) counter = last + random() % 70;
+      const bool fresh = marked.empty() || counter > last ||
+                         (last - counter <= ReplayWindow::kWindowSize &&
+                          marked.count(counter) == 0);
+      ASSERT_EQ(w.Check(counter), fresh)
+          << "seed " << seed << " step " << step << " counter " << counter;
+      ASSERT_EQ(w.Mark(counter), fresh);
+      if (fresh) {
+        marked.insert(counter);
+        last = std::max(last, counter);
+      }
+    }
   }
 }
 
