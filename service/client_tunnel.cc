@@ -414,23 +414,9 @@ void ClientTunnel::HandlePeerEvent(const core::PeerEvent& event) {
   Emit({ClientEvent::Type::kHandshake, std::nullopt, "", event});
   if (metrics_ != nullptr) {
     const size_t shard = worker_.index();
-    switch (event.type) {
-      case core::PeerEventType::kHandshakeInitiated:
-        metrics_->handshakes_initiated->Increment(1, shard);
-        break;
-      case core::PeerEventType::kHandshakeCompleted:
-        metrics_->handshakes_completed->Increment(1, shard);
-        metrics_->handshake_duration->Observe(
-            absl::ToDoubleSeconds(event.duration), shard);
-        break;
-      case core::PeerEventType::kHandshakeFailed:
-        metrics_->Fail(event.failure, shard);
-        break;
-      case core::PeerEventType::kCookieReceived:
-        config_.metrics->cookies_received().Increment(1, shard);
-        break;
-      default:
-        break;
+    config_.metrics->CountPeerEvent(Role::kClient, event, shard);
+    if (event.type == core::PeerEventType::kHandshakeFailed) {
+      metrics_->Fail(event.failure, shard);
     }
   }
   if (state_.load() == ClientState::kClosed) return;

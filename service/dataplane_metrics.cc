@@ -5,6 +5,8 @@
 
 #include <string>
 
+#include "absl/time/time.h"
+
 namespace snaptun::service {
 namespace {
 
@@ -162,6 +164,26 @@ DataPlaneMetrics::DataPlaneMetrics(prometheus::Registry& registry,
           .Register(registry);
   registrations_success_ = &registrations.Add({{"result", "success"}});
   registrations_failure_ = &registrations.Add({{"result", "failure"}});
+}
+
+void DataPlaneMetrics::CountPeerEvent(Role role, const core::PeerEvent& event,
+                                      size_t shard) {
+  RoleMetrics& m = this->role(role);
+  switch (event.type) {
+    case core::PeerEventType::kHandshakeInitiated:
+      m.handshakes_initiated->Increment(1, shard);
+      break;
+    case core::PeerEventType::kHandshakeCompleted:
+      m.handshakes_completed->Increment(1, shard);
+      m.handshake_duration->Observe(absl::ToDoubleSeconds(event.duration),
+                                    shard);
+      break;
+    case core::PeerEventType::kCookieReceived:
+      cookies_received_->Increment(1, shard);
+      break;
+    default:
+      break;
+  }
 }
 
 }  // namespace snaptun::service

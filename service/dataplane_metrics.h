@@ -18,6 +18,7 @@
 #include <cstddef>
 
 #include "metrics/worker_metrics.h"
+#include "tunnel/core/peer.h"
 #include "tunnel/core/verdict.h"
 
 namespace snaptun::service {
@@ -93,6 +94,11 @@ class DataPlaneMetrics {
   metrics::WorkerCounter& cookies_sent() { return *cookies_sent_; }
   metrics::WorkerCounter& cookies_received() { return *cookies_received_; }
   metrics::WorkerCounter& reconnects() { return *reconnects_; }
+  // What a peer event counts in `role`'s series: initiations sent,
+  // completions with their duration, cookie replies received. Failures are
+  // the caller's to count: a client counts every failure its peer reports, a
+  // gateway only its own timeouts (the rest come with the datagram's result).
+  void CountPeerEvent(Role role, const core::PeerEvent& event, size_t shard);
   prometheus::Counter& registrations(bool success) {
     return success ? *registrations_success_ : *registrations_failure_;
   }

@@ -330,33 +330,14 @@ void GatewayShard::CountFailure(core::HandshakeFailure failure) {
 }
 
 void GatewayShard::CountPeerEvent(const core::PeerEvent& event) {
-  RoleMetrics* m = role_metrics_;
-  if (m == nullptr) return;
-  const size_t shard = worker_.index();
-  switch (event.type) {
-    case core::PeerEventType::kHandshakeInitiated:
-      // A gateway initiates only to send on a tunnel whose session expired.
-      m->handshakes_initiated->Increment(1, shard);
-      break;
-    case core::PeerEventType::kHandshakeCompleted:
-      m->handshakes_completed->Increment(1, shard);
-      m->handshake_duration->Observe(absl::ToDoubleSeconds(event.duration),
-                                     shard);
-      break;
-    case core::PeerEventType::kHandshakeFailed:
-      // Refused messages are counted from HandleIncoming's result; only a
-      // handshake of the gateway's own that got no answer arrives here.
-      if (event.failure == core::HandshakeFailure::kTimeout) {
-        CountFailure(event.failure);
-      }
-      break;
-    case core::PeerEventType::kCookieReceived:
-      if (config_.metrics != nullptr) {
-        config_.metrics->cookies_received().Increment(1, shard);
-      }
-      break;
-    default:
-      break;
+  if (config_.metrics == nullptr) return;
+  config_.metrics->CountPeerEvent(Role::kGateway, event, worker_.index());
+  // Refused messages are counted from HandleIncoming's result; only a
+  // handshake of the gateway's own that got no answer (a gateway initiates
+  // only to send on a tunnel whose session expired) arrives here.
+  if (event.type == core::PeerEventType::kHandshakeFailed &&
+      event.failure == core::HandshakeFailure::kTimeout) {
+    CountFailure(event.failure);
   }
 }
 
