@@ -34,6 +34,7 @@
 #include "absl/synchronization/mutex.h"
 #include "service/gateway.h"
 #include "service/worker.h"
+#include "tests/testing/load_clients.h"
 #include "tunnel/core/messages.h"
 #include "tunnel/core/peer.h"
 #include "tunnel/crypto/random.h"
@@ -64,188 +65,24 @@ service::GatewayConfig LoadConfig(uint16_t port) {
   return config;
 }
 
-std::array<uint8_t, 4> SourceAddress(size_t i) {
-  ++i;
-  return {127, static_cast<uint8_t>(1 + (i >> 16)),
-          static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i)};
-}
-
-size_t SourceIndex(const in_addr& address) {
-  const uint8_t* b = reinterpret_cast<const uint8_t*>(&address);
-  return ((static_cast<size_t>(b[1]) - 1) << 16 | b[2] << 8 | b[3]) - 1;
-}
-
-// One UDP socket that sends from any 127.x.y.z and tells which one a reply
-// was addressed to.
-class MultiSourceSocket {
- public:
-  MultiSourceSocket() {
-    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
-    const int one = 1;
-    setsockopt(fd_, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
-    const int buffer = 32 << 20;
-    setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &buffer, sizeof(buffer));
-    setsockopt(fd_, SOL_SOCKET, SO_SNDBUFFORCE, &buffer, sizeof(buffer));
-    sockaddr_in any{};
-    any.sin_family = AF_INET;
-    bind(fd_, reinterpret_cast<sockaddr*>(&any), sizeof(any));
-    socklen_t length = sizeof(any);
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&any), &length);
-    port_ = ntohs(any.sin_port);
-  }
-  ~MultiSourceSocket() { close(fd_); }
-  uint16_t port() const { return port_; }
-  int fd() const { return fd_; }
-
-  void Send(size_t source, const core::Endpoint& to,
-            const std::vector<uint8_t>& datagram) {
-    io::SocketAddress address = io::ToSocketAddress(to);
-    iovec iov{const_cast<uint8_t*>(datagram.data()), datagram.size()};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(in_pktinfo))] = {};
-    msghdr h{};
-    h.msg_name = address.get();
-    h.msg_namelen = address.length;
-    h.msg_iov = &iov;
-    h.msg_iovlen = 1;
-    h.msg_control = control;
-    h.msg_controllen = sizeof(control);
-    cmsghdr* c = CMSG_FIRSTHDR(&h);
-    c->cmsg_level = IPPROTO_IP;
-    c->cmsg_type = IP_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof(in_pktinfo));
-    in_pktinfo info{};
-    const std::array<uint8_t, 4> ip = SourceAddress(source);
-    std::memcpy(&info.ipi_spec_dst, ip.data(), 4);
-    std::memcpy(CMSG_DATA(c), &info, sizeof(info));
-    while (sendmsg(fd_, &h, 0) < 0 && errno == EAGAIN) {
-      pollfd p{fd_, POLLOUT, 0};
-      poll(&p, 1, 10);
-    }
-  }
-
-  // Calls handler(index, datagram) for each datagram waiting; returns count.
-  template <typename Handler>
-  size_t Receive(Handler&& handler) {
-    size_t count = 0;
-    for (;;) {
-      alignas(cmsghdr) char control[256];
-      iovec iov{buffer_, sizeof(buffer_)};
-      msghdr h{};
-      h.msg_iov = &iov;
-      h.msg_iovlen = 1;
-      h.msg_control = control;
-      h.msg_controllen = sizeof(control);
-      const ssize_t n = recvmsg(fd_, &h, 0);
-      if (n < 0) return count;
-      for (cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr;
-           c = CMSG_NXTHDR(&h, c)) {
-        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-          in_pktinfo info;
-          std::memcpy(&info, CMSG_DATA(c), sizeof(info));
-          handler(SourceIndex(info.ipi_addr),
-                  absl::MakeSpan(buffer_, static_cast<size_t>(n)));
-          ++count;
-        }
-      }
-    }
-  }
-
- private:
-  int fd_ = -1;
-  uint16_t port_ = 0;
-  uint8_t buffer_[2048];
-};
-
-struct Client {
-  std::unique_ptr<core::LocalIdentity> identity;
-  std::unique_ptr<core::Peer> peer;
-  std::vector<uint8_t> initiation;
-  bool answered = false;
-};
-
-crypto::PrivateKey ClientKey(size_t i) {
-  crypto::PrivateKey key;
-  std::fill(key.data(), key.data() + key.size(), 0x42);
-  // Past byte 0, whose low bits X25519 clamps away.
-  std::memcpy(key.data() + 1, &i, sizeof(i));
-  return key;
-}
-
-// Creates `count` clients with initiations ready to send.
-std::vector<Client> MakeClients(size_t count,
-                                const crypto::PublicKey& gateway_key,
-                                crypto::RandomSource& rng) {
-  std::vector<Client> clients(count);
-  core::PeerOutput out;
-  const absl::Time now = absl::Now();
-  for (size_t i = 0; i < count; ++i) {
-    clients[i].identity = std::make_unique<core::LocalIdentity>(ClientKey(i));
-    clients[i].peer = std::make_unique<core::Peer>(
-        *clients[i].identity, gateway_key, core::PeerConfig{}, rng);
-    out.Clear();
-    clients[i].peer->Connect(now, out);
-    clients[i].initiation = std::move(out.to_network.front());
-  }
-  return clients;
-}
-
-// Sends every initiation with at most `window` unanswered; with `complete`
-// the responses are processed and the confirming keepalive sent back.
-// Returns the time from the first send to the last answer.
-absl::Duration RunHandshakes(std::vector<Client>& clients,
-                             const core::Endpoint& gateway, bool complete,
-                             size_t& answered) {
-  MultiSourceSocket socket;
-  constexpr size_t kWindow = 256;
-  size_t next = 0;
-  answered = 0;
-  core::PeerOutput out;
-  const absl::Time start = absl::Now();
-  absl::Time last_progress = start;
-  while (answered < clients.size()) {
-    while (next < clients.size() && next - answered < kWindow) {
-      socket.Send(next, gateway, clients[next].initiation);
-      ++next;
-    }
-    pollfd p{socket.fd(), POLLIN, 0};
-    poll(&p, 1, 100);
-    const size_t got = socket.Receive([&](size_t index, absl::Span<uint8_t> d) {
-      if (index >= clients.size() || clients[index].answered) return;
-      const std::optional<core::MessageType> type =
-          core::Classify(d, core::Mode::kSnap);
-      if (type != core::MessageType::kResponse) return;
-      clients[index].answered = true;
-      ++answered;
-      if (!complete) return;
-      out.Clear();
-      clients[index].peer->Receive(absl::Now(), *type, d, gateway, out);
-      for (const auto& datagram : out.to_network) {
-        socket.Send(index, gateway, datagram);
-      }
-    });
-    if (got > 0) last_progress = absl::Now();
-    if (absl::Now() - last_progress > absl::Seconds(5)) break;  // Lost some.
-  }
-  return absl::Now() - start;
-}
-
 int Handshakes(size_t count) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   io::SystemClock clock;
   service::WorkerPool pool(clock, 0);
-  const core::LocalIdentity gateway_identity(ClientKey(~size_t{0}));
+  const core::LocalIdentity gateway_identity(
+      testing::LoadClientKey(~size_t{0}));
   AllowEveryone everyone;
   std::unique_ptr<service::Gateway> gateway = *service::Gateway::Start(
       pool, gateway_identity, everyone, LoadConfig(0), nullptr);
   crypto::SystemRandom rng;
   const absl::Time prepare = absl::Now();
-  std::vector<Client> clients =
-      MakeClients(count, gateway_identity.public_key(), rng);
+  std::vector<testing::LoadClient> clients =
+      testing::MakeLoadClients(count, gateway_identity.public_key(), rng);
   std::printf("prepared %zu initiations in %s (client side, not measured)\n",
               count, absl::FormatDuration(absl::Now() - prepare).c_str());
   size_t answered = 0;
-  const absl::Duration elapsed =
-      RunHandshakes(clients, gateway->local_address(), false, answered);
+  const absl::Duration elapsed = testing::RunLoadHandshakes(
+      clients, gateway->local_address(), false, answered);
   std::printf("\n%-44s %12s\n", "gateway handshakes", "per second");
   std::printf(
       "%-44s %12.0f\n",
@@ -287,7 +124,8 @@ int Serve() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   io::SystemClock clock;
   service::WorkerPool pool(clock, 0);
-  const core::LocalIdentity gateway_identity(ClientKey(~size_t{0}));
+  const core::LocalIdentity gateway_identity(
+      testing::LoadClientKey(~size_t{0}));
   AllowEveryone everyone;
   std::unique_ptr<service::Gateway> gateway = *service::Gateway::Start(
       pool, gateway_identity, everyone, LoadConfig(0), nullptr);
@@ -362,18 +200,19 @@ int Idle(size_t count, const char* self) {
   if (std::fscanf(in, "%u", &port) != 1) return 1;
   const core::Endpoint gateway =
       core::Endpoint::Ipv4({127, 0, 0, 1}, static_cast<uint16_t>(port));
-  const core::LocalIdentity gateway_identity(ClientKey(~size_t{0}));
+  const core::LocalIdentity gateway_identity(
+      testing::LoadClientKey(~size_t{0}));
   absl::SleepFor(absl::Milliseconds(200));
   const ProcessSample empty = Sample(child);
   size_t heap_empty = 0;
   ask(&heap_empty);
 
   crypto::SystemRandom rng;
-  std::vector<Client> clients =
-      MakeClients(count, gateway_identity.public_key(), rng);
+  std::vector<testing::LoadClient> clients =
+      testing::MakeLoadClients(count, gateway_identity.public_key(), rng);
   size_t answered = 0;
   const absl::Duration elapsed =
-      RunHandshakes(clients, gateway, true, answered);
+      testing::RunLoadHandshakes(clients, gateway, true, answered);
   absl::SleepFor(absl::Seconds(1));
   size_t heap_loaded = 0;
   const size_t tunnels = ask(&heap_loaded);

@@ -25,6 +25,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   shard_config.table.rate_limiter = config.rate_limiter;
   shard_config.port = config.port;
   shard_config.metrics = config.metrics;
+  shard_config.policy = config.policy;
   // One limiter and replay record for all workers (see handshake_ledger.h).
   gateway->ledger_ = std::make_unique<core::HandshakeLedger>(
       config.rate_limiter, std::max<size_t>(config.max_tunnels, 1024));

@@ -42,6 +42,9 @@ struct GatewayConfig {
   core::RateLimiterConfig rate_limiter;
   // Optional; outlives the gateway.
   DataPlaneMetrics* metrics = nullptr;
+  // The packet policy on what clients send (optional; outlives the
+  // gateway).
+  const PacketPolicy* policy = nullptr;
 };
 
 class Gateway {

@@ -118,6 +118,7 @@ void GatewayShard::OnReadable() {
             return;
           }
           if (result.kind != core::ReceiveResult::Kind::kData) return;
+          if (!PassesPolicy(result.payload, from)) return;
           stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
           stats_.rx_bytes.fetch_add(result.payload.size(),
                                     std::memory_order_relaxed);
@@ -153,6 +154,19 @@ void GatewayShard::OnReadable() {
   }
 }
 
+bool GatewayShard::PassesPolicy(absl::Span<const uint8_t> payload,
+                                const core::Endpoint& from) {
+  if (config_.policy == nullptr) return true;
+  const core::DropReason drop =
+      config_.policy->CheckIngress(payload, from, worker_.index());
+  if (drop == core::DropReason::kNone) return true;
+  CountDrop(drop);
+  if (auto it = ports_.find(from); it != ports_.end()) {
+    it->second.port->counters().Drop(drop);
+  }
+  return false;
+}
+
 void GatewayShard::FlushDeliveries() {
   // Consecutive payloads of one tunnel go in one batch: one lock, one wake.
   for (size_t i = 0; i < deliveries_.size();) {
@@ -183,6 +197,9 @@ void GatewayShard::DrainPort(const core::Endpoint& remote) {
     switch (result.status) {
       case core::SendStatus::kSent:
         sender.Commit(result.size);
+        if (config_.policy != nullptr) {
+          config_.policy->CountEgress(payload, worker_.index());
+        }
         port->counters().tx_packets.fetch_add(1, std::memory_order_relaxed);
         port->counters().tx_bytes.fetch_add(payload.size(),
                                             std::memory_order_relaxed);

@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "service/dataplane_metrics.h"
 #include "service/gateway_observer.h"
+#include "service/packet_policy.h"
 #include "service/read_pause.h"
 #include "service/tunnel_port.h"
 #include "service/worker.h"
@@ -26,6 +27,8 @@ struct GatewayShardConfig {
   core::TunnelTableConfig table;
   PortLimits port;
   DataPlaneMetrics* metrics = nullptr;  // Optional.
+  // Optional; outlives the shard (packet_policy.h).
+  const PacketPolicy* policy = nullptr;
 };
 
 class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
@@ -53,6 +56,9 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   void OnTimer();
   void DrainPort(const core::Endpoint& remote);
   void FlushDeliveries();
+  // The packet policy's verdict on a client's payload; a refusal is counted.
+  bool PassesPolicy(absl::Span<const uint8_t> payload,
+                    const core::Endpoint& from);
   // Acts on everything the table asked for, sends, re-arms the timer.
   void Apply();
   void Reschedule();

@@ -294,6 +294,7 @@ void SessionManager::FailOpen(const std::string& id,
 }
 
 void SessionManager::EraseLocked(RecordMap::iterator it) {
+  ReleaseFromMuxLocked(*it->second, /*keep_callback=*/false);
   it->second->info.state = SessionState::kClosed;
   closed_.Add(SnapshotLocked(*it->second), absl::Now());
   if (it->second->holds_quota) limits_.quota->Release();
@@ -512,6 +513,18 @@ absl::StatusOr<SessionManager::StreamAttachment> SessionManager::AttachStream(
                             "tunnel ", tunnel_id, " is still being set up")),
                         reason::kTunnelNotReady);
     }
+    if (MuxHoldingLocked(record) != nullptr) {
+      if (!takeover) {
+        return WithReason(
+            absl::FailedPreconditionError(absl::StrCat(
+                "tunnel ", tunnel_id,
+                " is carried by a multiplexed gateway stream (set takeover "
+                "in the first PacketBatch to carry it here instead)")),
+            reason::kStreamAlreadyAttached);
+      }
+      // The new stream installs its own receive callback.
+      ReleaseFromMuxLocked(record, /*keep_callback=*/true);
+    }
     if (record.stream_holder != 0 && !takeover) {
       return WithReason(
           absl::FailedPreconditionError(absl::StrCat(
@@ -539,6 +552,8 @@ void SessionManager::DetachStream(const std::string& tunnel_id,
   if (it != records_.end() && it->second->stream_holder == holder) {
     it->second->stream_holder = 0;
     it->second->stream_evicted = nullptr;
+    // A gateway tunnel goes back to its multiplexed stream, if one is open.
+    ClaimForMuxLocked(*it->second);
   }
 }
 
@@ -593,10 +608,12 @@ SessionManager::Occupancy SessionManager::occupancy() const {
   for (const auto& [id, record] : records_) {
     const bool client = record->info.role == Role::kClient;
     RoleOccupancy& role = client ? out.client : out.gateway;
-    if (record->stream_holder != 0) ++role.streams;
+    // Per-tunnel streams only: a multiplexed stream counts once.
+    if (record->stream_holder != 0 && !record->mux_held) ++role.streams;
     const uint32_t held = ++per_peer[client][record->info.peer_public_key];
     role.busiest_peer = std::max<size_t>(role.busiest_peer, held);
   }
+  out.gateway.streams += muxes_open_;
   return out;
 }
 
@@ -671,6 +688,7 @@ void SessionManager::OnTunnelAccepted(const GatewayTunnelInfo& info,
     record->gateway_remote = info.remote;
     records_[id] = record;
     gateway_ids_[info.remote] = id;
+    ClaimForMuxLocked(*record);
     PublishLocked(SessionEventType::kOpened, *record, "", deliveries);
   }
   Deliver(deliveries);

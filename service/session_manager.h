@@ -23,6 +23,7 @@
 #include "service/control_plane/registrar.h"
 #include "service/event_subscription.h"
 #include "service/gateway.h"
+#include "service/gateway_mux.h"
 #include "service/identity_store.h"
 #include "service/session.h"
 #include "service/worker.h"
@@ -125,6 +126,24 @@ class SessionManager final : public GatewayObserver {
   // tunnel re-created under the same id).
   void DetachStream(const std::string& tunnel_id, uint64_t holder);
 
+  // StreamGatewayPackets: from now on `sink` carries every gateway tunnel
+  // of shard `shard` of `shard_count` (MuxShardOf) that no per-tunnel stream
+  // holds, including tunnels accepted later. Every open multiplexed stream
+  // must use the same shard_count (FAILED_PRECONDITION otherwise). A shard
+  // already carried fails with FAILED_PRECONDITION, or with `takeover` is
+  // taken from the stream carrying it, which is told through its
+  // `evicted`. Returns the holder that names this attachment.
+  absl::StatusOr<uint64_t> AttachGatewayMux(
+      uint32_t shard, uint32_t shard_count, bool takeover,
+      std::shared_ptr<GatewayMuxSink> sink, std::function<void()> evicted);
+  // The stream ends: its tunnels are free for per-tunnel streams.
+  void DetachGatewayMux(uint32_t shard, uint64_t holder);
+  // The port of the gateway tunnel whose remote address is `remote`, or
+  // null (dispatch by destination).
+  std::shared_ptr<TunnelPort> GatewayPortAt(const core::Endpoint& remote) const;
+  // Multiplexed streams open now.
+  size_t mux_streams() const;
+
   // Events of matching tunnels from now on (and OPENED for the existing
   // ones with `include_existing`, produced one at a time by NextEvent).
   // RESOURCE_EXHAUSTED beyond `max_watchers` subscriptions.
@@ -177,11 +196,18 @@ class SessionManager final : public GatewayObserver {
     std::shared_ptr<ClientTunnel> client;
     core::Endpoint gateway_remote;  // Gateway role.
     uint64_t stream_holder = 0;     // 0: no stream attached.
+    bool mux_held = false;          // The holder is a multiplexed stream.
     std::function<void()> stream_evicted;
     bool holds_quota = false;    // A client tunnel's slot of limits_.quota.
     std::string registered_url;  // Holds a registration there.
     core::Endpoint data_plane;   // Given, or discovered.
     std::vector<OpenCallback> waiting;  // Opens of a connecting tunnel.
+  };
+  // One shard of the multiplexed gateway streams.
+  struct MuxSlot {
+    uint64_t holder = 0;  // 0: no stream carries this shard.
+    std::shared_ptr<GatewayMuxSink> sink;
+    std::function<void()> evicted;
   };
   using Delivery =
       std::vector<std::pair<std::shared_ptr<EventSubscription>, SessionEvent>>;
@@ -209,6 +235,15 @@ class SessionManager final : public GatewayObserver {
   static void Deliver(Delivery& deliveries);
   size_t CountForLocked(const crypto::PublicKey& peer) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The multiplexed stream holding this gateway tunnel, or null.
+  MuxSlot* MuxHoldingLocked(const Record& record)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Hands a free gateway tunnel to the multiplexed stream of its shard, if
+  // one is open.
+  void ClaimForMuxLocked(Record& record) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Takes a gateway tunnel from the multiplexed stream holding it, if any.
+  void ReleaseFromMuxLocked(Record& record, bool keep_callback)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   WorkerPool& pool_;
   const core::LocalIdentity& identity_;
@@ -225,6 +260,9 @@ class SessionManager final : public GatewayObserver {
       ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<EventSubscription>> subscriptions_
       ABSL_GUARDED_BY(mu_);
+  // Indexed by shard; sized by the shard_count of the open streams.
+  std::vector<MuxSlot> muxes_ ABSL_GUARDED_BY(mu_);
+  size_t muxes_open_ ABSL_GUARDED_BY(mu_) = 0;
   bool watchers_ended_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_holder_ ABSL_GUARDED_BY(mu_) = 1;

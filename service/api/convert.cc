@@ -119,11 +119,32 @@ v1::TunnelEvent::Type EventToProto(SessionEventType type) {
   return v1::TunnelEvent::TYPE_UNSPECIFIED;
 }
 
-uint64_t DropOf(const CountersSnapshot& c, core::DropReason reason) {
-  return c.drops[static_cast<size_t>(reason)];
+// DropCounters has one field per drop reason, named as the reason's label
+// (DropReasonField checks that the lists agree).
+void SetDropCounters(const CountersSnapshot& c, v1::DropCounters& out) {
+  const google::protobuf::Reflection& reflection = *out.GetReflection();
+  for (size_t i = 1; i < core::kDropReasonCount; ++i) {
+    const auto reason = static_cast<core::DropReason>(i);
+    const google::protobuf::FieldDescriptor* field = DropReasonField(reason);
+    if (field != nullptr && c.drops[i] != 0) {
+      reflection.SetUInt64(&out, field, c.drops[i]);
+    }
+  }
 }
 
 }  // namespace
+
+const google::protobuf::FieldDescriptor* DropReasonField(
+    core::DropReason reason) {
+  const google::protobuf::FieldDescriptor* field =
+      v1::DropCounters::descriptor()->FindFieldByName(
+          std::string(core::DropReasonName(reason)));
+  if (field == nullptr ||
+      field->type() != google::protobuf::FieldDescriptor::TYPE_UINT64) {
+    return nullptr;
+  }
+  return field;
+}
 
 v1::CloseCause CauseToProto(CloseCause cause) {
   switch (cause) {
@@ -168,25 +189,7 @@ void ToProto(const TunnelSnapshot& s, v1::Tunnel& out) {
   c.set_rx_bytes(s.counters.rx_bytes);
   c.set_handshakes(s.counters.handshakes);
   c.set_reconnects(s.counters.reconnects);
-  v1::DropCounters& d = *c.mutable_drops();
-  using core::DropReason;
-  d.set_receive_queue_full(DropOf(s.counters, DropReason::kReceiveQueueFull));
-  d.set_stream_backpressure(
-      DropOf(s.counters, DropReason::kStreamBackpressure));
-  d.set_invalid_packet(DropOf(s.counters, DropReason::kInvalidPacket));
-  d.set_decrypt_failed(DropOf(s.counters, DropReason::kDecryptFailed));
-  d.set_replay(DropOf(s.counters, DropReason::kReplay));
-  d.set_unauthorized(DropOf(s.counters, DropReason::kUnauthorized));
-  d.set_handshake_queue_full(
-      DropOf(s.counters, DropReason::kHandshakeQueueFull));
-  d.set_send_error(DropOf(s.counters, DropReason::kSendError));
-  d.set_oversize(DropOf(s.counters, DropReason::kOversize));
-  d.set_rate_limited(DropOf(s.counters, DropReason::kRateLimited));
-  d.set_no_tunnel(DropOf(s.counters, DropReason::kNoTunnel));
-  d.set_socket_overflow(DropOf(s.counters, DropReason::kSocketOverflow));
-  d.set_send_buffer_full(DropOf(s.counters, DropReason::kSendBufferFull));
-  d.set_send_no_buffer_space(
-      DropOf(s.counters, DropReason::kSendNoBufferSpace));
+  SetDropCounters(s.counters, *c.mutable_drops());
   out.set_close_reason(s.close_reason);
   out.set_close_cause(CauseToProto(s.close_cause));
   out.set_control_plane_url(s.control_plane_url);

@@ -33,6 +33,11 @@ absl::Time FromProto(const google::protobuf::Timestamp& t);
 absl::Duration FromProto(const google::protobuf::Duration& d);
 
 v1::CloseCause CauseToProto(CloseCause cause);
+// The DropCounters field named as `reason`'s label (a uint64), or null when
+// the proto has none: the one mapping from drop reasons to the API, which
+// api_test checks covers every reason and every field.
+const google::protobuf::FieldDescriptor* DropReasonField(
+    core::DropReason reason);
 std::optional<Role> RoleFromProto(v1::Role role);
 std::optional<SessionState> StateFromProto(v1::TunnelState state);
 

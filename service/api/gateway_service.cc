@@ -6,6 +6,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "service/api/convert.h"
+#include "service/api/gateway_mux_stream.h"
 #include "service/api/labels.h"
 #include "service/error_reason.h"
 
@@ -172,6 +173,12 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::GetGatewayInfo(
   response->set_identity_count(
       static_cast<uint32_t>(sessions_.identities()->size()));
   return FinishUnary(context, grpc::Status::OK);
+}
+
+grpc::ServerBidiReactor<v1::GatewayPacketBatch, v1::GatewayPacketBatch>*
+GatewayServiceImpl::StreamGatewayPackets(grpc::CallbackServerContext* context) {
+  return new GatewayMuxStream(sessions_, metrics_, stream_batch_max_bytes_,
+                              Precheck(*context));
 }
 
 }  // namespace snaptun::service

@@ -1,7 +1,8 @@
 // snaptun.v1.GatewayService on gRPC's callback API: identity grants for the
-// gateway role. Revocation removes the grant and closes the identity's
-// tunnels on every worker at once. Every RPC is FAILED_PRECONDITION when
-// the daemon runs without --gateway_listen.
+// gateway role, and the multiplexed packet stream of its tunnels. Revocation
+// removes the grant and closes the identity's tunnels on every worker at once.
+// Every RPC is FAILED_PRECONDITION when the daemon runs without
+// --gateway_listen.
 #ifndef SNAPTUN_SERVICE_API_GATEWAY_SERVICE_H_
 #define SNAPTUN_SERVICE_API_GATEWAY_SERVICE_H_
 
@@ -13,8 +14,13 @@ namespace snaptun::service {
 
 class GatewayServiceImpl final : public v1::GatewayService::CallbackService {
  public:
-  GatewayServiceImpl(SessionManager& sessions, const ApiAuth& auth)
-      : sessions_(sessions), auth_(auth) {}
+  GatewayServiceImpl(SessionManager& sessions, const ApiAuth& auth,
+                     DataPlaneMetrics* metrics = nullptr,
+                     size_t stream_batch_max_bytes = size_t{1} << 20)
+      : sessions_(sessions),
+        auth_(auth),
+        metrics_(metrics),
+        stream_batch_max_bytes_(stream_batch_max_bytes) {}
 
   grpc::ServerUnaryReactor* AuthorizeIdentity(
       grpc::CallbackServerContext* context,
@@ -32,6 +38,9 @@ class GatewayServiceImpl final : public v1::GatewayService::CallbackService {
       grpc::CallbackServerContext* context,
       const v1::GetGatewayInfoRequest* request,
       v1::GetGatewayInfoResponse* response) override;
+  // gateway_mux_stream.h.
+  grpc::ServerBidiReactor<v1::GatewayPacketBatch, v1::GatewayPacketBatch>*
+  StreamGatewayPackets(grpc::CallbackServerContext* context) override;
 
  private:
   // OK when the caller is authenticated and the gateway role is on.
@@ -39,6 +48,8 @@ class GatewayServiceImpl final : public v1::GatewayService::CallbackService {
 
   SessionManager& sessions_;
   const ApiAuth& auth_;
+  DataPlaneMetrics* const metrics_;
+  const size_t stream_batch_max_bytes_;
 };
 
 }  // namespace snaptun::service

@@ -195,8 +195,18 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     d->identities_ = std::make_unique<IdentityStore>(config.max_identities);
     d->grant_reaper_ =
         std::make_unique<GrantReaper>(d->pool_->at(0).loop(), *d->identities_);
+    if (!config.gateway_ia_accounting.empty() &&
+        config.gateway_packet_policy != PacketPolicyKind::kScion) {
+      return absl::InvalidArgumentError(
+          "--gateway_ia_accounting counts packets the SCION policy parses: "
+          "add --gateway_packet_policy=scion");
+    }
+    d->packet_policy_ = std::make_unique<PacketPolicy>(
+        config.gateway_packet_policy, config.gateway_ia_accounting,
+        d->worker_metrics_.get());
     GatewayConfig gateway_config;
     gateway_config.listen = *listen;
+    gateway_config.policy = d->packet_policy_.get();
     gateway_config.mode = config.gateway_mode;
     gateway_config.max_tunnels = config.max_tunnels;
     gateway_config.quota = d->tunnel_quota_.get();
@@ -220,8 +230,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   d->tunnel_service_ = std::make_unique<TunnelServiceImpl>(
       *d->sessions_, *d->auth_, d->metrics_.get(),
       config.stream_batch_max_bytes);
-  d->gateway_service_ =
-      std::make_unique<GatewayServiceImpl>(*d->sessions_, *d->auth_);
+  d->gateway_service_ = std::make_unique<GatewayServiceImpl>(
+      *d->sessions_, *d->auth_, d->metrics_.get(),
+      config.stream_batch_max_bytes);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   d->ExposeMetrics(config);

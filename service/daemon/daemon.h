@@ -27,6 +27,7 @@
 #include "service/gateway.h"
 #include "service/grant_reaper.h"
 #include "service/identity_store.h"
+#include "service/packet_policy.h"
 #include "service/session_manager.h"
 #include "service/worker.h"
 
@@ -37,6 +38,10 @@ struct DaemonConfig {
   std::string metrics_listen = "127.0.0.1:9464";
   std::string gateway_listen;  // Empty: gateway role off.
   core::Mode gateway_mode = core::Mode::kSnap;
+  // What the gateway checks in its clients' packets, and the ISD-ASes it
+  // counts them by (packet_policy.h; accounting needs the scion policy).
+  PacketPolicyKind gateway_packet_policy = PacketPolicyKind::kNone;
+  std::vector<scion::IsdAs> gateway_ia_accounting;
   std::string private_key_file = "snaptund.key";
   size_t workers = 0;
   size_t max_tunnels = 100000;
@@ -131,6 +136,7 @@ class Daemon {
   std::unique_ptr<WorkerPool> pool_;
   std::unique_ptr<IdentityStore> identities_;
   std::unique_ptr<GrantReaper> grant_reaper_;
+  std::unique_ptr<PacketPolicy> packet_policy_;
   std::unique_ptr<TokenFile> snap_token_;
   std::unique_ptr<Registrar> registrar_;
   std::unique_ptr<SessionManager> sessions_;

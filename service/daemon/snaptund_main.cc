@@ -107,6 +107,16 @@ ABSL_FLAG(int, socket_receive_buffer_kib, 4096,
           "drops on a full buffer are counted as socket_overflow");
 ABSL_FLAG(int, socket_send_buffer_kib, 4096,
           "kernel send buffer of each data-plane UDP socket (KiB)");
+ABSL_FLAG(std::string, gateway_packet_policy, "none",
+          "what the gateway checks in the packets its clients send: none, or "
+          "scion (a SCION packet with a SCION or empty path whose source "
+          "host address and L4 port are the tunnel's remote address; others "
+          "are dropped as malformed_packet, invalid_path_type or "
+          "invalid_source_address)");
+ABSL_FLAG(std::string, gateway_ia_accounting, "",
+          "comma-separated ISD-ASes (at most 64) whose gateway traffic is "
+          "counted by name in snaptun_gateway_ia_packets_total; others are "
+          "counted as ia=\"other\". Needs --gateway_packet_policy=scion");
 ABSL_FLAG(bool, socket_gro, true,
           "UDP GRO on data-plane sockets: the kernel hands over runs of "
           "datagrams at once (faster), but counts a dropped run as one "
@@ -272,6 +282,20 @@ int main(int argc, char** argv) {
   config.socket.receive_buffer_bytes = receive_kib * 1024;
   config.socket.send_buffer_bytes = send_kib * 1024;
   config.socket.gro = absl::GetFlag(FLAGS_socket_gro);
+  absl::StatusOr<snaptun::service::PacketPolicyKind> policy =
+      snaptun::service::ParsePacketPolicyKind(
+          absl::GetFlag(FLAGS_gateway_packet_policy));
+  absl::StatusOr<std::vector<snaptun::scion::IsdAs>> accounted =
+      snaptun::service::ParseAccountedIas(
+          absl::GetFlag(FLAGS_gateway_ia_accounting));
+  for (const absl::Status& s : {policy.status(), accounted.status()}) {
+    if (!s.ok()) {
+      std::cerr << "snaptund: " << s.message() << "\n";
+      return 2;
+    }
+  }
+  config.gateway_packet_policy = *policy;
+  config.gateway_ia_accounting = std::move(*accounted);
   config.keepalive_probes = absl::GetFlag(FLAGS_keepalive_probes);
   config.watcher_queue_bytes = static_cast<size_t>(watcher_kib) * 1024;
   const int per_source = absl::GetFlag(FLAGS_handshakes_per_source);

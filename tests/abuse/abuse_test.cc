@@ -7,7 +7,6 @@
 // flood is refused beyond the limit, and an oversized control-plane answer
 // fails one call without being buffered.
 #include <arpa/inet.h>
-#include <curl/curl.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/udp.h>
@@ -27,6 +26,7 @@
 #include "service/daemon/daemon.h"
 #include "tests/testing/keys.h"
 #include "tests/testing/loopback_sockets.h"
+#include "tests/testing/scrape.h"
 #include "tunnel/core/peer.h"
 #include "tunnel/crypto/random.h"
 #include "tunnel/io/udp_socket.h"
@@ -38,33 +38,8 @@ std::string TempPath(const std::string& name) {
   return ::testing::TempDir() + "/" + name + "-" + std::to_string(getpid());
 }
 
-size_t Append(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
-// GET http://127.0.0.1:port/path; status 0 when it did not answer in 10 s.
-long HttpGet(int port, const std::string& path, std::string* body) {
-  CURL* curl = curl_easy_init();
-  const std::string url = "http://127.0.0.1:" + std::to_string(port) + path;
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Append);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
-  long status = 0;
-  if (curl_easy_perform(curl) == CURLE_OK) {
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  }
-  curl_easy_cleanup(curl);
-  return status;
-}
-
-// The value of one sample line of a scrape, or -1.
-double Sample(const std::string& scrape, const std::string& series) {
-  const size_t at = scrape.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::stod(scrape.substr(at + series.size() + 2));
-}
+using ::snaptun::testing::HttpGet;
+using ::snaptun::testing::Sample;
 
 class AbuseTest : public ::testing::Test {
  protected:

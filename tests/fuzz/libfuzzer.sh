@@ -14,7 +14,8 @@ for arg in "$@"; do
 done
 if ((${#targets[@]} == 0)); then
   targets=(connect_error_fuzzer ip_socket_addr_fuzzer message_fuzzer
-    open_request_fuzzer receive_control_fuzzer table_fuzzer)
+    open_request_fuzzer receive_control_fuzzer scion_packet_fuzzer
+    table_fuzzer)
 fi
 base="${SNAPTUN_FUZZ_OUTPUT_BASE:-$HOME/.cache/snaptun-libfuzzer}"
 bazel_fuzz() { bazel --output_base="$base" "$@"; }

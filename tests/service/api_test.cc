@@ -8,6 +8,7 @@
 
 #include <fstream>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -16,6 +17,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "gtest/gtest.h"
 #include "proto/snaptun/v1/snaptun.grpc.pb.h"
+#include "service/api/convert.h"
 #include "service/daemon/daemon.h"
 
 namespace snaptun::service {
@@ -117,6 +119,21 @@ std::string BadField(const grpc::Status& status) {
     }
   }
   return "";
+}
+
+// Every drop reason has its DropCounters field, and every field is a drop
+// reason: a reason added on one side only fails here.
+TEST(DropCountersTest, ProtoFieldsAreExactlyTheDropReasons) {
+  const google::protobuf::Descriptor& d = *v1::DropCounters::descriptor();
+  std::set<std::string> fields;
+  for (int i = 0; i < d.field_count(); ++i) fields.insert(d.field(i)->name());
+  std::set<std::string> reasons;
+  for (size_t i = 1; i < core::kDropReasonCount; ++i) {
+    const auto reason = static_cast<core::DropReason>(i);
+    reasons.insert(std::string(core::DropReasonName(reason)));
+    EXPECT_NE(DropReasonField(reason), nullptr) << core::DropReasonName(reason);
+  }
+  EXPECT_EQ(fields, reasons);
 }
 
 TEST_F(ApiTest, OpenTunnelValidatesEveryField) {

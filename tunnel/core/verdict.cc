@@ -35,6 +35,12 @@ absl::string_view DropReasonName(DropReason reason) {
       return "send_buffer_full";
     case DropReason::kSendNoBufferSpace:
       return "send_no_buffer_space";
+    case DropReason::kMalformedPacket:
+      return "malformed_packet";
+    case DropReason::kInvalidPathType:
+      return "invalid_path_type";
+    case DropReason::kInvalidSourceAddress:
+      return "invalid_source_address";
     case DropReason::kCount:
       break;
   }

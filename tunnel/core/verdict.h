@@ -33,6 +33,13 @@ enum class DropReason : uint8_t {
   // queue or no memory). Other refused sends are kSendError.
   kSendBufferFull,
   kSendNoBufferSpace,
+  // The gateway's SCION packet policy (--gateway_packet_policy=scion): the
+  // payload is not a SCION packet, its path type is neither SCION nor
+  // empty, or its source host address and L4 port are not the tunnel's
+  // remote socket address.
+  kMalformedPacket,
+  kInvalidPathType,
+  kInvalidSourceAddress,
   kCount,
 };
 

@@ -1,0 +1,229 @@
+// GatewayMuxStream: attach, forward by handle or SCION destination, write
+// batches from the sink.
+#include "service/api/gateway_mux_stream.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "service/api/convert.h"
+#include "service/error_reason.h"
+#include "tunnel/core/messages.h"
+#include "tunnel/scion/packet.h"
+
+namespace snaptun::service {
+namespace {
+
+constexpr size_t kPacketsPerWrite = 1024;
+// The largest payload a tunnel can carry in one datagram.
+constexpr size_t kMaxPayload = core::kMaxDatagramSize - 32;
+
+absl::Span<const uint8_t> Bytes(const std::string& s) {
+  return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(s.data()),
+                             s.size());
+}
+
+}  // namespace
+
+GatewayMuxStream::GatewayMuxStream(SessionManager& sessions,
+                                   DataPlaneMetrics* metrics,
+                                   size_t max_write_bytes,
+                                   grpc::Status precheck)
+    : sessions_(sessions),
+      metrics_(metrics),
+      max_write_bytes_(max_write_bytes) {
+  {
+    absl::MutexLock lock(&link_->mu);
+    link_->wake = [this] { MaybeWrite(); };
+    link_->evict = [this] { Evict(); };
+  }
+  std::weak_ptr<ReactorLink> link = link_;
+  sink_ = std::make_shared<GatewayMuxSink>([link] {
+    if (auto l = link.lock()) l->Wake();
+  });
+  if (!precheck.ok()) {
+    absl::MutexLock lock(&mu_);
+    FinishOnce(precheck);
+    return;
+  }
+  StartRead(&in_);
+}
+
+void GatewayMuxStream::FinishOnce(const grpc::Status& status) {
+  if (finished_) return;
+  finished_ = true;
+  Finish(status);
+}
+
+void GatewayMuxStream::Evict() {
+  absl::MutexLock lock(&mu_);
+  FinishOnce(
+      ToGrpc(WithReason(absl::AbortedError(absl::StrCat(
+                            "another stream took shard ", shard_, " over")),
+                        reason::kStreamTakenOver)));
+}
+
+bool GatewayMuxStream::Attach() {
+  const uint32_t count = in_.shard_count() == 0 ? 1 : in_.shard_count();
+  std::weak_ptr<ReactorLink> link = link_;
+  absl::StatusOr<uint64_t> holder = sessions_.AttachGatewayMux(
+      in_.shard(), count, in_.takeover(), sink_, [link] {
+        if (auto l = link.lock()) l->Evict();
+      });
+  absl::MutexLock lock(&mu_);
+  if (!holder.ok()) {
+    FinishOnce(ToGrpc(holder.status()));
+    return false;
+  }
+  attached_ = true;
+  shard_ = in_.shard();
+  holder_ = *holder;
+  ready_to_write_ = true;
+  return !finished_;
+}
+
+void GatewayMuxStream::OnReadDone(bool ok) {
+  if (!ok) {
+    absl::MutexLock lock(&mu_);
+    // The caller finished sending; the stream ends once the write in flight,
+    // if any, is done.
+    reads_done_ = true;
+    if (!writing_) FinishOnce(grpc::Status::OK);
+    return;
+  }
+  if (!attached_ && !Attach()) return;
+  if (in_.handles_size() != 0 && in_.handles_size() != in_.packets_size()) {
+    absl::MutexLock lock(&mu_);
+    FinishOnce(ToGrpc(InvalidField(
+        "handles",
+        absl::StrCat("give one handle per packet or none: ", in_.handles_size(),
+                     " handles for ", in_.packets_size(), " packets"))));
+    return;
+  }
+  Forward();
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+  }
+  StartRead(&in_);
+  MaybeWrite();
+}
+
+void GatewayMuxStream::CountDrop(core::DropReason reason, uint64_t count) {
+  if (metrics_ != nullptr) {
+    metrics_->role(Role::kGateway).Drop(reason, count, 0);
+  }
+}
+
+std::shared_ptr<TunnelPort> GatewayMuxStream::Dispatch(
+    absl::Span<const uint8_t> packet, core::DropReason& drop) {
+  scion::PacketView view;
+  if (scion::Parse(packet, view) != scion::ParseError::kNone) {
+    drop = core::DropReason::kMalformedPacket;
+    return nullptr;
+  }
+  drop = core::DropReason::kNoTunnel;
+  const std::optional<core::Endpoint> to =
+      scion::DispatchDestination(packet, view);
+  if (!to.has_value()) return nullptr;
+  if (auto port = sink_->PortAt(*to)) return port;
+  return sessions_.GatewayPortAt(*to);
+}
+
+void GatewayMuxStream::Forward() {
+  std::vector<absl::Span<const uint8_t>> run;
+  std::shared_ptr<TunnelPort> run_port;
+  uint32_t last_handle = 0;
+  std::shared_ptr<TunnelPort> last_port;
+  auto flush = [&] {
+    if (run.empty()) return;
+    const size_t accepted = run_port->SendCopies(run);
+    if (accepted < run.size()) {
+      run_port->counters().Drop(core::DropReason::kStreamBackpressure,
+                                run.size() - accepted);
+      CountDrop(core::DropReason::kStreamBackpressure, run.size() - accepted);
+    }
+    run.clear();
+  };
+  for (int i = 0; i < in_.packets_size(); ++i) {
+    const absl::Span<const uint8_t> packet = Bytes(in_.packets(i));
+    if (packet.empty()) continue;
+    if (packet.size() > kMaxPayload) {
+      CountDrop(core::DropReason::kOversize, 1);
+      continue;
+    }
+    const uint32_t handle = in_.handles_size() == 0 ? 0 : in_.handles(i);
+    std::shared_ptr<TunnelPort> port;
+    core::DropReason drop = core::DropReason::kNoTunnel;
+    if (handle == 0) {
+      port = Dispatch(packet, drop);
+    } else if (handle == last_handle) {
+      port = last_port;
+    } else {
+      port = sink_->PortOf(handle);
+      last_handle = handle;
+      last_port = port;
+    }
+    if (port == nullptr) {
+      CountDrop(drop, 1);
+      continue;
+    }
+    if (port != run_port) {
+      flush();
+      run_port = port;
+    }
+    run.push_back(packet);
+  }
+  flush();
+}
+
+void GatewayMuxStream::MaybeWrite() {
+  absl::MutexLock lock(&mu_);
+  if (finished_ || writing_ || reads_done_ || !ready_to_write_) return;
+  sink_->TakeBatch(kPacketsPerWrite, max_write_bytes_, batch_);
+  if (batch_.empty()) return;
+  out_.Clear();
+  for (const MuxTunnel& t : batch_.announced) {
+    v1::GatewayTunnelHandle& h = *out_.add_announced();
+    h.set_handle(t.handle);
+    h.set_tunnel_id(t.tunnel_id);
+    h.set_remote_address(t.remote.ToString());
+  }
+  for (uint32_t h : batch_.released) out_.add_released(h);
+  out_.mutable_packets()->Reserve(batch_.packets.size());
+  for (const Packet& p : batch_.packets) out_.add_packets(p.data(), p.size());
+  for (uint32_t h : batch_.handles) out_.add_handles(h);
+  out_.set_dropped(batch_.dropped);
+  writing_ = true;
+  StartWrite(&out_);
+}
+
+void GatewayMuxStream::OnWriteDone(bool ok) {
+  {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishOnce(ToGrpc(absl::CancelledError("the caller stopped reading")));
+      return;
+    }
+    if (reads_done_) {
+      FinishOnce(grpc::Status::OK);
+      return;
+    }
+  }
+  MaybeWrite();
+}
+
+void GatewayMuxStream::OnCancel() {
+  absl::MutexLock lock(&mu_);
+  FinishOnce(grpc::Status::CANCELLED);
+}
+
+void GatewayMuxStream::OnDone() {
+  link_->Cut();
+  if (attached_) sessions_.DetachGatewayMux(shard_, holder_);
+  sink_->ReleaseAll();
+  delete this;
+}
+
+}  // namespace snaptun::service

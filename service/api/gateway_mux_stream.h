@@ -1,0 +1,81 @@
+// StreamGatewayPackets: one bidirectional stream for many gateway tunnels.
+//
+// The first message picks the stream's shard of the gateway's tunnels
+// (session_manager.h, AttachGatewayMux). From then on, packets of every
+// tunnel in the shard are written to the caller in batches of up to 1024
+// packets and `max_write_bytes` of payload (plus at most one payload), each
+// packet tagged with its tunnel's handle, announced once before its first
+// use; one write is in flight, and while it is, packets wait in their
+// tunnels' bounded receive queues (dropped beyond them as
+// `receive_queue_full`, reported in `dropped`). Packets the caller writes go
+// to the tunnel their handle names, or, without a handle, to the gateway
+// tunnel whose remote address is the packet's SCION destination (host
+// address and L4 port, scion/packet.h): a packet that names no tunnel is
+// dropped as `no_tunnel`, one that does not parse as `malformed_packet`, and
+// a full send queue drops the rest of its run as `stream_backpressure`.
+//
+// Locking: the reactor never calls the session manager while holding its
+// own lock, because the manager calls into the stream's sink (and through
+// it the reactor's wake-up) under the manager's lock.
+#ifndef SNAPTUN_SERVICE_API_GATEWAY_MUX_STREAM_H_
+#define SNAPTUN_SERVICE_API_GATEWAY_MUX_STREAM_H_
+
+#include <memory>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "proto/snaptun/v1/snaptun.grpc.pb.h"
+#include "service/api/stream_reactors.h"
+#include "service/gateway_mux.h"
+#include "service/session_manager.h"
+
+namespace snaptun::service {
+
+class GatewayMuxStream final
+    : public grpc::ServerBidiReactor<v1::GatewayPacketBatch,
+                                     v1::GatewayPacketBatch> {
+ public:
+  GatewayMuxStream(SessionManager& sessions, DataPlaneMetrics* metrics,
+                   size_t max_write_bytes, grpc::Status precheck);
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  // The first message: attach to the shard. False when the stream ended.
+  bool Attach();
+  // Sends the packets of `in_` to their tunnels, counting what is dropped.
+  void Forward();
+  // The tunnel a packet without a handle goes to, by its SCION destination.
+  std::shared_ptr<TunnelPort> Dispatch(absl::Span<const uint8_t> packet,
+                                       core::DropReason& drop);
+  void CountDrop(core::DropReason reason, uint64_t count);
+  void Evict();
+  void MaybeWrite();
+  void FinishOnce(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  SessionManager& sessions_;
+  DataPlaneMetrics* const metrics_;
+  const size_t max_write_bytes_;
+  std::shared_ptr<ReactorLink> link_ = std::make_shared<ReactorLink>();
+  std::shared_ptr<GatewayMuxSink> sink_;
+  // Read side: one read in flight, so only OnReadDone touches these.
+  v1::GatewayPacketBatch in_;
+  bool attached_ = false;
+  uint32_t shard_ = 0;
+  uint64_t holder_ = 0;
+  absl::Mutex mu_;
+  v1::GatewayPacketBatch out_ ABSL_GUARDED_BY(mu_);
+  MuxBatch batch_ ABSL_GUARDED_BY(mu_);
+  bool ready_to_write_ ABSL_GUARDED_BY(mu_) = false;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace snaptun::service
+
+#endif  // SNAPTUN_SERVICE_API_GATEWAY_MUX_STREAM_H_
