@@ -31,49 +31,49 @@ GatewayMuxSink::~GatewayMuxSink() = default;
 void GatewayMuxSink::Claim(const std::string& tunnel_id,
                            const core::Endpoint& remote,
                            std::shared_ptr<TunnelPort> port) {
-  uint32_t handle = 0;
-  {
-    absl::MutexLock lock(&mu_);
-    if (by_id_.contains(tunnel_id)) return;
-    handle = next_handle_++;
-    Entry& entry = entries_[handle];
-    entry.tunnel = MuxTunnel{handle, tunnel_id, remote};
-    entry.port = port;
-    by_id_[tunnel_id] = handle;
-    by_remote_[remote] = handle;
-  }
+  absl::MutexLock lock(&mu_);
+  if (by_id_.contains(tunnel_id) || exhausted_) return;
+  const uint32_t handle = next_handle_++;
+  if (next_handle_ == 0) exhausted_ = true;
+  Entry& entry = entries_[handle];
+  entry.tunnel = MuxTunnel{handle, tunnel_id, remote};
+  entry.port = port;
+  // Drops before the claim were reported by whoever carried it then.
+  entry.dropped_reported =
+      port->counters().dropped(core::DropReason::kReceiveQueueFull);
+  by_id_[tunnel_id] = handle;
+  by_remote_[remote] = handle;
   std::weak_ptr<GatewayMuxSink> weak = weak_from_this();
   port->SetReceiveReady([weak, handle] {
     if (auto sink = weak.lock()) sink->MarkReady(handle);
   });
   // Payloads queued before the claim raise no edge of their own.
-  if (port->receive_queued() > 0) MarkReady(handle);
+  if (port->receive_queued() > 0) MarkReadyLocked(handle);
 }
 
 void GatewayMuxSink::Release(const std::string& tunnel_id, bool keep_callback) {
-  std::shared_ptr<TunnelPort> port;
-  {
-    absl::MutexLock lock(&mu_);
-    auto id = by_id_.find(tunnel_id);
-    if (id == by_id_.end()) return;
-    auto it = entries_.find(id->second);
-    if (it->second.announced) {
-      if (released_.size() < max_released_) {
-        released_.push_back(it->first);
-      } else {
-        ++released_forgotten_;
-      }
+  absl::MutexLock lock(&mu_);
+  auto id = by_id_.find(tunnel_id);
+  if (id == by_id_.end()) return;
+  auto it = entries_.find(id->second);
+  Entry& entry = it->second;
+  if (entry.announced) {
+    if (released_.size() < max_released_) {
+      released_.push_back(it->first);
+    } else {
+      ++released_forgotten_;
     }
-    port = std::move(it->second.port);
-    if (auto r = by_remote_.find(it->second.tunnel.remote);
-        r != by_remote_.end() && r->second == it->first) {
-      by_remote_.erase(r);
-    }
-    entries_.erase(it);
-    by_id_.erase(id);
   }
-  if (!keep_callback) port->SetReceiveReady(nullptr);
-  wake_();
+  dropped_pending_ += NewDrops(entry);
+  if (!keep_callback) entry.port->SetReceiveReady(nullptr);
+  if (auto r = by_remote_.find(entry.tunnel.remote);
+      r != by_remote_.end() && r->second == it->first) {
+    by_remote_.erase(r);
+  }
+  if (entry.ready) ++stale_ready_;
+  entries_.erase(it);
+  by_id_.erase(id);
+  CompactReady();
 }
 
 void GatewayMuxSink::ReleaseAll() {
@@ -83,23 +83,43 @@ void GatewayMuxSink::ReleaseAll() {
   by_id_.clear();
   by_remote_.clear();
   ready_.clear();
+  stale_ready_ = 0;
+}
+
+void GatewayMuxSink::CompactReady() {
+  if (stale_ready_ < 64 || stale_ready_ * 2 < ready_.size()) return;
+  std::deque<uint32_t> live;
+  for (uint32_t handle : ready_) {
+    if (entries_.contains(handle)) live.push_back(handle);
+  }
+  ready_.swap(live);
+  stale_ready_ = 0;
+}
+
+bool GatewayMuxSink::MarkReadyLocked(uint32_t handle) {
+  auto it = entries_.find(handle);
+  if (it == entries_.end() || it->second.ready) return false;
+  it->second.ready = true;
+  ready_.push_back(handle);
+  return true;
 }
 
 void GatewayMuxSink::MarkReady(uint32_t handle) {
   {
     absl::MutexLock lock(&mu_);
-    auto it = entries_.find(handle);
-    if (it == entries_.end() || it->second.ready) return;
-    it->second.ready = true;
-    ready_.push_back(handle);
+    MarkReadyLocked(handle);
   }
+  // Always: an edge means new payloads, even when the tunnel was already
+  // listed (a writer may have found it empty just before).
   wake_();
 }
 
-void GatewayMuxSink::Announce(Entry& entry, MuxBatch& out) {
-  if (entry.announced) return;
-  entry.announced = true;
-  out.announced.push_back(entry.tunnel);
+uint64_t GatewayMuxSink::NewDrops(Entry& entry) {
+  const uint64_t dropped =
+      entry.port->counters().dropped(core::DropReason::kReceiveQueueFull);
+  const uint64_t fresh = dropped - entry.dropped_reported;
+  entry.dropped_reported = dropped;
+  return fresh;
 }
 
 bool GatewayMuxSink::TakeFrom(Entry& entry, size_t max_packets,
@@ -110,20 +130,20 @@ bool GatewayMuxSink::TakeFrom(Entry& entry, size_t max_packets,
   entry.ready = false;
   entry.port->Receive(out.packets, max_packets - before, absl::ZeroDuration(),
                       max_bytes - out.bytes);
-  if (out.packets.size() > before) Announce(entry, out);
+  if (out.packets.size() > before && !entry.announced) {
+    entry.announced = true;
+    out.announced.push_back(entry.tunnel);
+  }
   for (size_t i = before; i < out.packets.size(); ++i) {
     out.bytes += out.packets[i].size();
     out.handles.push_back(entry.tunnel.handle);
   }
-  const uint64_t dropped =
-      entry.port->counters().dropped(core::DropReason::kReceiveQueueFull);
-  out.dropped += dropped - entry.dropped_reported;
-  entry.dropped_reported = dropped;
+  out.dropped += NewDrops(entry);
   if (entry.port->receive_queued() > 0) {
-    // Over budget: its turn comes again after the others'.
+    // Over budget, or more arrived meanwhile: its next turn comes after
+    // the others'.
     entry.ready = true;
     ready_.push_back(entry.tunnel.handle);
-    return false;
   }
   return out.packets.size() < max_packets && out.bytes < max_bytes;
 }
@@ -133,12 +153,17 @@ void GatewayMuxSink::TakeBatch(size_t max_packets, size_t max_bytes,
   out.Clear();
   absl::MutexLock lock(&mu_);
   out.released.swap(released_);
+  out.dropped = dropped_pending_;
+  dropped_pending_ = 0;
   // Each tunnel ready now gets one turn per batch.
   for (size_t turns = ready_.size(); turns > 0 && !ready_.empty(); --turns) {
     const uint32_t handle = ready_.front();
     ready_.pop_front();
     auto it = entries_.find(handle);
-    if (it == entries_.end()) continue;
+    if (it == entries_.end()) {
+      if (stale_ready_ > 0) --stale_ready_;
+      continue;
+    }
     if (!TakeFrom(it->second, max_packets, max_bytes, out)) break;
   }
 }
@@ -154,6 +179,11 @@ std::shared_ptr<TunnelPort> GatewayMuxSink::PortAt(
   absl::MutexLock lock(&mu_);
   auto it = by_remote_.find(remote);
   return it == by_remote_.end() ? nullptr : entries_.at(it->second).port;
+}
+
+bool GatewayMuxSink::exhausted() const {
+  absl::MutexLock lock(&mu_);
+  return exhausted_;
 }
 
 size_t GatewayMuxSink::tunnels() const {

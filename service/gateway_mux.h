@@ -72,13 +72,15 @@ class GatewayMuxSink : public std::enable_shared_from_this<GatewayMuxSink> {
                           size_t max_released = 65536);
   ~GatewayMuxSink();
 
-  // The session manager's side.
+  // The session manager's side, under its lock: neither wakes the stream
+  // (the manager calls Wake once its lock is released).
   void Claim(const std::string& tunnel_id, const core::Endpoint& remote,
              std::shared_ptr<TunnelPort> port);
   // `keep_callback`: another carrier now owns the port's receive callback.
   void Release(const std::string& tunnel_id, bool keep_callback);
   // The stream ends: every port still carried forgets the sink's callback.
   void ReleaseAll();
+  void Wake() { wake_(); }
 
   // The stream's side. Takes up to `max_packets` payloads and `max_bytes`
   // bytes (at least one payload if any is ready) from the ready tunnels.
@@ -86,6 +88,9 @@ class GatewayMuxSink : public std::enable_shared_from_this<GatewayMuxSink> {
   std::shared_ptr<TunnelPort> PortOf(uint32_t handle) const;
   std::shared_ptr<TunnelPort> PortAt(const core::Endpoint& remote) const;
   size_t tunnels() const;
+  // Handles ran out (2^32 - 1 claims): the stream must end; tunnels claimed
+  // since are not carried.
+  bool exhausted() const;
   uint64_t released_forgotten() const;
 
  private:
@@ -96,22 +101,34 @@ class GatewayMuxSink : public std::enable_shared_from_this<GatewayMuxSink> {
     bool announced = false;
     uint64_t dropped_reported = 0;
   };
+  // A worker saw the tunnel's receive queue become non-empty.
   void MarkReady(uint32_t handle);
-  // Moves what one ready tunnel holds into `out`; false when over budget.
+  bool MarkReadyLocked(uint32_t handle) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Moves what one ready tunnel holds into `out`; false once the batch is
+  // full.
   bool TakeFrom(Entry& entry, size_t max_packets, size_t max_bytes,
                 MuxBatch& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void Announce(Entry& entry, MuxBatch& out) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // receive_queue_full drops of `entry` not yet reported.
+  uint64_t NewDrops(Entry& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops handles of released tunnels from the ready list once they are
+  // half of it.
+  void CompactReady() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::function<void()> wake_;
   const size_t max_released_;
   mutable absl::Mutex mu_;
   uint32_t next_handle_ ABSL_GUARDED_BY(mu_) = 1;
+  bool exhausted_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<uint32_t, Entry> entries_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, uint32_t> by_id_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<core::Endpoint, uint32_t> by_remote_ ABSL_GUARDED_BY(mu_);
+  // Each carried tunnel at most once; released ones until compacted.
   std::deque<uint32_t> ready_ ABSL_GUARDED_BY(mu_);
+  size_t stale_ready_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<uint32_t> released_ ABSL_GUARDED_BY(mu_);
   uint64_t released_forgotten_ ABSL_GUARDED_BY(mu_) = 0;
+  // Drops of released tunnels, for the next batch.
+  uint64_t dropped_pending_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace snaptun::service

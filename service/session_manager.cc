@@ -446,6 +446,7 @@ absl::StatusOr<TunnelSnapshot> SessionManager::Close(
     gateway_->CloseTunnelAsync(record->gateway_remote);
   }
   if (record->port != nullptr) record->port->Close();
+  WakeMuxes();
   return snapshot;
 }
 
@@ -542,19 +543,24 @@ absl::StatusOr<SessionManager::StreamAttachment> SessionManager::AttachStream(
     attachment.holder = record.stream_holder;
   }
   if (evict_previous) evict_previous();
+  WakeMuxes();
   return attachment;
 }
 
 void SessionManager::DetachStream(const std::string& tunnel_id,
                                   uint64_t holder) {
-  absl::MutexLock lock(&mu_);
-  auto it = records_.find(tunnel_id);
-  if (it != records_.end() && it->second->stream_holder == holder) {
-    it->second->stream_holder = 0;
-    it->second->stream_evicted = nullptr;
-    // A gateway tunnel goes back to its multiplexed stream, if one is open.
-    ClaimForMuxLocked(*it->second);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = records_.find(tunnel_id);
+    if (it != records_.end() && it->second->stream_holder == holder) {
+      it->second->stream_holder = 0;
+      it->second->stream_evicted = nullptr;
+      // A gateway tunnel goes back to its multiplexed stream, if one is
+      // open.
+      ClaimForMuxLocked(*it->second);
+    }
   }
+  WakeMuxes();
 }
 
 absl::StatusOr<std::shared_ptr<EventSubscription>> SessionManager::Subscribe(
@@ -692,6 +698,7 @@ void SessionManager::OnTunnelAccepted(const GatewayTunnelInfo& info,
     PublishLocked(SessionEventType::kOpened, *record, "", deliveries);
   }
   Deliver(deliveries);
+  WakeMuxes();
 }
 
 void SessionManager::OnTunnelEvent(const GatewayTunnelInfo& info,
@@ -735,6 +742,7 @@ void SessionManager::OnTunnelRemoved(const GatewayTunnelInfo& info,
     EraseLocked(it);
   }
   Deliver(deliveries);
+  WakeMuxes();
 }
 
 TunnelSnapshot SessionManager::SnapshotLocked(const Record& record) const {

@@ -244,6 +244,9 @@ class SessionManager final : public GatewayObserver {
   // Takes a gateway tunnel from the multiplexed stream holding it, if any.
   void ReleaseFromMuxLocked(Record& record, bool keep_callback)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Wakes the multiplexed streams whose tunnels changed, once the lock is
+  // released (a wake may build and write a batch).
+  void WakeMuxes() ABSL_LOCKS_EXCLUDED(mu_);
 
   WorkerPool& pool_;
   const core::LocalIdentity& identity_;
@@ -263,6 +266,7 @@ class SessionManager final : public GatewayObserver {
   // Indexed by shard; sized by the shard_count of the open streams.
   std::vector<MuxSlot> muxes_ ABSL_GUARDED_BY(mu_);
   size_t muxes_open_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::shared_ptr<GatewayMuxSink>> mux_wakes_ ABSL_GUARDED_BY(mu_);
   bool watchers_ended_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   uint64_t next_holder_ ABSL_GUARDED_BY(mu_) = 1;

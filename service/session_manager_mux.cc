@@ -56,6 +56,7 @@ absl::StatusOr<uint64_t> SessionManager::AttachGatewayMux(
     }
   }
   if (evict_previous) evict_previous();
+  WakeMuxes();
   return holder;
 }
 
@@ -95,14 +96,30 @@ void SessionManager::ClaimForMuxLocked(Record& record) {
   record.stream_holder = slot.holder;
   record.mux_held = true;
   slot.sink->Claim(record.info.tunnel_id, record.gateway_remote, record.port);
+  if (mux_wakes_.empty() || mux_wakes_.back() != slot.sink) {
+    mux_wakes_.push_back(slot.sink);
+  }
 }
 
 void SessionManager::ReleaseFromMuxLocked(Record& record, bool keep_callback) {
   MuxSlot* slot = MuxHoldingLocked(record);
   if (slot == nullptr) return;
   slot->sink->Release(record.info.tunnel_id, keep_callback);
+  if (mux_wakes_.empty() || mux_wakes_.back() != slot->sink) {
+    mux_wakes_.push_back(slot->sink);
+  }
   record.stream_holder = 0;
   record.mux_held = false;
+}
+
+void SessionManager::WakeMuxes() {
+  std::vector<std::shared_ptr<GatewayMuxSink>> wakes;
+  {
+    absl::MutexLock lock(&mu_);
+    if (mux_wakes_.empty()) return;
+    wakes.swap(mux_wakes_);
+  }
+  for (const auto& sink : wakes) sink->Wake();
 }
 
 std::shared_ptr<TunnelPort> SessionManager::GatewayPortAt(

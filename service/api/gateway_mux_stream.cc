@@ -104,8 +104,8 @@ void GatewayMuxStream::OnReadDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
+    StartRead(&in_);
   }
-  StartRead(&in_);
   MaybeWrite();
 }
 
@@ -137,6 +137,11 @@ void GatewayMuxStream::Forward() {
   std::shared_ptr<TunnelPort> last_port;
   auto flush = [&] {
     if (run.empty()) return;
+    if (run_port->closed()) {
+      CountDrop(core::DropReason::kNoTunnel, run.size());
+      run.clear();
+      return;
+    }
     const size_t accepted = run_port->SendCopies(run);
     if (accepted < run.size()) {
       run_port->counters().Drop(core::DropReason::kStreamBackpressure,
@@ -181,7 +186,13 @@ void GatewayMuxStream::MaybeWrite() {
   absl::MutexLock lock(&mu_);
   if (finished_ || writing_ || reads_done_ || !ready_to_write_) return;
   sink_->TakeBatch(kPacketsPerWrite, max_write_bytes_, batch_);
-  if (batch_.empty()) return;
+  if (batch_.empty()) {
+    if (sink_->exhausted()) {
+      FinishOnce(ToGrpc(absl::ResourceExhaustedError(
+          "this stream has used all 2^32 - 1 tunnel handles; open a new one")));
+    }
+    return;
+  }
   out_.Clear();
   for (const MuxTunnel& t : batch_.announced) {
     v1::GatewayTunnelHandle& h = *out_.add_announced();

@@ -10,13 +10,16 @@
 // `receive_queue_full`, reported in `dropped`). Packets the caller writes go
 // to the tunnel their handle names, or, without a handle, to the gateway
 // tunnel whose remote address is the packet's SCION destination (host
-// address and L4 port, scion/packet.h): a packet that names no tunnel is
-// dropped as `no_tunnel`, one that does not parse as `malformed_packet`, and
-// a full send queue drops the rest of its run as `stream_backpressure`.
+// address and L4 port, scion/packet.h): a packet that names no tunnel (or
+// a closed one) is dropped as `no_tunnel`, one without a handle that does
+// not parse as `malformed_packet` (packets with a handle are not parsed),
+// and a full send queue drops the rest of its run as
+// `stream_backpressure`.
 //
 // Locking: the reactor never calls the session manager while holding its
-// own lock, because the manager calls into the stream's sink (and through
-// it the reactor's wake-up) under the manager's lock.
+// own lock. The manager wakes the reactor only after releasing its lock;
+// workers wake it (and so may build a batch) on their threads, as for
+// StreamPackets.
 #ifndef SNAPTUN_SERVICE_API_GATEWAY_MUX_STREAM_H_
 #define SNAPTUN_SERVICE_API_GATEWAY_MUX_STREAM_H_
 
