@@ -8,6 +8,8 @@ Checks, each against behaviour an orchestrator depends on:
   - a StreamPackets holder that hangs (SIGSTOP) is replaced by takeover
     (the old stream ends ABORTED) and, without takeover, by the server's
     keepalive noticing the hung peer;
+  - a router reads a gateway tunnel's packet from StreamGatewayPackets and
+    answers it by handle;
   - 300 maximum-size payloads reach a default-configured reader (4 MiB
     receive limit) with no RESOURCE_EXHAUSTED and nothing lost;
   - each documented ErrorInfo reason is provoked and read from the details;
@@ -335,6 +337,44 @@ def main(snaptund, snaptun_proto, status_proto):
     assert received == payloads, len(received)
     print(f"  300 payloads in {messages} messages, none lost")
     close_both(big)
+
+    print("--- a router on StreamGatewayPackets")
+    routed = open_tunnel("routed")
+    routed_gw = gateway_side(routed)
+    answer = []
+    answer_ready = threading.Event()
+
+    def router_requests():
+        yield pb.GatewayPacketBatch(shard=0, shard_count=1)
+        answer_ready.wait(timeout=30)
+        yield from answer
+
+    router = gateway.StreamGatewayPackets(router_requests(), timeout=30)
+    time.sleep(0.5)  # The server has attached it.
+    client_done = threading.Event()
+
+    def client_requests():
+        yield pb.PacketBatch(tunnel_id="routed", packets=[b"up to the router"])
+        client_done.wait(timeout=30)
+
+    client_stream = tunnels.StreamPackets(client_requests(), timeout=30)
+    batch = next(router)
+    announced = {h.handle: h for h in batch.announced}
+    assert list(batch.packets) == [b"up to the router"], batch
+    handle = batch.handles[0]
+    assert announced[handle].tunnel_id == routed_gw, announced
+    answer.append(pb.GatewayPacketBatch(packets=[b"down by handle"],
+                                        handles=[handle]))
+    answer_ready.set()
+    got = next(client_stream)
+    assert list(got.packets) == [b"down by handle"], got
+    for _ in router:  # Half-closed after the answer: ends OK.
+        pass
+    client_done.set()
+    for _ in client_stream:
+        pass
+    print(f"  handle {handle} for {routed_gw}, both ways")
+    close_both(routed)
 
     print("--- the watcher after 60 s")
     remaining = 60 - (time.time() - watch_started)
