@@ -49,12 +49,6 @@ GatewayMuxStream::GatewayMuxStream(SessionManager& sessions,
   StartRead(&in_);
 }
 
-void GatewayMuxStream::FinishOnce(const grpc::Status& status) {
-  if (finished_) return;
-  finished_ = true;
-  Finish(status);
-}
-
 void GatewayMuxStream::Evict() {
   absl::MutexLock lock(&mu_);
   FinishOnce(
@@ -85,10 +79,7 @@ bool GatewayMuxStream::Attach() {
 void GatewayMuxStream::OnReadDone(bool ok) {
   if (!ok) {
     absl::MutexLock lock(&mu_);
-    // The caller finished sending; the stream ends once the write in flight,
-    // if any, is done.
-    reads_done_ = true;
-    if (!writing_) FinishOnce(grpc::Status::OK);
+    ReadsDoneLocked();
     return;
   }
   if (!attached_ && !Attach()) return;
@@ -104,7 +95,7 @@ void GatewayMuxStream::OnReadDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
-    StartRead(&in_);
+    StartReadLocked(&in_);
   }
   MaybeWrite();
 }
@@ -184,7 +175,7 @@ void GatewayMuxStream::Forward() {
 
 void GatewayMuxStream::MaybeWrite() {
   absl::MutexLock lock(&mu_);
-  if (finished_ || writing_ || reads_done_ || !ready_to_write_) return;
+  if (!MayWriteLocked() || !ready_to_write_) return;
   sink_->TakeBatch(kPacketsPerWrite, max_write_bytes_, batch_);
   if (batch_.empty()) {
     if (sink_->exhausted()) {
@@ -205,29 +196,7 @@ void GatewayMuxStream::MaybeWrite() {
   for (const Packet& p : batch_.packets) out_.add_packets(p.data(), p.size());
   for (uint32_t h : batch_.handles) out_.add_handles(h);
   out_.set_dropped(batch_.dropped);
-  writing_ = true;
-  StartWrite(&out_);
-}
-
-void GatewayMuxStream::OnWriteDone(bool ok) {
-  {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) {
-      FinishOnce(ToGrpc(absl::CancelledError("the caller stopped reading")));
-      return;
-    }
-    if (reads_done_) {
-      FinishOnce(grpc::Status::OK);
-      return;
-    }
-  }
-  MaybeWrite();
-}
-
-void GatewayMuxStream::OnCancel() {
-  absl::MutexLock lock(&mu_);
-  FinishOnce(grpc::Status::CANCELLED);
+  StartWriteLocked(&out_);
 }
 
 void GatewayMuxStream::OnDone() {

@@ -28,6 +28,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/snaptun/v1/snaptun.grpc.pb.h"
+#include "service/api/packet_stream_base.h"
 #include "service/api/stream_reactors.h"
 #include "service/gateway_mux.h"
 #include "service/session_manager.h"
@@ -35,15 +36,12 @@
 namespace snaptun::service {
 
 class GatewayMuxStream final
-    : public grpc::ServerBidiReactor<v1::GatewayPacketBatch,
-                                     v1::GatewayPacketBatch> {
+    : public PacketStreamBase<v1::GatewayPacketBatch, v1::GatewayPacketBatch> {
  public:
   GatewayMuxStream(SessionManager& sessions, DataPlaneMetrics* metrics,
                    size_t max_write_bytes, grpc::Status precheck);
 
   void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnCancel() override;
   void OnDone() override;
 
  private:
@@ -56,9 +54,7 @@ class GatewayMuxStream final
                                        core::DropReason& drop);
   void CountDrop(core::DropReason reason, uint64_t count);
   void Evict();
-  void MaybeWrite();
-  void FinishOnce(const grpc::Status& status)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeWrite() override;
 
   SessionManager& sessions_;
   DataPlaneMetrics* const metrics_;
@@ -70,13 +66,9 @@ class GatewayMuxStream final
   bool attached_ = false;
   uint32_t shard_ = 0;
   uint64_t holder_ = 0;
-  absl::Mutex mu_;
   v1::GatewayPacketBatch out_ ABSL_GUARDED_BY(mu_);
   MuxBatch batch_ ABSL_GUARDED_BY(mu_);
   bool ready_to_write_ ABSL_GUARDED_BY(mu_) = false;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace snaptun::service

@@ -41,12 +41,6 @@ PacketStream::PacketStream(SessionManager& sessions, DataPlaneMetrics* metrics,
   StartRead(&in_);
 }
 
-void PacketStream::FinishOnce(const grpc::Status& status) {
-  if (finished_) return;
-  finished_ = true;
-  Finish(status);
-}
-
 void PacketStream::Evict() {
   absl::MutexLock lock(&mu_);
   // The tunnel's port now feeds the new stream; leave its callback alone.
@@ -65,10 +59,7 @@ bool PacketStream::HandleRead(bool ok) {
   absl::MutexLock lock(&mu_);
   if (finished_) return false;
   if (!ok) {
-    // The caller finished sending; the stream ends (OK) once the write in
-    // flight, if any, is done.
-    reads_done_ = true;
-    if (!writing_) FinishOnce(grpc::Status::OK);
+    ReadsDoneLocked();
     return false;
   }
   if (port_ == nullptr) {
@@ -138,7 +129,7 @@ bool PacketStream::HandleRead(bool ok) {
 
 void PacketStream::MaybeWrite() {
   absl::MutexLock lock(&mu_);
-  if (finished_ || writing_ || reads_done_ || port_ == nullptr) return;
+  if (!MayWriteLocked() || port_ == nullptr) return;
   std::vector<Packet> got;
   port_->Receive(got, kPacketsPerWrite, absl::ZeroDuration(), max_write_bytes_);
   if (got.empty()) {
@@ -152,29 +143,7 @@ void PacketStream::MaybeWrite() {
       port_->counters().dropped(core::DropReason::kReceiveQueueFull);
   out_.set_dropped(dropped - dropped_reported_);
   dropped_reported_ = dropped;
-  writing_ = true;
-  StartWrite(&out_);
-}
-
-void PacketStream::OnWriteDone(bool ok) {
-  {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) {
-      FinishOnce(ToGrpc(absl::CancelledError("the caller stopped reading")));
-      return;
-    }
-    if (reads_done_) {
-      FinishOnce(grpc::Status::OK);
-      return;
-    }
-  }
-  MaybeWrite();
-}
-
-void PacketStream::OnCancel() {
-  absl::MutexLock lock(&mu_);
-  FinishOnce(grpc::Status::CANCELLED);
+  StartWriteLocked(&out_);
 }
 
 void PacketStream::OnDone() {

@@ -25,6 +25,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/snaptun/v1/snaptun.grpc.pb.h"
+#include "service/api/packet_stream_base.h"
 #include "service/session_manager.h"
 
 namespace snaptun::service {
@@ -50,15 +51,13 @@ struct ReactorLink {
 };
 
 class PacketStream final
-    : public grpc::ServerBidiReactor<v1::PacketBatch, v1::PacketBatch> {
+    : public PacketStreamBase<v1::PacketBatch, v1::PacketBatch> {
  public:
   // `max_write_bytes` caps the payload bytes of one written PacketBatch.
   PacketStream(SessionManager& sessions, DataPlaneMetrics* metrics,
                size_t max_write_bytes, grpc::Status auth);
 
   void OnReadDone(bool ok) override;
-  void OnWriteDone(bool ok) override;
-  void OnCancel() override;
   void OnDone() override;
 
  private:
@@ -66,26 +65,19 @@ class PacketStream final
   bool HandleRead(bool ok);
   // Another stream took the tunnel over: end with ABORTED.
   void Evict();
-  void MaybeWrite();
-  void FinishOnce(const grpc::Status& status)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MaybeWrite() override;
 
   SessionManager& sessions_;
   DataPlaneMetrics* const metrics_;
   const size_t max_write_bytes_;
   std::shared_ptr<ReactorLink> link_ = std::make_shared<ReactorLink>();
   v1::PacketBatch in_;
-  absl::Mutex mu_;
   v1::PacketBatch out_ ABSL_GUARDED_BY(mu_);
   std::string tunnel_id_ ABSL_GUARDED_BY(mu_);
   Role role_ ABSL_GUARDED_BY(mu_) = Role::kClient;
   std::shared_ptr<TunnelPort> port_ ABSL_GUARDED_BY(mu_);
   uint64_t holder_ ABSL_GUARDED_BY(mu_) = 0;
   bool evicted_ ABSL_GUARDED_BY(mu_) = false;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  // The caller half-closed: finish once the write in flight is done.
-  bool reads_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t dropped_reported_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
