@@ -7,7 +7,9 @@
 //     OpenSSL, to measure it);
 //   - complete handshakes (both sides, SNAP mode) vs the X25519 operations
 //     they need: ten scalar multiplications (two ephemeral key generations
-//     and eight agreements).
+//     and eight agreements);
+//   - parsing a SCION/UDP packet (what --gateway_packet_policy=scion adds
+//     per packet), beside the open it follows.
 #include <benchmark/benchmark.h>
 #include <openssl/evp.h>
 
@@ -19,6 +21,8 @@
 #include "tunnel/core/noise.h"
 #include "tunnel/crypto/tai64n.h"
 #include "tunnel/crypto/x25519.h"
+#include "tunnel/scion/builder.h"
+#include "tunnel/scion/packet.h"
 
 namespace snaptun {
 namespace {
@@ -161,6 +165,26 @@ void BM_CompleteHandshake(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_CompleteHandshake);
+
+// A SCION/UDP packet over a two-hop SCION path whose UDP payload makes the
+// whole packet `size` bytes (at least the headers).
+void BM_ScionParse(benchmark::State& state) {
+  scion::BuildSpec spec;
+  spec.src_ia = *scion::IsdAs::Parse("1-ff00:0:110");
+  spec.dst_ia = *scion::IsdAs::Parse("2-ff00:0:220");
+  spec.src = core::Endpoint::Ipv4({192, 0, 2, 1}, 40000);
+  spec.dst = core::Endpoint::Ipv4({198, 51, 100, 7}, 443);
+  const size_t headers = scion::BuildUdp(spec).size();
+  const size_t n = state.range(0);
+  spec.payload.assign(n > headers ? n - headers : 0, 0x5a);
+  const std::vector<uint8_t> packet = scion::BuildUdp(spec);
+  scion::PacketView view;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(scion::Parse(packet, view));
+    benchmark::DoNotOptimize(scion::SourceEndpoint(view));
+  }
+}
+BENCHMARK(BM_ScionParse)->Apply(PayloadSizes);
 
 }  // namespace
 }  // namespace snaptun
