@@ -507,6 +507,69 @@ TEST_F(GatewayMuxTest, SharesAreCheckedAndAShardHasOneStream) {
   EXPECT_EQ(a.Ended().error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+TEST_F(GatewayMuxTest, ARouterThatDoesNotReadCostsCountedDropsNotMemory) {
+  // 24 MB: more than gRPC's flow-control windows buffer on the way.
+  constexpr size_t kClients = 20;
+  constexpr size_t kPerClient = 1000;
+  DaemonConfig config;
+  config.queue_bytes_per_tunnel = 64 << 10;
+  config.queue_budget_bytes = 512 << 10;
+  config.socket.gro = false;  // socket_overflow exact (docs/OPERATIONS.md).
+  Start(kClients, config);
+  // Attached, but reads nothing until the clients are done.
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(1)));
+  auto stream = gateway_stub_->StreamGatewayPackets(&context);
+  v1::GatewayPacketBatch first;
+  first.set_shard_count(1);
+  ASSERT_TRUE(stream->Write(first));
+  Handshake();
+  for (size_t n = 0; n < kPerClient; ++n) {
+    for (size_t i = 0; i < kClients; ++i) {
+      SendAs(i, Udp(ClientAt(i), kServer, std::string(1200, 'p')));
+    }
+    // Paced, so the gateway's socket buffer rarely overflows; what it
+    // drops is counted as socket_overflow and taken out below.
+    if (n % 10 == 9) absl::SleepFor(absl::Milliseconds(10));
+  }
+  const std::string budget = "snaptun_queue_budget_bytes{kind=\"used\"}";
+  const std::string full =
+      "snaptun_packets_dropped_total{reason=\"receive_queue_full\",role="
+      "\"gateway\"}";
+  const std::string overflow_series =
+      "snaptun_packets_dropped_total{reason=\"socket_overflow\",role="
+      "\"gateway\"}";
+  // Until the gateway has read everything: its counts hold still.
+  double last = -1;
+  for (int n = 0; n < 100; ++n) {
+    absl::SleepFor(absl::Milliseconds(200));
+    const double now = Metric(full) + Metric(overflow_series);
+    if (now == last && now > 0) break;
+    last = now;
+  }
+  // What the gateway holds for the stream stays within the budget, whatever
+  // the clients send; the rest is counted.
+  EXPECT_LE(Metric(budget), 512 << 10);
+  const double dropped = Metric(full);
+  EXPECT_GT(dropped, 0);
+  // Reading now: what was held arrives, and the drops are reported.
+  const double overflow = Metric(
+      "snaptun_packets_dropped_total{reason=\"socket_overflow\",role="
+      "\"gateway\"}");
+  const size_t expected = kClients * kPerClient - static_cast<size_t>(overflow);
+  uint64_t reported = 0;
+  size_t arrived = 0;
+  v1::GatewayPacketBatch batch;
+  while (arrived + reported < expected && stream->Read(&batch)) {
+    arrived += batch.packets_size();
+    reported += batch.dropped();
+  }
+  EXPECT_EQ(reported, static_cast<uint64_t>(dropped));
+  EXPECT_EQ(arrived + reported, expected);
+  context.TryCancel();
+  stream->Finish();
+}
+
 TEST_F(GatewayMuxTest, CountsTrafficByIsdAsOnTheAllowList) {
   DaemonConfig config;
   config.gateway_ia_accounting = {kServerIa};
