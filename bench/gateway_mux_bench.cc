@@ -8,12 +8,16 @@
 // handshakes from load clients (tests/testing/load_clients.h), attaches the
 // streams, and then sends pre-sealed datagrams round-robin over the tunnels
 // with at most kWindow in flight, until every one has arrived at the API
-// side. Per-tunnel streams are gRPC callback reactors on one channel, so the
+// side; then the same number the other way, written to the API (by handle on
+// the multiplexed stream) and counted as they reach the clients' socket.
+// Per-tunnel streams are gRPC callback reactors on one channel, so the
 // comparison is of the server's work per packet and per stream, not of
 // client threads. Reported: packets per second arriving at the API, process
 // CPU per packet (both sides and the clients' sends, the same in both
-// modes), and heap bytes the attached streams hold (glibc's count of bytes
-// in use before and after attaching, not RSS).
+// modes), and heap bytes the attached streams hold at both ends, since both
+// run in this process (glibc's count of bytes in use before and after
+// attaching, not RSS; the multiplexed side includes the bench's 4-byte
+// handle per tunnel).
 #include <malloc.h>
 #include <poll.h>
 #include <sys/resource.h>
@@ -21,6 +25,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -87,8 +92,31 @@ class TunnelReader final
     StartCall();
   }
   void Cancel() { context_.TryCancel(); }
+  // Queues a payload for the tunnel; one write in flight, the rest batched.
+  void Send(const std::string& payload) {
+    absl::MutexLock lock(&mu_);
+    if (writing_) {
+      pending_.add_packets(payload);
+      return;
+    }
+    out_.Clear();
+    out_.add_packets(payload);
+    writing_ = true;
+    StartWrite(&out_);
+  }
   void OnWriteDone(bool ok) override {
-    if (ok) attached_.fetch_add(1);
+    absl::MutexLock lock(&mu_);
+    if (!attached_once_) {
+      attached_once_ = true;
+      if (ok) attached_.fetch_add(1);
+    }
+    if (!ok || pending_.packets_size() == 0) {
+      writing_ = false;
+      return;
+    }
+    out_.Swap(&pending_);
+    pending_.Clear();
+    StartWrite(&out_);
   }
   void OnReadDone(bool ok) override {
     if (!ok) return;
@@ -104,12 +132,20 @@ class TunnelReader final
   grpc::ClientContext context_;
   v1::PacketBatch first_;
   v1::PacketBatch in_;
+  absl::Mutex mu_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = true;  // The first message.
+  bool attached_once_ ABSL_GUARDED_BY(mu_) = false;
+  v1::PacketBatch out_ ABSL_GUARDED_BY(mu_);
+  v1::PacketBatch pending_ ABSL_GUARDED_BY(mu_);
 };
 
 class Receiver {
  public:
   virtual ~Receiver() = default;
   const Arrivals& arrivals() const { return arrivals_; }
+  // Router to client `index`'s tunnel; Flush hands over what was queued.
+  virtual void Send(size_t index, const std::string& payload) = 0;
+  virtual void Flush() = 0;
 
  protected:
   Arrivals arrivals_;
@@ -117,7 +153,10 @@ class Receiver {
 
 class MuxReceiver final : public Receiver {
  public:
-  explicit MuxReceiver(v1::GatewayService::Stub& stub) {
+  // `index_of` maps a tunnel's remote address to its client's index.
+  MuxReceiver(v1::GatewayService::Stub& stub,
+              const std::map<std::string, size_t>& index_of)
+      : index_of_(index_of), handles_(index_of_.size(), 0) {
     stream_ = stub.StreamGatewayPackets(&context_);
     v1::GatewayPacketBatch first;
     first.set_shard_count(1);
@@ -125,6 +164,13 @@ class MuxReceiver final : public Receiver {
     thread_ = std::thread([this] {
       v1::GatewayPacketBatch batch;
       while (stream_->Read(&batch)) {
+        {
+          absl::MutexLock lock(&mu_);
+          for (const v1::GatewayTunnelHandle& t : batch.announced()) {
+            auto it = index_of_.find(t.remote_address());
+            if (it != index_of_.end()) handles_[it->second] = t.handle();
+          }
+        }
         arrivals_.Add(batch.packets_size());
       }
     });
@@ -134,6 +180,17 @@ class MuxReceiver final : public Receiver {
     thread_.join();
     stream_->Finish();
   }
+  void Send(size_t index, const std::string& payload) override {
+    absl::MutexLock lock(&mu_);
+    out_.add_packets(payload);
+    out_.add_handles(handles_[index]);
+  }
+  void Flush() override {
+    absl::MutexLock lock(&mu_);
+    if (out_.packets_size() == 0) return;
+    stream_->Write(out_);
+    out_.Clear();
+  }
 
  private:
   grpc::ClientContext context_;
@@ -141,6 +198,10 @@ class MuxReceiver final : public Receiver {
       grpc::ClientReaderWriter<v1::GatewayPacketBatch, v1::GatewayPacketBatch>>
       stream_;
   std::thread thread_;
+  const std::map<std::string, size_t>& index_of_;  // Outlives this.
+  absl::Mutex mu_;
+  std::vector<uint32_t> handles_ ABSL_GUARDED_BY(mu_);
+  v1::GatewayPacketBatch out_ ABSL_GUARDED_BY(mu_);
 };
 
 class PerTunnelReceiver final : public Receiver {
@@ -155,6 +216,10 @@ class PerTunnelReceiver final : public Receiver {
       absl::SleepFor(absl::Milliseconds(10));
     }
   }
+  void Send(size_t index, const std::string& payload) override {
+    readers_[index]->Send(payload);
+  }
+  void Flush() override {}
   ~PerTunnelReceiver() override {
     for (auto& r : readers_) r->Cancel();
     while (done_.load() < readers_.size()) {
@@ -168,13 +233,50 @@ class PerTunnelReceiver final : public Receiver {
   std::vector<std::unique_ptr<TunnelReader>> readers_;
 };
 
-struct RunResult {
+struct Direction {
   uint64_t sent = 0;
   uint64_t received = 0;
   double seconds = 0;
   double cpu_seconds = 0;
+};
+
+struct RunResult {
+  Direction up;    // Clients to the API.
+  Direction down;  // The API to the clients.
   long long stream_heap_bytes = 0;
 };
+
+// The API writes `count` payloads round-robin over the tunnels, at most
+// kWindow ahead of what the clients have received.
+Direction Down(Receiver& receiver, testing::MultiSourceSocket& socket,
+               size_t tunnels, size_t count) {
+  const std::string payload(kPayload, 0x6b);
+  const size_t sealed = core::Peer::SealedSize(kPayload, core::Mode::kSnap);
+  Direction d;
+  const double cpu = CpuSeconds();
+  const absl::Time start = absl::Now();
+  absl::Time progress = start;
+  while (d.received < count && absl::Now() - progress < absl::Seconds(2)) {
+    while (d.sent < count && d.sent - d.received < kWindow) {
+      receiver.Send(d.sent % tunnels, payload);
+      ++d.sent;
+      if (d.sent % 256 == 0) receiver.Flush();
+    }
+    receiver.Flush();
+    pollfd p{socket.fd(), POLLIN, 0};
+    poll(&p, 1, 100);
+    size_t index = 0;
+    absl::Span<uint8_t> datagram;
+    while (socket.ReceiveOne(index, datagram)) {
+      if (datagram.size() != sealed) continue;  // Keepalives and the like.
+      ++d.received;
+      progress = absl::Now();
+    }
+  }
+  d.seconds = absl::ToDoubleSeconds(progress - start);
+  d.cpu_seconds = CpuSeconds() - cpu;
+  return d;
+}
 
 std::unique_ptr<service::Daemon> StartGateway() {
   service::DaemonConfig config;
@@ -198,15 +300,21 @@ std::unique_ptr<service::Daemon> StartGateway() {
   return std::move(*daemon);
 }
 
-std::vector<std::string> TunnelIds(v1::TunnelService::Stub& stub) {
-  std::vector<std::string> ids;
+// Gateway tunnel ids by client index.
+std::vector<std::string> TunnelIds(
+    v1::TunnelService::Stub& stub,
+    const std::map<std::string, size_t>& index_of) {
+  std::vector<std::string> ids(index_of.size());
   v1::ListTunnelsRequest request;
   request.set_page_size(1000);
   for (;;) {
     v1::ListTunnelsResponse response;
     grpc::ClientContext context;
     if (!stub.ListTunnels(&context, request, &response).ok()) break;
-    for (const v1::Tunnel& t : response.tunnels()) ids.push_back(t.tunnel_id());
+    for (const v1::Tunnel& t : response.tunnels()) {
+      auto it = index_of.find(t.remote_address());
+      if (it != index_of.end()) ids[it->second] = t.tunnel_id();
+    }
     if (response.next_page_token().empty()) break;
     request.set_page_token(response.next_page_token());
   }
@@ -253,12 +361,16 @@ RunResult Run(size_t tunnels, bool mux) {
   const core::Endpoint gateway = *daemon->gateway_address();
   size_t answered = 0;
   testing::RunLoadHandshakes(clients, gateway, true, answered, &socket);
-  const std::vector<std::string> ids = TunnelIds(*tunnel_stub);
+  std::map<std::string, size_t> index_of;
+  for (size_t i = 0; i < tunnels; ++i) {
+    index_of[socket.EndpointOf(i).ToString()] = i;
+  }
+  const std::vector<std::string> ids = TunnelIds(*tunnel_stub, index_of);
   RunResult result;
   const size_t before = mallinfo2().uordblks;
   std::unique_ptr<Receiver> receiver;
   if (mux) {
-    receiver = std::make_unique<MuxReceiver>(*gateway_stub);
+    receiver = std::make_unique<MuxReceiver>(*gateway_stub, index_of);
   } else {
     receiver = std::make_unique<PerTunnelReceiver>(*tunnel_stub, ids);
   }
@@ -288,10 +400,11 @@ RunResult Run(size_t tunnels, bool mux) {
     received = now;
     progress = absl::Now();
   }
-  result.seconds = absl::ToDoubleSeconds(progress - start);
-  result.cpu_seconds = CpuSeconds() - cpu;
-  result.sent = next;
-  result.received = receiver->arrivals().count();
+  result.up.seconds = absl::ToDoubleSeconds(progress - start);
+  result.up.cpu_seconds = CpuSeconds() - cpu;
+  result.up.sent = next;
+  result.up.received = receiver->arrivals().count();
+  result.down = Down(*receiver, socket, tunnels, sealed.size());
   receiver.reset();
   daemon->Drain();
   return result;
@@ -305,18 +418,22 @@ int main(int argc, char** argv) {
   std::vector<size_t> counts;
   for (int i = 1; i < argc; ++i) counts.push_back(std::stoul(argv[i]));
   if (counts.empty()) counts = {1, 100, 10000};
-  std::printf("%-8s %-11s %10s %10s %12s %12s %16s\n", "tunnels", "streams",
-              "sent", "arrived", "packets/s", "CPU us/pkt", "stream heap B");
+  std::printf("%-8s %-11s %-5s %10s %10s %12s %12s %16s\n", "tunnels",
+              "streams", "way", "sent", "arrived", "packets/s", "CPU us/pkt",
+              "stream heap B");
   for (size_t tunnels : counts) {
     for (bool mux : {true, false}) {
       const snaptun::RunResult r = snaptun::Run(tunnels, mux);
-      std::printf("%-8zu %-11s %10llu %10llu %12.0f %12.2f %16lld\n", tunnels,
-                  mux ? "1 mux" : "per tunnel",
-                  static_cast<unsigned long long>(r.sent),
-                  static_cast<unsigned long long>(r.received),
-                  r.received / std::max(r.seconds, 1e-9),
-                  1e6 * r.cpu_seconds / std::max<uint64_t>(r.received, 1),
-                  r.stream_heap_bytes);
+      for (const auto* d : {&r.up, &r.down}) {
+        std::printf("%-8zu %-11s %-5s %10llu %10llu %12.0f %12.2f %16lld\n",
+                    tunnels, mux ? "1 mux" : "per tunnel",
+                    d == &r.up ? "up" : "down",
+                    static_cast<unsigned long long>(d->sent),
+                    static_cast<unsigned long long>(d->received),
+                    d->received / std::max(d->seconds, 1e-9),
+                    1e6 * d->cpu_seconds / std::max<uint64_t>(d->received, 1),
+                    r.stream_heap_bytes);
+      }
       std::fflush(stdout);
     }
   }
