@@ -8,15 +8,12 @@
 #include "absl/strings/str_cat.h"
 #include "service/api/convert.h"
 #include "service/error_reason.h"
-#include "tunnel/core/messages.h"
 #include "tunnel/scion/packet.h"
 
 namespace snaptun::service {
 namespace {
 
 constexpr size_t kPacketsPerWrite = 1024;
-// The largest payload a tunnel can carry in one datagram.
-constexpr size_t kMaxPayload = core::kMaxDatagramSize - 32;
 
 absl::Span<const uint8_t> Bytes(const std::string& s) {
   return absl::MakeConstSpan(reinterpret_cast<const uint8_t*>(s.data()),
@@ -31,16 +28,8 @@ GatewayMuxStream::GatewayMuxStream(SessionManager& sessions,
                                    grpc::Status precheck)
     : sessions_(sessions),
       metrics_(metrics),
-      max_write_bytes_(max_write_bytes) {
-  {
-    absl::MutexLock lock(&link_->mu);
-    link_->wake = [this] { MaybeWrite(); };
-    link_->evict = [this] { Evict(); };
-  }
-  std::weak_ptr<ReactorLink> link = link_;
-  sink_ = std::make_shared<GatewayMuxSink>([link] {
-    if (auto l = link.lock()) l->Wake();
-  });
+      max_write_bytes_(max_write_bytes),
+      sink_(std::make_shared<GatewayMuxSink>(WakeCallback())) {
   if (!precheck.ok()) {
     absl::MutexLock lock(&mu_);
     FinishOnce(precheck);
@@ -59,11 +48,8 @@ void GatewayMuxStream::Evict() {
 
 bool GatewayMuxStream::Attach() {
   const uint32_t count = in_.shard_count() == 0 ? 1 : in_.shard_count();
-  std::weak_ptr<ReactorLink> link = link_;
   absl::StatusOr<uint64_t> holder = sessions_.AttachGatewayMux(
-      in_.shard(), count, in_.takeover(), sink_, [link] {
-        if (auto l = link.lock()) l->Evict();
-      });
+      in_.shard(), count, in_.takeover(), sink_, EvictCallback());
   absl::MutexLock lock(&mu_);
   if (!holder.ok()) {
     FinishOnce(ToGrpc(holder.status()));
@@ -72,7 +58,6 @@ bool GatewayMuxStream::Attach() {
   attached_ = true;
   shard_ = in_.shard();
   holder_ = *holder;
-  ready_to_write_ = true;
   return !finished_;
 }
 
@@ -100,10 +85,9 @@ void GatewayMuxStream::OnReadDone(bool ok) {
   MaybeWrite();
 }
 
-void GatewayMuxStream::CountDrop(core::DropReason reason, uint64_t count) {
-  if (metrics_ != nullptr) {
-    metrics_->role(Role::kGateway).Drop(reason, count, 0);
-  }
+void GatewayMuxStream::CountDrop(core::DropReason reason, uint64_t count,
+                                 TunnelPort* port) {
+  CountStreamDrop(metrics_, Role::kGateway, port, reason, count);
 }
 
 std::shared_ptr<TunnelPort> GatewayMuxStream::Dispatch(
@@ -134,17 +118,14 @@ void GatewayMuxStream::Forward() {
       return;
     }
     const size_t accepted = run_port->SendCopies(run);
-    if (accepted < run.size()) {
-      run_port->counters().Drop(core::DropReason::kStreamBackpressure,
-                                run.size() - accepted);
-      CountDrop(core::DropReason::kStreamBackpressure, run.size() - accepted);
-    }
+    CountDrop(core::DropReason::kStreamBackpressure, run.size() - accepted,
+              run_port.get());
     run.clear();
   };
   for (int i = 0; i < in_.packets_size(); ++i) {
     const absl::Span<const uint8_t> packet = Bytes(in_.packets(i));
     if (packet.empty()) continue;
-    if (packet.size() > kMaxPayload) {
+    if (packet.size() > kMaxStreamPayload) {
       CountDrop(core::DropReason::kOversize, 1);
       continue;
     }
@@ -175,7 +156,8 @@ void GatewayMuxStream::Forward() {
 
 void GatewayMuxStream::MaybeWrite() {
   absl::MutexLock lock(&mu_);
-  if (!MayWriteLocked() || !ready_to_write_) return;
+  // Before the stream attaches its sink carries no tunnel: nothing to take.
+  if (!MayWriteLocked()) return;
   sink_->TakeBatch(kPacketsPerWrite, max_write_bytes_, batch_);
   if (batch_.empty()) {
     if (sink_->exhausted()) {

@@ -29,7 +29,6 @@
 #include "absl/synchronization/mutex.h"
 #include "proto/snaptun/v1/snaptun.grpc.pb.h"
 #include "service/api/packet_stream_base.h"
-#include "service/api/stream_reactors.h"
 #include "service/gateway_mux.h"
 #include "service/session_manager.h"
 
@@ -52,15 +51,16 @@ class GatewayMuxStream final
   // The tunnel a packet without a handle goes to, by its SCION destination.
   std::shared_ptr<TunnelPort> Dispatch(absl::Span<const uint8_t> packet,
                                        core::DropReason& drop);
-  void CountDrop(core::DropReason reason, uint64_t count);
-  void Evict();
+  // Counted for the gateway role, and on `port` when there is one.
+  void CountDrop(core::DropReason reason, uint64_t count,
+                 TunnelPort* port = nullptr);
+  void Evict() override;
   void MaybeWrite() override;
 
   SessionManager& sessions_;
   DataPlaneMetrics* const metrics_;
   const size_t max_write_bytes_;
-  std::shared_ptr<ReactorLink> link_ = std::make_shared<ReactorLink>();
-  std::shared_ptr<GatewayMuxSink> sink_;
+  const std::shared_ptr<GatewayMuxSink> sink_;
   // Read side: one read in flight, so only OnReadDone touches these.
   v1::GatewayPacketBatch in_;
   bool attached_ = false;
@@ -68,7 +68,6 @@ class GatewayMuxStream final
   uint64_t holder_ = 0;
   v1::GatewayPacketBatch out_ ABSL_GUARDED_BY(mu_);
   MuxBatch batch_ ABSL_GUARDED_BY(mu_);
-  bool ready_to_write_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace snaptun::service

@@ -12,8 +12,6 @@ namespace snaptun::service {
 namespace {
 
 constexpr size_t kPacketsPerWrite = 256;
-// The largest payload a tunnel can carry in one datagram.
-constexpr size_t kMaxPayload = core::kMaxDatagramSize - 32;
 
 grpc::Status Closed(const std::string& tunnel_id) {
   return ToGrpc(WithReason(
@@ -28,11 +26,6 @@ PacketStream::PacketStream(SessionManager& sessions, DataPlaneMetrics* metrics,
     : sessions_(sessions),
       metrics_(metrics),
       max_write_bytes_(max_write_bytes) {
-  {
-    absl::MutexLock lock(&link_->mu);
-    link_->wake = [this] { MaybeWrite(); };
-    link_->evict = [this] { Evict(); };
-  }
   if (!auth.ok()) {
     absl::MutexLock lock(&mu_);
     FinishOnce(auth);
@@ -68,11 +61,9 @@ bool PacketStream::HandleRead(bool ok) {
           "tunnel_id", "the first PacketBatch must name tunnel_id")));
       return false;
     }
-    std::weak_ptr<ReactorLink> evict_link = link_;
     absl::StatusOr<SessionManager::StreamAttachment> attached =
-        sessions_.AttachStream(in_.tunnel_id(), in_.takeover(), [evict_link] {
-          if (auto l = evict_link.lock()) l->Evict();
-        });
+        sessions_.AttachStream(in_.tunnel_id(), in_.takeover(),
+                               EvictCallback());
     if (!attached.ok()) {
       FinishOnce(ToGrpc(attached.status()));
       return false;
@@ -84,10 +75,7 @@ bool PacketStream::HandleRead(bool ok) {
         info.ok()) {
       role_ = info->role;
     }
-    std::weak_ptr<ReactorLink> link = link_;
-    port_->SetReceiveReady([link] {
-      if (auto l = link.lock()) l->Wake();
-    });
+    port_->SetReceiveReady(WakeCallback());
   } else if (!in_.tunnel_id().empty() && in_.tunnel_id() != tunnel_id_) {
     FinishOnce(ToGrpc(InvalidField(
         "tunnel_id", absl::StrCat("this stream carries tunnel ", tunnel_id_,
@@ -100,7 +88,7 @@ bool PacketStream::HandleRead(bool ok) {
   uint64_t oversize = 0;
   for (const std::string& p : in_.packets()) {
     if (p.empty()) continue;
-    if (p.size() > kMaxPayload) {
+    if (p.size() > kMaxStreamPayload) {
       ++oversize;
       continue;
     }
@@ -109,16 +97,10 @@ bool PacketStream::HandleRead(bool ok) {
   const size_t offered = packets.size();
   const size_t accepted = offered == 0 ? 0 : port_->SendCopies(packets);
   const uint64_t backpressure = offered - accepted;
-  if (oversize > 0)
-    port_->counters().Drop(core::DropReason::kOversize, oversize);
-  if (backpressure > 0) {
-    port_->counters().Drop(core::DropReason::kStreamBackpressure, backpressure);
-  }
-  if (metrics_ != nullptr && (oversize > 0 || backpressure > 0)) {
-    RoleMetrics& m = metrics_->role(role_);
-    m.Drop(core::DropReason::kOversize, oversize, 0);
-    m.Drop(core::DropReason::kStreamBackpressure, backpressure, 0);
-  }
+  CountStreamDrop(metrics_, role_, port_.get(), core::DropReason::kOversize,
+                  oversize);
+  CountStreamDrop(metrics_, role_, port_.get(),
+                  core::DropReason::kStreamBackpressure, backpressure);
   if (port_->closed()) {
     FinishOnce(Closed(tunnel_id_));
     return false;

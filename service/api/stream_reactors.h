@@ -30,26 +30,6 @@
 
 namespace snaptun::service {
 
-// Lets data-plane callbacks reach a reactor only while it exists.
-struct ReactorLink {
-  absl::Mutex mu;
-  std::function<void()> wake ABSL_GUARDED_BY(mu);
-  std::function<void()> evict ABSL_GUARDED_BY(mu);
-  void Wake() {
-    absl::MutexLock lock(&mu);
-    if (wake) wake();
-  }
-  void Evict() {
-    absl::MutexLock lock(&mu);
-    if (evict) evict();
-  }
-  void Cut() {
-    absl::MutexLock lock(&mu);
-    wake = nullptr;
-    evict = nullptr;
-  }
-};
-
 class PacketStream final
     : public PacketStreamBase<v1::PacketBatch, v1::PacketBatch> {
  public:
@@ -63,14 +43,12 @@ class PacketStream final
  private:
   // True when a write may now be possible.
   bool HandleRead(bool ok);
-  // Another stream took the tunnel over: end with ABORTED.
-  void Evict();
+  void Evict() override;
   void MaybeWrite() override;
 
   SessionManager& sessions_;
   DataPlaneMetrics* const metrics_;
   const size_t max_write_bytes_;
-  std::shared_ptr<ReactorLink> link_ = std::make_shared<ReactorLink>();
   v1::PacketBatch in_;
   v1::PacketBatch out_ ABSL_GUARDED_BY(mu_);
   std::string tunnel_id_ ABSL_GUARDED_BY(mu_);
