@@ -615,7 +615,9 @@ SessionManager::Occupancy SessionManager::occupancy() const {
     const bool client = record->info.role == Role::kClient;
     RoleOccupancy& role = client ? out.client : out.gateway;
     // Per-tunnel streams only: a multiplexed stream counts once.
-    if (record->stream_holder != 0 && !record->mux_held) ++role.streams;
+    if (record->stream_holder != 0 && MuxHoldingLocked(*record) == nullptr) {
+      ++role.streams;
+    }
     const uint32_t held = ++per_peer[client][record->info.peer_public_key];
     role.busiest_peer = std::max<size_t>(role.busiest_peer, held);
   }

@@ -141,8 +141,6 @@ class SessionManager final : public GatewayObserver {
   // The port of the gateway tunnel whose remote address is `remote`, or
   // null (dispatch by destination).
   std::shared_ptr<TunnelPort> GatewayPortAt(const core::Endpoint& remote) const;
-  // Multiplexed streams open now.
-  size_t mux_streams() const;
 
   // Events of matching tunnels from now on (and OPENED for the existing
   // ones with `include_existing`, produced one at a time by NextEvent).
@@ -195,8 +193,9 @@ class SessionManager final : public GatewayObserver {
     std::shared_ptr<TunnelPort> port;
     std::shared_ptr<ClientTunnel> client;
     core::Endpoint gateway_remote;  // Gateway role.
-    uint64_t stream_holder = 0;     // 0: no stream attached.
-    bool mux_held = false;          // The holder is a multiplexed stream.
+    // 0: no stream attached. Holders are unique, per-tunnel streams' and
+    // multiplexed streams' alike (MuxHoldingLocked tells them apart).
+    uint64_t stream_holder = 0;
     std::function<void()> stream_evicted;
     bool holds_quota = false;    // A client tunnel's slot of limits_.quota.
     std::string registered_url;  // Holds a registration there.
@@ -236,7 +235,10 @@ class SessionManager final : public GatewayObserver {
   size_t CountForLocked(const crypto::PublicKey& peer) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The multiplexed stream holding this gateway tunnel, or null.
-  MuxSlot* MuxHoldingLocked(const Record& record)
+  const MuxSlot* MuxHoldingLocked(const Record& record) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // `sink` is woken by the next WakeMuxes.
+  void QueueMuxWakeLocked(const std::shared_ptr<GatewayMuxSink>& sink)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Hands a free gateway tunnel to the multiplexed stream of its shard, if
   // one is open.

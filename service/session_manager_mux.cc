@@ -43,14 +43,14 @@ absl::StatusOr<uint64_t> SessionManager::AttachGatewayMux(
     } else {
       ++muxes_open_;
     }
+    const uint64_t evicted_holder = slot.holder;
     holder = next_holder_++;
     slot = MuxSlot{holder, std::move(sink), std::move(evicted)};
     for (auto& [id, record] : records_) {
       if (record->info.role != Role::kGateway) continue;
-      if (record->mux_held &&
-          MuxShardOf(id, static_cast<uint32_t>(muxes_.size())) == shard) {
-        record->stream_holder = 0;  // The evicted stream's.
-        record->mux_held = false;
+      // Holders are unique: the evicted stream's tunnels carry its holder.
+      if (evicted_holder != 0 && record->stream_holder == evicted_holder) {
+        record->stream_holder = 0;
       }
       ClaimForMuxLocked(*record);
     }
@@ -68,21 +68,28 @@ void SessionManager::DetachGatewayMux(uint32_t shard, uint64_t holder) {
   MuxSlot& slot = muxes_[shard];
   slot.sink->ReleaseAll();
   for (auto& [id, record] : records_) {
-    if (record->mux_held && record->stream_holder == holder) {
-      record->stream_holder = 0;
-      record->mux_held = false;
-    }
+    if (record->stream_holder == holder) record->stream_holder = 0;
   }
   slot = MuxSlot{};
   --muxes_open_;
 }
 
-SessionManager::MuxSlot* SessionManager::MuxHoldingLocked(
-    const Record& record) {
-  if (!record.mux_held || muxes_.empty()) return nullptr;
-  MuxSlot& slot = muxes_[MuxShardOf(record.info.tunnel_id,
-                                    static_cast<uint32_t>(muxes_.size()))];
+const SessionManager::MuxSlot* SessionManager::MuxHoldingLocked(
+    const Record& record) const {
+  if (muxes_open_ == 0 || record.stream_holder == 0 ||
+      record.info.role != Role::kGateway) {
+    return nullptr;
+  }
+  const MuxSlot& slot = muxes_[MuxShardOf(
+      record.info.tunnel_id, static_cast<uint32_t>(muxes_.size()))];
   return slot.holder == record.stream_holder ? &slot : nullptr;
+}
+
+void SessionManager::QueueMuxWakeLocked(
+    const std::shared_ptr<GatewayMuxSink>& sink) {
+  if (mux_wakes_.empty() || mux_wakes_.back() != sink) {
+    mux_wakes_.push_back(sink);
+  }
 }
 
 void SessionManager::ClaimForMuxLocked(Record& record) {
@@ -94,22 +101,16 @@ void SessionManager::ClaimForMuxLocked(Record& record) {
                                     static_cast<uint32_t>(muxes_.size()))];
   if (slot.holder == 0) return;
   record.stream_holder = slot.holder;
-  record.mux_held = true;
   slot.sink->Claim(record.info.tunnel_id, record.gateway_remote, record.port);
-  if (mux_wakes_.empty() || mux_wakes_.back() != slot.sink) {
-    mux_wakes_.push_back(slot.sink);
-  }
+  QueueMuxWakeLocked(slot.sink);
 }
 
 void SessionManager::ReleaseFromMuxLocked(Record& record, bool keep_callback) {
-  MuxSlot* slot = MuxHoldingLocked(record);
+  const MuxSlot* slot = MuxHoldingLocked(record);
   if (slot == nullptr) return;
   slot->sink->Release(record.info.tunnel_id, keep_callback);
-  if (mux_wakes_.empty() || mux_wakes_.back() != slot->sink) {
-    mux_wakes_.push_back(slot->sink);
-  }
+  QueueMuxWakeLocked(slot->sink);
   record.stream_holder = 0;
-  record.mux_held = false;
 }
 
 void SessionManager::WakeMuxes() {
@@ -129,11 +130,6 @@ std::shared_ptr<TunnelPort> SessionManager::GatewayPortAt(
   if (id == gateway_ids_.end()) return nullptr;
   auto it = records_.find(id->second);
   return it == records_.end() ? nullptr : it->second->port;
-}
-
-size_t SessionManager::mux_streams() const {
-  absl::ReaderMutexLock lock(&mu_);
-  return muxes_open_;
 }
 
 }  // namespace snaptun::service
