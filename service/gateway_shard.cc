@@ -111,10 +111,7 @@ void GatewayShard::OnReadable() {
           CountFailure(result.failure);
           if (result.initiation) CountInitiation(result);
           if (result.kind == core::ReceiveResult::Kind::kDropped) {
-            CountDrop(result.drop);
-            if (auto it = ports_.find(from); it != ports_.end()) {
-              it->second.port->counters().Drop(result.drop);
-            }
+            DropFrom(from, result.drop);
             return;
           }
           if (result.kind != core::ReceiveResult::Kind::kData) return;
@@ -160,11 +157,16 @@ bool GatewayShard::PassesPolicy(absl::Span<const uint8_t> payload,
   const core::DropReason drop =
       config_.policy->CheckIngress(payload, from, worker_.index());
   if (drop == core::DropReason::kNone) return true;
-  CountDrop(drop);
-  if (auto it = ports_.find(from); it != ports_.end()) {
-    it->second.port->counters().Drop(drop);
-  }
+  DropFrom(from, drop);
   return false;
+}
+
+void GatewayShard::DropFrom(const core::Endpoint& from,
+                            core::DropReason reason) {
+  CountDrop(reason);
+  if (auto it = ports_.find(from); it != ports_.end()) {
+    it->second.port->counters().Drop(reason);
+  }
 }
 
 void GatewayShard::FlushDeliveries() {

@@ -59,6 +59,9 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   // The packet policy's verdict on a client's payload; a refusal is counted.
   bool PassesPolicy(absl::Span<const uint8_t> payload,
                     const core::Endpoint& from);
+  // A datagram from `from` dropped: counted for the role and on its
+  // tunnel, if it has one.
+  void DropFrom(const core::Endpoint& from, core::DropReason reason);
   // Acts on everything the table asked for, sends, re-arms the timer.
   void Apply();
   void Reschedule();
