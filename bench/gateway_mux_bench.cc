@@ -36,6 +36,7 @@
 #include "proto/snaptun/v1/snaptun.grpc.pb.h"
 #include "service/daemon/daemon.h"
 #include "tests/testing/load_clients.h"
+#include "tests/testing/loopback_daemon.h"
 
 namespace snaptun {
 namespace {
@@ -280,16 +281,8 @@ Direction Down(Receiver& receiver, testing::MultiSourceSocket& socket,
 
 std::unique_ptr<service::Daemon> StartGateway() {
   service::DaemonConfig config;
-  config.grpc_listen = "127.0.0.1:0";
-  config.metrics_listen = "127.0.0.1:0";
-  config.gateway_listen = "127.0.0.1:0";
-  config.private_key_file =
-      absl::StrCat("/tmp/gateway_mux_bench-", getpid(), ".key");
-  unlink(config.private_key_file.c_str());
-  config.workers = 2;
-  config.handshake_limits.per_source_soft = 1 << 20;
-  config.handshake_limits.per_source_hard = 1 << 20;
-  config.handshake_limits.global_soft = 1 << 20;
+  testing::UseLoopbackGateway(
+      config, absl::StrCat("/tmp/gateway_mux_bench-", getpid(), ".key"));
   absl::StatusOr<std::unique_ptr<service::Daemon>> daemon =
       service::Daemon::Start(config);
   if (!daemon.ok()) {

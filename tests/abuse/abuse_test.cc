@@ -25,6 +25,7 @@
 #include "proto/snaptun/v1/snaptun.grpc.pb.h"
 #include "service/daemon/daemon.h"
 #include "tests/testing/keys.h"
+#include "tests/testing/loopback_daemon.h"
 #include "tests/testing/loopback_sockets.h"
 #include "tests/testing/scrape.h"
 #include "tunnel/core/peer.h"
@@ -44,15 +45,7 @@ using ::snaptun::testing::Sample;
 class AbuseTest : public ::testing::Test {
  protected:
   void Start(DaemonConfig config = {}) {
-    config.grpc_listen = "127.0.0.1:0";
-    config.metrics_listen = "127.0.0.1:0";
-    config.gateway_listen = "127.0.0.1:0";
-    config.private_key_file = TempPath("abuse-key");
-    config.workers = 2;
-    config.handshake_limits.per_source_soft = 1 << 20;
-    config.handshake_limits.per_source_hard = 1 << 20;
-    config.handshake_limits.global_soft = 1 << 20;
-    unlink(config.private_key_file.c_str());
+    testing::UseLoopbackGateway(config, TempPath("abuse-key"));
     absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::Start(config);
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = std::move(*daemon);

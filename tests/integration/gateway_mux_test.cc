@@ -22,6 +22,7 @@
 #include "proto/snaptun/v1/snaptun.grpc.pb.h"
 #include "service/daemon/daemon.h"
 #include "tests/testing/load_clients.h"
+#include "tests/testing/loopback_daemon.h"
 #include "tests/testing/scrape.h"
 #include "tunnel/core/messages.h"
 #include "tunnel/scion/builder.h"
@@ -185,16 +186,8 @@ class MuxReader {
 class GatewayMuxTest : public ::testing::Test {
  protected:
   void Start(size_t clients, DaemonConfig config = {}) {
-    config.grpc_listen = "127.0.0.1:0";
-    config.metrics_listen = "127.0.0.1:0";
-    config.gateway_listen = "127.0.0.1:0";
+    testing::UseLoopbackGateway(config, TempPath("mux-key"));
     config.gateway_packet_policy = PacketPolicyKind::kScion;
-    config.private_key_file = TempPath("mux-key");
-    config.workers = 2;
-    config.handshake_limits.per_source_soft = 1 << 20;
-    config.handshake_limits.per_source_hard = 1 << 20;
-    config.handshake_limits.global_soft = 1 << 20;
-    unlink(config.private_key_file.c_str());
     absl::StatusOr<std::unique_ptr<Daemon>> daemon = Daemon::Start(config);
     ASSERT_TRUE(daemon.ok()) << daemon.status();
     daemon_ = std::move(*daemon);

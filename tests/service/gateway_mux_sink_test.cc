@@ -145,6 +145,24 @@ TEST_F(SinkTest, ChurnDoesNotGrowTheReadyList) {
   EXPECT_TRUE(batch_.released.empty());  // None was announced.
 }
 
+TEST(SinkCapTest, ReleasesBeyondTheCapAreCountedNotKept) {
+  auto sink = std::make_shared<GatewayMuxSink>([] {}, /*max_released=*/2);
+  std::vector<std::shared_ptr<TunnelPort>> ports;
+  for (int i = 0; i < 5; ++i) {
+    ports.push_back(std::make_shared<TunnelPort>(4, 4));
+    sink->Claim(absl::StrCat("gw-", i), Remote(i), ports.back());
+    ports.back()->Deliver(Bytes(10, 'r'));
+  }
+  MuxBatch batch;
+  sink->TakeBatch(100, 1 << 20, batch);
+  ASSERT_EQ(batch.announced.size(), 5u);
+  // The reader stops reading; five tunnels leave.
+  for (int i = 0; i < 5; ++i) sink->Release(absl::StrCat("gw-", i), false);
+  EXPECT_EQ(sink->released_forgotten(), 3u);
+  sink->TakeBatch(100, 1 << 20, batch);
+  EXPECT_EQ(batch.released.size(), 2u);
+}
+
 TEST_F(SinkTest, EveryNewPayloadWakesTheWriter) {
   auto a = Claim(1);
   Deliver(*a, 1, 10, 'a');
