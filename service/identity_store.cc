@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "service/error_reason.h"
+#include "tunnel/core/noise.h"
 
 namespace snaptun::service {
 
@@ -13,17 +14,35 @@ std::optional<core::Grant> IdentityStore::Authorize(
     absl::Time now, const crypto::PublicKey& identity) const {
   absl::ReaderMutexLock lock(&mu_);
   auto it = records_.find(identity);
-  if (it == records_.end() || now >= it->second.expires_at) {
+  if (it == records_.end() || now >= it->second.record.expires_at) {
     return std::nullopt;
   }
-  return core::Grant{it->second.expires_at, it->second.version};
+  return core::Grant{it->second.record.expires_at, it->second.record.version};
+}
+
+std::optional<crypto::SymmetricKey> IdentityStore::PrecomputedStaticSecret(
+    const crypto::PublicKey& identity) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = records_.find(identity);
+  if (it == records_.end()) return std::nullopt;
+  return it->second.static_secret;
 }
 
 IdentityRecord IdentityStore::Grant(const crypto::PublicKey& identity,
                                     absl::Time now, absl::Time expires_at,
                                     std::map<std::string, std::string> labels) {
+  // The X25519 runs outside the lock the data plane reads under, and only
+  // for an identity not held yet (renewals keep their secret).
+  // A grant that races a revocation may be stored without its secret; its
+  // handshakes then compute the agreement themselves.
+  std::optional<crypto::SymmetricKey> secret;
+  if (gateway_ != nullptr && !Holds(identity)) {
+    secret = core::StaticSecret(*gateway_, identity);
+  }
   absl::MutexLock lock(&mu_);
-  IdentityRecord& record = records_[identity];
+  Entry& entry = records_[identity];
+  if (!entry.static_secret.has_value()) entry.static_secret = std::move(secret);
+  IdentityRecord& record = entry.record;
   if (record.version == 0 || now >= record.expires_at) {
     record.authorized_at = now;
   }
@@ -62,7 +81,7 @@ size_t IdentityStore::PurgeExpired(absl::Time now) {
 
 void IdentityStore::PurgeLocked(absl::Time now) {
   for (auto it = records_.begin(); it != records_.end();) {
-    if (now >= it->second.expires_at) {
+    if (now >= it->second.record.expires_at) {
       records_.erase(it++);
     } else {
       ++it;
@@ -80,12 +99,17 @@ std::vector<IdentityRecord> IdentityStore::List(absl::Time now) {
   PurgeLocked(now);
   std::vector<IdentityRecord> out;
   out.reserve(records_.size());
-  for (const auto& [key, record] : records_) out.push_back(record);
+  for (const auto& [key, entry] : records_) out.push_back(entry.record);
   std::sort(out.begin(), out.end(),
             [](const IdentityRecord& a, const IdentityRecord& b) {
               return a.public_key < b.public_key;
             });
   return out;
+}
+
+bool IdentityStore::Holds(const crypto::PublicKey& identity) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return records_.contains(identity);
 }
 
 size_t IdentityStore::size() const {

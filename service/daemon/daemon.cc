@@ -192,7 +192,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
       return absl::InvalidArgumentError(absl::StrCat(
           "--gateway_listen must be ip:port, got ", config.gateway_listen));
     }
-    d->identities_ = std::make_unique<IdentityStore>(config.max_identities);
+    d->identities_ = std::make_unique<IdentityStore>(config.max_identities,
+                                                     d->identity_.get());
     d->grant_reaper_ =
         std::make_unique<GrantReaper>(d->pool_->at(0).loop(), *d->identities_);
     if (!config.gateway_ia_accounting.empty() &&

@@ -114,7 +114,8 @@ class DataPlaneTest : public ::testing::Test {
   service::WorkerPool pool_{clock_, 2};
   core::LocalIdentity gateway_identity_{testing::FilledKey(2)};
   core::LocalIdentity client_identity_{testing::FilledKey(1)};
-  service::IdentityStore identities_;
+  // Precomputes each client's static-static secret, as snaptund does.
+  service::IdentityStore identities_{1000000, &gateway_identity_};
   testing::GatewayRecorder recorder_;
   // Observes a gateway restarted by a test; a member so that it outlives
   // the gateway even when the test stops early.

@@ -1,5 +1,7 @@
 // Backoff growth (the reference never grew, W1), the bounded tunnel port in
-// both directions, and identity grants with expiry.
+// both directions, and identity grants with expiry and their precomputed
+// static-static secrets.
+#include <algorithm>
 #include <atomic>
 
 #include "gtest/gtest.h"
@@ -7,6 +9,8 @@
 #include "service/identity_store.h"
 #include "service/tunnel_port.h"
 #include "tests/testing/fake_random.h"
+#include "tests/testing/keys.h"
+#include "tunnel/core/noise.h"
 
 namespace snaptun::service {
 namespace {
@@ -111,6 +115,46 @@ TEST(IdentityStoreTest, GrantsExpireAndRenewalsBumpTheVersion) {
   EXPECT_TRUE(store.List(t0 + absl::Seconds(61)).empty());
   EXPECT_EQ(store.size(), 0u);  // Expired records are forgotten.
   EXPECT_FALSE(store.Revoke(key));
+}
+
+// With the gateway's identity, a grant carries DH(gateway static, identity)
+// for the handshake (one X25519 less); renewals keep it, revocation and
+// expiry forget it with the grant, and a store without the gateway's
+// identity (or a low-order key) offers none.
+TEST(IdentityStoreTest, PrecomputesTheStaticSecretPerGrant) {
+  const core::LocalIdentity gateway(testing::FilledKey(2));
+  const core::LocalIdentity client(testing::FilledKey(1));
+  const crypto::PublicKey& key = client.public_key();
+  IdentityStore store(16, &gateway);
+  const absl::Time t0 = absl::FromUnixSeconds(1000);
+  EXPECT_FALSE(store.PrecomputedStaticSecret(key).has_value());
+
+  store.Grant(key, t0, t0 + absl::Seconds(10), {});
+  std::optional<crypto::SymmetricKey> secret =
+      store.PrecomputedStaticSecret(key);
+  ASSERT_TRUE(secret.has_value());
+  const std::optional<crypto::SymmetricKey> expected =
+      core::StaticSecret(client, gateway.public_key());
+  ASSERT_TRUE(expected.has_value());
+  EXPECT_TRUE(std::equal(secret->span().begin(), secret->span().end(),
+                         expected->span().begin()));
+
+  store.Grant(key, t0, t0 + absl::Seconds(60), {});
+  EXPECT_TRUE(store.PrecomputedStaticSecret(key).has_value());
+  EXPECT_TRUE(store.Revoke(key));
+  EXPECT_FALSE(store.PrecomputedStaticSecret(key).has_value());
+
+  store.Grant(key, t0, t0 + absl::Seconds(10), {});
+  EXPECT_EQ(store.PurgeExpired(t0 + absl::Seconds(10)), 1u);
+  EXPECT_FALSE(store.PrecomputedStaticSecret(key).has_value());
+
+  store.Grant(crypto::PublicKey{}, t0, t0 + absl::Seconds(10), {});
+  EXPECT_TRUE(store.Authorize(t0, crypto::PublicKey{}).has_value());
+  EXPECT_FALSE(store.PrecomputedStaticSecret(crypto::PublicKey{}).has_value());
+
+  IdentityStore without(16);
+  without.Grant(key, t0, t0 + absl::Seconds(10), {});
+  EXPECT_FALSE(without.PrecomputedStaticSecret(key).has_value());
 }
 
 }  // namespace

@@ -27,6 +27,13 @@ class Authorizer {
   // The identity's grant if it is authorized at `now`, else nullopt.
   virtual std::optional<Grant> Authorize(
       absl::Time now, const crypto::PublicKey& identity) const = 0;
+  // DH(gateway static, identity) if the authorizer computed it when the
+  // identity was authorized (noise.h StaticSecret); the handshake then skips
+  // that X25519. Asked once per initiation, after Authorize said yes.
+  virtual std::optional<crypto::SymmetricKey> PrecomputedStaticSecret(
+      const crypto::PublicKey& /*identity*/) const {
+    return std::nullopt;
+  }
 };
 
 }  // namespace snaptun::core

@@ -59,6 +59,11 @@ bool MixDh(NoiseState& s, const crypto::X25519KeyPair& ours,
   return true;
 }
 
+// A DH token whose agreement was computed earlier (the static-static `ss`).
+void MixSharedSecret(NoiseState& s, const SymmetricKey& dh, SymmetricKey& key) {
+  crypto::Kdf2(s.chaining_key, dh.span(), s.chaining_key, key);
+}
+
 // The `psk` token with an all-zero PSK: (C, τ, k) = KDF3(C, Q); MixHash(τ).
 void MixZeroPsk(NoiseState& s, SymmetricKey& key) {
   static constexpr uint8_t kZeroPsk[32] = {};
@@ -77,12 +82,18 @@ void DeriveTransportKeys(const NoiseState& s, bool initiator,
 
 }  // namespace
 
-std::optional<InitiatorState> WriteInitiation(const LocalIdentity& local,
-                                              const crypto::PublicKey& remote,
-                                              crypto::X25519KeyPair ephemeral,
-                                              uint32_t sender_index,
-                                              const crypto::Tai64n& timestamp,
-                                              uint8_t* out) {
+std::optional<crypto::SymmetricKey> StaticSecret(
+    const LocalIdentity& local, const crypto::PublicKey& remote) {
+  SymmetricKey dh;
+  if (!local.key_pair().Agree(remote, dh)) return std::nullopt;
+  return dh;
+}
+
+std::optional<InitiatorState> WriteInitiation(
+    const LocalIdentity& local, const crypto::PublicKey& remote,
+    crypto::X25519KeyPair ephemeral, uint32_t sender_index,
+    const crypto::Tai64n& timestamp, uint8_t* out,
+    const crypto::SymmetricKey* static_secret) {
   InitiatorState st{InitialState(), std::move(ephemeral), sender_index};
   NoiseState& s = st.noise;
   MixHash(s, remote);  // Pre-message: the responder's static key.
@@ -107,7 +118,11 @@ std::optional<InitiatorState> WriteInitiation(const LocalIdentity& local,
   MixHash(s, absl::MakeConstSpan(enc_static, 48));
 
   // ss
-  if (!MixDh(s, local.key_pair(), remote, &key)) return std::nullopt;
+  if (static_secret != nullptr) {
+    MixSharedSecret(s, *static_secret, key);
+  } else if (!MixDh(s, local.key_pair(), remote, &key)) {
+    return std::nullopt;
+  }
 
   // {t}
   uint8_t* enc_time = out + initiation::kTimestamp;
@@ -156,7 +171,9 @@ HandshakeFailure OpenInitiationTimestamp(const LocalIdentity& local,
   NoiseState& s = c.noise;
   // ss
   SymmetricKey key;
-  if (!MixDh(s, local.key_pair(), c.remote_static, &key)) {
+  if (c.static_secret.has_value()) {
+    MixSharedSecret(s, *c.static_secret, key);
+  } else if (!MixDh(s, local.key_pair(), c.remote_static, &key)) {
     return HandshakeFailure::kDecryptFailed;
   }
   // {t}

@@ -41,6 +41,9 @@ struct InitiationContents {
   crypto::PublicKey remote_static{};
   crypto::PublicKey remote_ephemeral{};
   uint32_t remote_index = 0;
+  // DH(local static, remote_static) when the caller precomputed it (the
+  // gateway does, per authorized identity): `ss` then costs no X25519.
+  std::optional<crypto::SymmetricKey> static_secret;
 };
 
 // The two transport keys a completed handshake yields.
@@ -51,13 +54,20 @@ struct TransportKeys {
 
 // Initiator: writes bytes [0, 116) of an initiation to `remote` into `out`
 // (mac1/mac2 are left for the caller) and returns the state to keep. nullopt
-// if a DH result is zero (remote is a low-order point).
-std::optional<InitiatorState> WriteInitiation(const LocalIdentity& local,
-                                              const crypto::PublicKey& remote,
-                                              crypto::X25519KeyPair ephemeral,
-                                              uint32_t sender_index,
-                                              const crypto::Tai64n& timestamp,
-                                              uint8_t* out);
+// if a DH result is zero (remote is a low-order point). `static_secret`, if
+// given, is DH(local static, remote) computed earlier (StaticSecret below),
+// and replaces the `ss` agreement.
+std::optional<InitiatorState> WriteInitiation(
+    const LocalIdentity& local, const crypto::PublicKey& remote,
+    crypto::X25519KeyPair ephemeral, uint32_t sender_index,
+    const crypto::Tai64n& timestamp, uint8_t* out,
+    const crypto::SymmetricKey* static_secret = nullptr);
+
+// The static-static agreement DH(local static, remote) that both sides mix
+// as `ss`; it depends only on the two identities, so it can be computed once
+// per peer. nullopt for a low-order `remote`.
+std::optional<crypto::SymmetricKey> StaticSecret(
+    const LocalIdentity& local, const crypto::PublicKey& remote);
 
 // Responder, first half (`e`, `es`, `s`): recovers the initiator's static
 // key from a classified 148-byte initiation without any peer state. One
@@ -67,7 +77,8 @@ HandshakeFailure OpenInitiationStatic(const LocalIdentity& local,
                                       InitiationContents& contents);
 
 // Responder, second half (`ss`, `{t}`): decrypts the timestamp. Call only
-// after the static key was found acceptable.
+// after the static key was found acceptable. Uses contents.static_secret for
+// `ss` when it is set.
 HandshakeFailure OpenInitiationTimestamp(const LocalIdentity& local,
                                          absl::Span<const uint8_t> message,
                                          InitiationContents& contents,

@@ -77,9 +77,16 @@ void Peer::StartHandshake(absl::Time now, PeerOutput& out) {
 void Peer::SendInitiation(absl::Time now, PeerOutput& out) {
   std::vector<uint8_t> msg(initiation::kSize);
   const uint32_t index = rng_.NextU32();
+  if (static_secret_ == nullptr) {
+    std::optional<crypto::SymmetricKey> ss =
+        StaticSecret(local_, remote_.public_key);
+    if (ss.has_value()) {
+      static_secret_ = std::make_unique<crypto::SymmetricKey>(*ss);
+    }
+  }
   std::optional<InitiatorState> state = WriteInitiation(
       local_, remote_.public_key, crypto::X25519KeyPair::Generate(rng_), index,
-      crypto::Tai64nFromTime(now), msg.data());
+      crypto::Tai64nFromTime(now), msg.data(), static_secret_.get());
   pending_ = state.has_value()
                  ? std::make_unique<InitiatorState>(std::move(*state))
                  : nullptr;

@@ -201,6 +201,9 @@ class Peer {
   // Initiator side of a handshake in flight; allocated only then, since a
   // gateway's tunnels (responders) almost never initiate.
   std::unique_ptr<InitiatorState> pending_;
+  // DH(local static, remote static), computed at the first initiation and
+  // reused by every later one (rekeys, reconnects); null until then.
+  std::unique_ptr<crypto::SymmetricKey> static_secret_;
   absl::Time handshake_started_ = absl::InfinitePast();
   absl::Time last_initiation_sent_ = absl::InfinitePast();
   absl::Time retransmit_at_ = absl::InfiniteFuture();

@@ -252,6 +252,7 @@ IncomingResult TunnelTable::HandleInitiation(absl::Time now,
   }
   const crypto::PublicKey identity = contents.remote_static;
   const crypto::PublicKey ephemeral = contents.remote_ephemeral;
+  contents.static_secret = authorizer_.PrecomputedStaticSecret(identity);
   ReceiveResult r =
       peer->AcceptInitiation(now, datagram, contents, from, scratch_);
   if (r.kind == ReceiveResult::Kind::kDropped) {

@@ -92,6 +92,53 @@ TEST_F(NoiseVectorTest, ResponderRecoversStaticAndTimestamp) {
   EXPECT_EQ(ToHex(ts), vectors::kTimestamp);
 }
 
+// The static-static secret is DH(s_i, S_r) = DH(s_r, S_i); either side may
+// compute it once and pass it in, and the messages stay the vectors' bytes.
+TEST_F(NoiseVectorTest, PrecomputedStaticSecretGivesTheSameHandshake) {
+  const std::optional<crypto::SymmetricKey> ss =
+      StaticSecret(initiator_, responder_.public_key());
+  ASSERT_TRUE(ss.has_value());
+  const std::optional<crypto::SymmetricKey> ss_r =
+      StaticSecret(responder_, initiator_.public_key());
+  ASSERT_TRUE(ss_r.has_value());
+  EXPECT_EQ(ToHex(ss->span()), ToHex(ss_r->span()));
+
+  std::vector<uint8_t> msg(initiation::kSize);
+  ASSERT_TRUE(WriteInitiation(initiator_, responder_.public_key(),
+                              PairFrom(0x40), vectors::kIndexI, Timestamp(),
+                              msg.data(), &*ss)
+                  .has_value());
+  WriteMacs(absl::MakeSpan(msg),
+            RemoteIdentity(responder_.public_key()).mac1_key, std::nullopt);
+  EXPECT_EQ(ToHex(msg), vectors::kInit);
+
+  InitiationContents contents;
+  ASSERT_EQ(OpenInitiationStatic(responder_, msg, contents),
+            HandshakeFailure::kNone);
+  contents.static_secret = *ss_r;
+  crypto::Tai64n ts;
+  ASSERT_EQ(OpenInitiationTimestamp(responder_, msg, contents, ts),
+            HandshakeFailure::kNone);
+  EXPECT_EQ(ToHex(ts), vectors::kTimestamp);
+  TransportKeys keys;
+  EXPECT_EQ(ToHex(Response(Mode::kSnap, contents, keys)), vectors::kRespSnap);
+}
+
+// A precomputed secret is really what `ss` mixes: a wrong one fails the
+// timestamp's decryption, and a low-order key has none.
+TEST_F(NoiseVectorTest, WrongPrecomputedStaticSecretFails) {
+  const auto msg = FromHex(vectors::kInit);
+  InitiationContents contents;
+  ASSERT_EQ(OpenInitiationStatic(responder_, msg, contents),
+            HandshakeFailure::kNone);
+  contents.static_secret = StaticSecret(responder_, responder_.public_key());
+  ASSERT_TRUE(contents.static_secret.has_value());
+  crypto::Tai64n ts;
+  EXPECT_EQ(OpenInitiationTimestamp(responder_, msg, contents, ts),
+            HandshakeFailure::kDecryptFailed);
+  EXPECT_FALSE(StaticSecret(responder_, crypto::PublicKey{}).has_value());
+}
+
 TEST_F(NoiseVectorTest, FullHandshakeBothModes) {
   for (Mode mode : {Mode::kSnap, Mode::kWireGuard}) {
     SCOPED_TRACE(mode == Mode::kSnap ? "snap" : "wireguard");

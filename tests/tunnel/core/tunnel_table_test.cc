@@ -14,6 +14,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "tests/testing/fake_random.h"
 #include "tests/testing/keys.h"
+#include "tunnel/core/noise.h"
 #include "tunnel/core/timers.h"
 
 namespace snaptun::core {
@@ -34,7 +35,14 @@ class FakeAuthorizer final : public Authorizer {
     }
     return it->second;
   }
+  std::optional<crypto::SymmetricKey> PrecomputedStaticSecret(
+      const crypto::PublicKey& identity) const override {
+    auto it = secrets.find(identity);
+    if (it == secrets.end()) return std::nullopt;
+    return it->second;
+  }
   absl::flat_hash_map<crypto::PublicKey, Grant> grants;
+  absl::flat_hash_map<crypto::PublicKey, crypto::SymmetricKey> secrets;
   mutable int calls = 0;
 };
 
@@ -180,6 +188,30 @@ TEST_F(TunnelTableTest, TwoClientsEachLearnTheirOwnAddressAndExchangeData) {
                                       absl::MakeSpan(buf), gateway_addr_, o);
   ASSERT_EQ(got.kind, ReceiveResult::Kind::kData);
   EXPECT_EQ(Str(got.payload), "to-one");
+}
+
+// The table takes `ss` from the authorizer when it offers one: the right
+// secret completes the handshake, a wrong one fails it as a bad initiation.
+TEST_F(TunnelTableTest, HandshakeUsesTheAuthorizersPrecomputedSecret) {
+  Client good(0x10, Endpoint::Ipv4({192, 168, 1, 1}, 1234),
+              gateway_.public_key(), 1);
+  Client bad(0x11, Endpoint::Ipv4({192, 168, 1, 2}, 4321),
+             gateway_.public_key(), 2);
+  Authorize(good);
+  Authorize(bad);
+  authz_.secrets[good.identity.public_key()] =
+      *StaticSecret(gateway_, good.identity.public_key());
+  authz_.secrets[bad.identity.public_key()] =
+      *StaticSecret(gateway_, good.identity.public_key());
+  Establish(good);
+  EXPECT_EQ(Str(SendUp(good, "precomputed").payload), "precomputed");
+
+  bad.peer.Connect(now_, bad.out);
+  std::vector<IncomingResult> r = ToGateway(bad);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].kind, ReceiveResult::Kind::kDropped);
+  EXPECT_EQ(r[0].failure, HandshakeFailure::kDecryptFailed);
+  EXPECT_EQ(table_->size(), 1u);
 }
 
 TEST_F(TunnelTableTest, NoTunnelNoPacket) {
