@@ -21,7 +21,7 @@ CountersSnapshot ReadCounters(const TunnelPort* port) {
   out.handshakes = c.handshakes.load(std::memory_order_relaxed);
   out.reconnects = c.reconnects.load(std::memory_order_relaxed);
   for (size_t i = 0; i < out.drops.size(); ++i) {
-    out.drops[i] = c.drops[i].load(std::memory_order_relaxed);
+    out.drops[i] = c.dropped(static_cast<core::DropReason>(i));
   }
   return out;
 }

@@ -28,22 +28,40 @@ namespace snaptun::service {
 
 using Packet = std::vector<uint8_t>;
 
-struct TunnelCounters {
+// A tunnel's own counts. The drop cells (one per reason) are allocated by
+// the first drop: most tunnels never drop anything, and an idle gateway
+// tunnel should not carry 17 zeros.
+class TunnelCounters {
+ public:
+  TunnelCounters() = default;
+  ~TunnelCounters() { delete drops_.load(std::memory_order_relaxed); }
+  TunnelCounters(const TunnelCounters&) = delete;
+  TunnelCounters& operator=(const TunnelCounters&) = delete;
+
   std::atomic<uint64_t> tx_packets{0};
   std::atomic<uint64_t> tx_bytes{0};
   std::atomic<uint64_t> rx_packets{0};
   std::atomic<uint64_t> rx_bytes{0};
   std::atomic<uint64_t> handshakes{0};
   std::atomic<uint64_t> reconnects{0};
-  std::array<std::atomic<uint64_t>, core::kDropReasonCount> drops{};
 
   void Drop(core::DropReason reason, uint64_t count = 1) {
-    drops[static_cast<size_t>(reason)].fetch_add(count,
-                                                 std::memory_order_relaxed);
+    DropCells()[static_cast<size_t>(reason)].fetch_add(
+        count, std::memory_order_relaxed);
   }
   uint64_t dropped(core::DropReason reason) const {
-    return drops[static_cast<size_t>(reason)].load(std::memory_order_relaxed);
+    const Cells* cells = drops_.load(std::memory_order_acquire);
+    return cells == nullptr ? 0
+                            : (*cells)[static_cast<size_t>(reason)].load(
+                                  std::memory_order_relaxed);
   }
+
+ private:
+  using Cells = std::array<std::atomic<uint64_t>, core::kDropReasonCount>;
+  // The cells, allocated by whichever thread drops first.
+  Cells& DropCells();
+
+  std::atomic<Cells*> drops_{nullptr};
 };
 
 // How much one port may hold, in packets and in bytes, each way. A payload

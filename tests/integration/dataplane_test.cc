@@ -231,7 +231,8 @@ TEST_F(DataPlaneTest, BadDatagramsFromTheGatewaysAddressCostOnlyThemselves) {
   EXPECT_EQ((*tunnel)->state(), service::ClientState::kEstablished);
   uint64_t dropped = 0;
   for (size_t i = 0; i < core::kDropReasonCount; ++i) {
-    dropped += (*tunnel)->port()->counters().drops[i].load();
+    dropped +=
+        (*tunnel)->port()->counters().dropped(static_cast<core::DropReason>(i));
   }
   EXPECT_GE(dropped, 6u * 5);
 }

@@ -3,6 +3,7 @@
 // static-static secrets.
 #include <algorithm>
 #include <atomic>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "service/backoff.h"
@@ -93,6 +94,30 @@ TEST(TunnelPortTest, CloseWakesReceiversAndRefusesSends) {
   EXPECT_EQ(port.Send({1}), TunnelPort::SendStatus::kClosed);
   std::vector<Packet> got;
   EXPECT_EQ(port.Receive(got, 1, absl::Seconds(10)), 0u);  // Returns at once.
+}
+
+// A tunnel that never drops holds no drop cells; the first drops, even from
+// two threads at once, allocate them once and lose no count.
+TEST(TunnelCountersTest, DropCellsAppearWithTheFirstDropAndCountEverything) {
+  TunnelCounters counters;
+  for (size_t i = 0; i < core::kDropReasonCount; ++i) {
+    EXPECT_EQ(counters.dropped(static_cast<core::DropReason>(i)), 0u);
+  }
+  constexpr int kPerThread = 10000;
+  auto drop = [&counters](core::DropReason reason) {
+    for (int i = 0; i < kPerThread; ++i) counters.Drop(reason);
+  };
+  std::thread a(drop, core::DropReason::kReceiveQueueFull);
+  std::thread b(drop, core::DropReason::kReceiveQueueFull);
+  drop(core::DropReason::kNoTunnel);
+  a.join();
+  b.join();
+  EXPECT_EQ(counters.dropped(core::DropReason::kReceiveQueueFull),
+            2u * kPerThread);
+  EXPECT_EQ(counters.dropped(core::DropReason::kNoTunnel), 1u * kPerThread);
+  counters.Drop(core::DropReason::kOversize, 7);
+  EXPECT_EQ(counters.dropped(core::DropReason::kOversize), 7u);
+  EXPECT_EQ(counters.dropped(core::DropReason::kReplay), 0u);
 }
 
 TEST(IdentityStoreTest, GrantsExpireAndRenewalsBumpTheVersion) {

@@ -13,6 +13,7 @@
 
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "tunnel/core/compact_time.h"
 #include "tunnel/core/endpoint.h"
 #include "tunnel/core/identity.h"
 #include "tunnel/crypto/random.h"
@@ -80,7 +81,7 @@ class CookieJar {
 
  private:
   std::optional<Cookie> cookie_;
-  absl::Time received_at_ = absl::InfinitePast();
+  CompactTime received_at_ = absl::InfinitePast();
 };
 
 }  // namespace snaptun::core

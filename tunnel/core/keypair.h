@@ -10,6 +10,7 @@
 
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "tunnel/core/compact_time.h"
 #include "tunnel/core/noise.h"
 #include "tunnel/core/replay_window.h"
 #include "tunnel/core/verdict.h"
@@ -47,7 +48,7 @@ class Keypair {
   const uint32_t local_index_;
   const uint32_t remote_index_;
   const bool initiator_;
-  const absl::Time created_;
+  const CompactTime created_;
 };
 
 }  // namespace snaptun::core

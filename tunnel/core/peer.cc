@@ -434,7 +434,7 @@ void Peer::OnTimer(absl::Time now, PeerOutput& out) {
     if (current_ != nullptr && current_->Valid(now)) SendKeepalive(now, out);
   }
   if (config_.persistent_keepalive > absl::ZeroDuration() && !gave_up_ &&
-      now - std::max(last_sent_, last_received_) >=
+      now - std::max<absl::Time>(last_sent_, last_received_) >=
           config_.persistent_keepalive) {
     SendKeepalive(now, out);
   }
@@ -443,16 +443,17 @@ void Peer::OnTimer(absl::Time now, PeerOutput& out) {
 absl::Time Peer::NextDeadline() const {
   absl::Time next = absl::InfiniteFuture();
   if (pending_ != nullptr) {
-    next = std::min(retransmit_at_, handshake_started_ + kRekeyAttemptTime);
+    next = std::min<absl::Time>(retransmit_at_,
+                                handshake_started_ + kRekeyAttemptTime);
   } else {
-    next = std::min(new_handshake_at_, keepalive_at_);
+    next = std::min<absl::Time>(new_handshake_at_, keepalive_at_);
   }
   for (const Keypair* k : {previous_.get(), current_.get(), next_.get()}) {
     if (k != nullptr) next = std::min(next, k->created() + kRejectAfterTime);
   }
   if (config_.persistent_keepalive > absl::ZeroDuration() && !gave_up_ &&
       pending_ == nullptr) {
-    const absl::Time last = std::max(last_sent_, last_received_);
+    const absl::Time last = std::max<absl::Time>(last_sent_, last_received_);
     if (last != absl::InfinitePast()) {
       next = std::min(next, last + config_.persistent_keepalive);
     }

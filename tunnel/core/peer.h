@@ -21,6 +21,7 @@
 
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "tunnel/core/compact_time.h"
 #include "tunnel/core/cookie.h"
 #include "tunnel/core/endpoint.h"
 #include "tunnel/core/fifo.h"
@@ -204,9 +205,9 @@ class Peer {
   // DH(local static, remote static), computed at the first initiation and
   // reused by every later one (rekeys, reconnects); null until then.
   std::unique_ptr<crypto::SymmetricKey> static_secret_;
-  absl::Time handshake_started_ = absl::InfinitePast();
-  absl::Time last_initiation_sent_ = absl::InfinitePast();
-  absl::Time retransmit_at_ = absl::InfiniteFuture();
+  CompactTime handshake_started_ = absl::InfinitePast();
+  CompactTime last_initiation_sent_ = absl::InfinitePast();
+  CompactTime retransmit_at_ = absl::InfiniteFuture();
   // What we sent last, to match cookie replies against.
   uint32_t last_sent_index_ = 0;
   std::optional<crypto::Bytes<16>> last_sent_mac1_;
@@ -214,19 +215,19 @@ class Peer {
 
   // Responder side: replay and flood protection of initiations.
   crypto::Tai64n last_timestamp_{};
-  absl::Time last_initiation_accepted_ = absl::InfinitePast();
-  absl::Time response_sent_at_ = absl::InfinitePast();
+  CompactTime last_initiation_accepted_ = absl::InfinitePast();
+  CompactTime response_sent_at_ = absl::InfinitePast();
 
   std::unique_ptr<Keypair> previous_;
   std::unique_ptr<Keypair> current_;
   std::unique_ptr<Keypair> next_;  // Responder's, until confirmed.
   bool rekeyed_on_receive_ = false;
 
-  absl::Time last_sent_ = absl::InfinitePast();
-  absl::Time last_received_ = absl::InfinitePast();
-  absl::Time last_handshake_ = absl::InfinitePast();
-  absl::Time keepalive_at_ = absl::InfiniteFuture();      // Passive.
-  absl::Time new_handshake_at_ = absl::InfiniteFuture();  // No reply.
+  CompactTime last_sent_ = absl::InfinitePast();
+  CompactTime last_received_ = absl::InfinitePast();
+  CompactTime last_handshake_ = absl::InfinitePast();
+  CompactTime keepalive_at_ = absl::InfiniteFuture();      // Passive.
+  CompactTime new_handshake_at_ = absl::InfiniteFuture();  // No reply.
 
   Fifo<std::vector<uint8_t>> queue_;
   std::optional<Endpoint> observed_;

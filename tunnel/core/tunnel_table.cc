@@ -82,7 +82,7 @@ void TunnelTable::Collect(const Endpoint& remote,
 
 void TunnelTable::Schedule(const Endpoint& remote, Tunnel& tunnel) {
   const absl::Time next =
-      std::min(tunnel.peer->NextDeadline(), tunnel.grant_expires);
+      std::min<absl::Time>(tunnel.peer->NextDeadline(), tunnel.grant_expires);
   // Later deadlines are found when the earlier entry fires; only an earlier
   // one needs a new heap entry. This bounds the heap by real changes.
   if (next < tunnel.scheduled) {
@@ -362,7 +362,8 @@ void TunnelTable::OnTimer(absl::Time now, TableOutput& out) {
     const Deadline d = deadlines_.top();
     deadlines_.pop();
     auto it = tunnels_.find(d.remote);
-    if (it == tunnels_.end() || it->second.scheduled != d.at) continue;
+    if (it == tunnels_.end() || absl::Time(it->second.scheduled) != d.at)
+      continue;
     Tunnel& tunnel = it->second;
     tunnel.scheduled = absl::InfiniteFuture();
     // Timer traffic goes only to peers that are still authorized (W11).
@@ -389,7 +390,8 @@ void TunnelTable::OnTimer(absl::Time now, TableOutput& out) {
 }
 
 absl::Time TunnelTable::NextDeadline() const {
-  return deadlines_.empty() ? absl::InfiniteFuture() : deadlines_.top().at;
+  return deadlines_.empty() ? absl::InfiniteFuture()
+                            : absl::Time(deadlines_.top().at);
 }
 
 size_t TunnelTable::RemoveIdentity(const crypto::PublicKey& identity,

@@ -26,6 +26,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "tunnel/core/authorizer.h"
+#include "tunnel/core/compact_time.h"
 #include "tunnel/core/cookie.h"
 #include "tunnel/core/endpoint.h"
 #include "tunnel/core/handshake_ledger.h"
@@ -144,13 +145,15 @@ class TunnelTable {
     // transport message on its session. Until then `peer` keeps working.
     std::unique_ptr<Peer> candidate;
     crypto::PublicKey identity;
-    absl::Time grant_expires = absl::InfiniteFuture();
-    absl::Time scheduled = absl::InfiniteFuture();
+    CompactTime grant_expires = absl::InfiniteFuture();
+    CompactTime scheduled = absl::InfiniteFuture();
   };
   struct Deadline {
-    absl::Time at;
+    CompactTime at;
     Endpoint remote;
-    bool operator>(const Deadline& o) const { return at > o.at; }
+    bool operator>(const Deadline& o) const {
+      return absl::Time(at) > absl::Time(o.at);
+    }
   };
 
   IncomingResult HandleInitiation(absl::Time now, absl::Span<uint8_t> datagram,
