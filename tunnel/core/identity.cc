@@ -11,10 +11,16 @@ constexpr uint8_t kLabelCookie[] = {'c', 'o', 'o', 'k', 'i', 'e', '-', '-'};
 
 }  // namespace
 
+crypto::Bytes<32> Mac1KeyFor(const crypto::PublicKey& public_key) {
+  return crypto::Hash({kLabelMac1, public_key});
+}
+
+crypto::SymmetricKey CookieKeyFor(const crypto::PublicKey& public_key) {
+  return crypto::SymmetricKey(crypto::Hash({kLabelCookie, public_key}));
+}
+
 RemoteIdentity::RemoteIdentity(const crypto::PublicKey& key)
-    : public_key(key),
-      mac1_key(crypto::Hash({kLabelMac1, key})),
-      cookie_key(crypto::Hash({kLabelCookie, key})) {}
+    : public_key(key), mac1_key(Mac1KeyFor(key)), cookie_key(CookieKeyFor(key)) {}
 
 LocalIdentity::LocalIdentity(const crypto::PrivateKey& private_key)
     : key_pair_(crypto::X25519KeyPair::FromPrivateKey(private_key)),

@@ -11,6 +11,11 @@
 
 namespace snaptun::core {
 
+// The key that checks mac1 of messages to `public_key`'s owner, and the one
+// that opens the cookie replies it sends: each one BLAKE2s of the key.
+crypto::Bytes<32> Mac1KeyFor(const crypto::PublicKey& public_key);
+crypto::SymmetricKey CookieKeyFor(const crypto::PublicKey& public_key);
+
 struct RemoteIdentity {
   explicit RemoteIdentity(const crypto::PublicKey& public_key);
 

@@ -50,7 +50,7 @@ void PeerOutput::Clear() {
 
 Peer::Peer(const LocalIdentity& local, const crypto::PublicKey& remote,
            const PeerConfig& config, crypto::RandomSource& rng)
-    : local_(local), remote_(remote), config_(config), rng_(rng) {}
+    : local_(local), remote_key_(remote), config_(config), rng_(rng) {}
 
 size_t Peer::SealedSize(size_t payload_size, Mode mode) {
   return PaddedSize(payload_size, mode) + transport::kOverhead;
@@ -79,13 +79,13 @@ void Peer::SendInitiation(absl::Time now, PeerOutput& out) {
   const uint32_t index = rng_.NextU32();
   if (static_secret_ == nullptr) {
     std::optional<crypto::SymmetricKey> ss =
-        StaticSecret(local_, remote_.public_key);
+        StaticSecret(local_, remote_key_);
     if (ss.has_value()) {
       static_secret_ = std::make_unique<crypto::SymmetricKey>(*ss);
     }
   }
   std::optional<InitiatorState> state = WriteInitiation(
-      local_, remote_.public_key, crypto::X25519KeyPair::Generate(rng_), index,
+      local_, remote_key_, crypto::X25519KeyPair::Generate(rng_), index,
       crypto::Tai64nFromTime(now), msg.data(), static_secret_.get());
   pending_ = state.has_value()
                  ? std::make_unique<InitiatorState>(std::move(*state))
@@ -97,7 +97,7 @@ void Peer::SendInitiation(absl::Time now, PeerOutput& out) {
     return;
   }
   last_sent_mac1_ =
-      WriteMacs(absl::MakeSpan(msg), remote_.mac1_key, cookies_.Current(now));
+      WriteMacs(absl::MakeSpan(msg), Mac1KeyFor(remote_key_), cookies_.Current(now));
   last_sent_index_ = index;
   last_initiation_sent_ = now;
   last_sent_ = now;
@@ -233,7 +233,7 @@ ReceiveResult Peer::Receive(absl::Time now, MessageType type,
         Fail(now, f, out);
         return Dropped(DropReasonFor(f), f);
       }
-      if (contents.remote_static != remote_.public_key) {
+      if (contents.remote_static != remote_key_) {
         Fail(now, HandshakeFailure::kUnauthorized, out);
         return Dropped(DropReason::kUnauthorized,
                        HandshakeFailure::kUnauthorized);
@@ -277,7 +277,7 @@ ReceiveResult Peer::AcceptInitiation(absl::Time now,
   last_timestamp_ = timestamp;
   last_initiation_accepted_ = now;
   last_sent_mac1_ =
-      WriteMacs(absl::MakeSpan(msg), remote_.mac1_key, cookies_.Current(now));
+      WriteMacs(absl::MakeSpan(msg), Mac1KeyFor(remote_key_), cookies_.Current(now));
   last_sent_index_ = index;
   next_ = std::make_unique<Keypair>(keys, index, contents.remote_index,
                                     /*initiator=*/false, now);
@@ -341,7 +341,7 @@ ReceiveResult Peer::ReceiveCookie(absl::Time now,
                                   PeerOutput& out) {
   if (!last_sent_mac1_.has_value() ||
       !cookies_.ConsumeReply(message, last_sent_index_, *last_sent_mac1_,
-                             remote_.cookie_key, now)) {
+                             CookieKeyFor(remote_key_), now)) {
     return Dropped(DropReason::kInvalidPacket);
   }
   out.events.push_back({PeerEventType::kCookieReceived});

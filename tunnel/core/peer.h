@@ -153,9 +153,7 @@ class Peer {
   // tunnel can be removed (gateway) or must reconnect (client).
   bool Dead(absl::Time now) const;
 
-  const crypto::PublicKey& remote_public_key() const {
-    return remote_.public_key;
-  }
+  const crypto::PublicKey& remote_public_key() const { return remote_key_; }
   Mode mode() const { return config_.mode; }
   // SNAP mode: the address the responder observed for us.
   const std::optional<Endpoint>& observed_address() const { return observed_; }
@@ -195,7 +193,9 @@ class Peer {
       DropReason drop, HandshakeFailure failure = HandshakeFailure::kNone);
 
   const LocalIdentity& local_;
-  const RemoteIdentity remote_;
+  // Its mac1 and cookie keys are derived when a handshake message needs
+  // them (a hash each), not kept: an idle tunnel carries only the key.
+  const crypto::PublicKey remote_key_;
   const PeerConfig config_;
   crypto::RandomSource& rng_;
 
