@@ -180,7 +180,7 @@ int Handshakes(size_t count) {
 
 // Heap bytes an established idle gateway tunnel may hold (the sum of the
 // per-field budget in docs/PERFORMANCE.md, plus hash-table slack).
-constexpr size_t kIdleTunnelBudgetBytes = 1536;
+constexpr size_t kIdleTunnelBudgetBytes = 1280;
 
 int Serve() {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
