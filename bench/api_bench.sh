@@ -5,7 +5,9 @@
 #   - packets per second through StreamPackets end to end: client stream →
 #     client tunnel → gateway tunnel → gateway stream, echoed back the same
 #     way, as a ratio of dataplane_bench's one-tunnel figure.
-#   bench/api_bench.sh [SECONDS]
+#   bench/api_bench.sh [SECONDS] [CSV]
+# With CSV, also the StreamPackets echo at 64, 256, 512 and 1420-byte
+# payloads, one row each (series,x,packets_per_second,gbps) for bench/plot.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_TO_RUN="${1:-5}"
@@ -29,5 +31,20 @@ echo "== OpenTunnel: 200 tunnels, 8 at a time"
 echo "== StreamPackets echo: 4 tunnels, 1400-byte packets, unpaced"
 "${CTL[@]}" bench --peer="$PUB" --data_plane=127.0.0.1:51871 --tunnels=4 \
   --rate=0 --size=1400 --duration="${SECONDS_TO_RUN}s" --output=json 2>/dev/null
+if [[ -n "${2:-}" ]]; then
+  echo "series,x,packets_per_second,gbps" >"$2"
+  for size in 64 256 512 1420; do
+    echo "== StreamPackets echo: 4 tunnels, ${size}-byte packets, unpaced"
+    "${CTL[@]}" bench --peer="$PUB" --data_plane=127.0.0.1:51871 --tunnels=4 \
+      --rate=0 --size="$size" --duration="${SECONDS_TO_RUN}s" --output=json \
+      2>/dev/null | tee /dev/stderr | /usr/bin/python3 -c '
+import json, sys
+size = int(sys.argv[1])
+pps = json.load(sys.stdin)["echoed_per_second"]
+print(f"streampackets,{size},{pps:.0f},{pps * size * 8 / 1e9:.3f}")' "$size" \
+      >>"$2"
+  done
+fi
 echo "== data plane alone, same machine, same run"
-./bazel-bin/bench/dataplane_bench "$SECONDS_TO_RUN" | grep -E "path|raw|SNAP"
+./bazel-bin/bench/dataplane_bench "$SECONDS_TO_RUN" |
+  sed -n '/^path/,/^AEAD bound/p'

@@ -4,7 +4,10 @@
 # wireguard-go in each, iperf3 through the tunnel (TCP, then UDP with
 # 1368-byte datagrams so each fits the 1420-byte tunnel MTU). Needs root;
 # installs wireguard-go, wireguard-tools and iperf3 when missing; cleans up.
-#   bench/wireguard_go_baseline.sh [SECONDS]
+#   bench/wireguard_go_baseline.sh [SECONDS] [CSV]
+# With CSV, also UDP at the tunnel payload sizes dataplane_bench uses (64,
+# 256, 512, 1420 bytes of IP packet: UDP datagrams 28 bytes shorter), one row
+# each (series,x,packets_per_second,gbps, received) for bench/plot.sh.
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 SECONDS_TO_RUN="${1:-5}"
@@ -67,5 +70,17 @@ tcp=$(ip netns exec "$A" iperf3 -c 198.19.0.2 -t "$SECONDS_TO_RUN" -J |
 udp=$(ip netns exec "$A" iperf3 -c 198.19.0.2 -u -b 10G -l 1368 \
   -t "$SECONDS_TO_RUN" -J |
   /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin)["end"]["sum"]; print(d["bits_per_second"]*(1-d["lost_percent"]/100))')
+if [[ -n "${2:-}" ]]; then
+  echo "series,x,packets_per_second,gbps" >"$2"
+  for size in 64 256 512 1420; do
+    ip netns exec "$A" iperf3 -c 198.19.0.2 -u -b 10G -l $((size - 28)) \
+      -t "$SECONDS_TO_RUN" -J | /usr/bin/python3 -c '
+import json, sys
+size = int(sys.argv[1])
+d = json.load(sys.stdin)["end"]["sum"]
+pps = d["bits_per_second"] / 8 / (size - 28) * (1 - d["lost_percent"] / 100)
+print(f"wireguard_go,{size},{pps:.0f},{pps * size * 8 / 1e9:.3f}")' "$size" >>"$2"
+  done
+fi
 pkill -f "iperf3 -s -D -B 198.19.0.2" || true
 /usr/bin/python3 -c "print(f'wireguard-go TCP goodput: {$tcp/1e9:.2f} Gbit/s'); print(f'wireguard-go UDP goodput, 1368-byte datagrams: {$udp/1e9:.2f} Gbit/s')"
