@@ -109,25 +109,35 @@ struct AeadCost {
   double TwoCoreBound() const { return 2 * 1e9 / (seal_ns + open_ns); }
 };
 
+// The cheapest of five rounds of 20 000 seals and opens: a round the VM
+// interrupts only makes that round slower, so the minimum is the cost.
 AeadCost MeasureAead(size_t payload_size) {
   core::TransportKeys keys;
   keys.send = crypto::SymmetricKey(crypto::Bytes<32>{1, 2, 3});
   keys.receive = keys.send;
   core::Keypair sender(keys, 1, 2, true, absl::Now());
-  core::Keypair receiver(keys, 2, 1, false, absl::Now());
   constexpr size_t kPackets = 20000;
   const std::vector<uint8_t> payload(payload_size, 0x5a);
   std::vector<std::vector<uint8_t>> sealed(
       kPackets, std::vector<uint8_t>(payload_size + 32));
-  AeadCost cost;
-  absl::Time start = absl::Now();
-  for (auto& message : sealed) sender.Seal(payload, message.data());
-  cost.seal_ns = absl::ToDoubleNanoseconds(absl::Now() - start) / kPackets;
-  start = absl::Now();
-  absl::Span<uint8_t> opened;
-  for (auto& message : sealed) receiver.Open(absl::MakeSpan(message), opened);
-  cost.open_ns = absl::ToDoubleNanoseconds(absl::Now() - start) / kPackets;
-  return cost;
+  AeadCost best{1e12, 1e12};
+  for (int round = 0; round < 5; ++round) {
+    core::Keypair receiver(keys, 2, 1, false, absl::Now());
+    absl::Time start = absl::Now();
+    for (auto& message : sealed) sender.Seal(payload, message.data());
+    best.seal_ns =
+        std::min(best.seal_ns,
+                 absl::ToDoubleNanoseconds(absl::Now() - start) / kPackets);
+    start = absl::Now();
+    absl::Span<uint8_t> opened;
+    for (auto& message : sealed) {
+      receiver.Open(absl::MakeSpan(message), opened);
+    }
+    best.open_ns =
+        std::min(best.open_ns,
+                 absl::ToDoubleNanoseconds(absl::Now() - start) / kPackets);
+  }
+  return best;
 }
 
 // CPU seconds each worker of `pool` has used so far, read on the worker.

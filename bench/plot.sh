@@ -32,15 +32,17 @@ if [[ -z "${PLOT_ONLY:-}" ]]; then
     rm -f "$OUT/wireguard_go.csv"
   fi
 fi
+ALL="$(mktemp)"
+trap 'rm -f "$ALL"' EXIT
 tail -q -n +2 "$OUT"/dataplane.csv "$OUT"/streampackets.csv \
   $( [[ -f "$OUT/wireguard_go.csv" ]] && echo "$OUT/wireguard_go.csv") \
-  >"$OUT/all.csv"
+  >"$ALL"
 
 series_plot() {  # FILE-PREFIX SERIES... : one line per series present
   local list=()
   local s
   for s in "${@:2}"; do
-    grep -q "^$s," "$OUT/all.csv" && list+=("\"< grep '^$s,' $OUT/all.csv\" using 2:3 with linespoints title '$s'")
+    grep -q "^$s," "$ALL" && list+=("\"< grep '^$s,' $ALL\" using 2:3 with linespoints title '$s'")
   done
   local IFS=,
   echo "plot ${list[*]}"

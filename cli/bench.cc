@@ -46,6 +46,61 @@ double Percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
 }
 
+// The packets one client stream has in flight, for --window.
+class Flow {
+ public:
+  // Waits until `count` more fit `window` (0: no limit; a window smaller
+  // than `count` lets one batch at a time) or 50 ms pass without an echo
+  // (then what is in flight is taken as lost), and counts them as in
+  // flight.
+  void Reserve(int64_t count, int64_t window) {
+    absl::MutexLock lock(&mu_);
+    if (window > 0) {
+      auto room = [this, count, window]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return in_flight_ == 0 || in_flight_ + count <= window;
+      };
+      if (!mu_.AwaitWithTimeout(absl::Condition(&room),
+                                absl::Milliseconds(50))) {
+        in_flight_ = 0;
+      }
+    }
+    in_flight_ += count;
+  }
+  // `count` packets came back or were reported dropped.
+  void Returned(int64_t count) {
+    absl::MutexLock lock(&mu_);
+    in_flight_ = std::max<int64_t>(0, in_flight_ - count);
+  }
+
+ private:
+  absl::Mutex mu_;
+  int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Writes batches of 128 payloads at the rate (or unpaced), within the
+// window, until `stop`.
+void SendUntilStopped(Stream& stream, Flow& flow, const BenchOptions& options,
+                      const std::atomic<bool>& stop,
+                      std::atomic<uint64_t>& sent) {
+  const std::string payload(options.size, 'x');
+  constexpr int kBatch = 128;
+  const absl::Duration interval =
+      options.rate > 0 ? absl::Seconds(1.0 * kBatch / options.rate)
+                       : absl::ZeroDuration();
+  absl::Time next_send = absl::Now();
+  v1::PacketBatch batch;
+  for (int k = 0; k < kBatch; ++k) batch.add_packets(payload);
+  while (!stop.load()) {
+    flow.Reserve(kBatch, options.window);
+    if (!stream.Write(batch)) break;
+    sent += kBatch;
+    next_send += interval;
+    if (interval > absl::ZeroDuration()) {
+      absl::SleepFor(next_send - absl::Now());
+    }
+  }
+}
+
 }  // namespace
 
 int RunBench(ApiClient& client, const BenchOptions& options) {
@@ -135,34 +190,23 @@ int RunBench(ApiClient& client, const BenchOptions& options) {
   }
   // 3. Client streams: send at the rate, count what comes back.
   std::vector<Attached> clients;
+  std::vector<std::unique_ptr<Flow>> flows;
   for (int i = 0; i < options.tunnels; ++i) {
     if (ids[i].empty()) continue;
     clients.push_back(Attach(client, ids[i]));
+    flows.push_back(std::make_unique<Flow>());
     Stream* stream = clients.back().stream.get();
-    threads.emplace_back([stream, &echoed, &dropped] {
+    Flow* flow = flows.back().get();
+    threads.emplace_back([stream, flow, &echoed, &dropped] {
       v1::PacketBatch batch;
       while (stream->Read(&batch)) {
         echoed += batch.packets_size();
         dropped += batch.dropped();
+        flow->Returned(batch.packets_size() + batch.dropped());
       }
     });
-    threads.emplace_back([stream, &options, &stop, &sent] {
-      const std::string payload(options.size, 'x');
-      constexpr int kBatch = 128;
-      const absl::Duration interval =
-          options.rate > 0 ? absl::Seconds(1.0 * kBatch / options.rate)
-                           : absl::ZeroDuration();
-      absl::Time next_send = absl::Now();
-      while (!stop.load()) {
-        v1::PacketBatch batch;
-        for (int k = 0; k < kBatch; ++k) batch.add_packets(payload);
-        if (!stream->Write(batch)) break;
-        sent += kBatch;
-        next_send += interval;
-        if (interval > absl::ZeroDuration()) {
-          absl::SleepFor(next_send - absl::Now());
-        }
-      }
+    threads.emplace_back([stream, flow, &options, &stop, &sent] {
+      SendUntilStopped(*stream, *flow, options, stop, sent);
     });
   }
   const absl::Time start = absl::Now();

@@ -20,6 +20,10 @@ struct BenchOptions {
   int tunnels = 8;
   int rate = 1000;  // Packets per second per tunnel; 0 = as fast as possible.
   int size = 1000;
+  // Packets a client stream may have in flight (written, not yet echoed or
+  // reported dropped) before its writer waits; 0 = no limit. An echo that
+  // does not come within 50 ms is taken as lost, so losses cannot stall it.
+  int window = 0;
   absl::Duration duration = absl::Seconds(5);
   bool json = false;
   // host:port of the daemon's /metrics: when set, the summary adds the loss

@@ -21,7 +21,7 @@ _snaptunctl() {
     --format=*) COMPREPLY=($(compgen -W "lines raw hex" -- "${cur#--format=}")); return ;;
     --state=*) COMPREPLY=($(compgen -W "connecting established reconnecting closed" -- "${cur#--state=}")); return ;;
   esac
-  local flags="--server= --token_file= --tls_ca_file= --tls_cert_file= --tls_key_file= --tls_server_name= --output= --timeout= --id= --peer= --data_plane= --mode= --control_plane_url= --connect_timeout= --keepalive= --label= --role= --state= --include_existing --ttl= --count= --format= --tunnels= --rate= --size= --duration= --metrics_address= --out= --takeover"
+  local flags="--server= --token_file= --tls_ca_file= --tls_cert_file= --tls_key_file= --tls_server_name= --output= --timeout= --id= --peer= --data_plane= --mode= --control_plane_url= --connect_timeout= --keepalive= --label= --role= --state= --include_existing --ttl= --count= --format= --tunnels= --rate= --size= --window= --duration= --metrics_address= --out= --takeover"
   COMPREPLY=($(compgen -W "$flags" -- "$cur"))
   compopt -o nospace 2>/dev/null
 }

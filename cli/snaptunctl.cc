@@ -65,6 +65,9 @@ ABSL_FLAG(std::string, format, "lines", "send/recv: lines, raw or hex");
 ABSL_FLAG(int, tunnels, 8, "bench: tunnels");
 ABSL_FLAG(int, rate, 1000, "bench: packets per second per tunnel (0 = max)");
 ABSL_FLAG(int, size, 1000, "bench: payload bytes");
+ABSL_FLAG(int, window, 0,
+          "bench: packets in flight per tunnel before the sender waits for "
+          "echoes (0 = no limit)");
 ABSL_FLAG(absl::Duration, duration, absl::Seconds(5), "bench: duration");
 ABSL_FLAG(std::string, metrics_address, "",
           "bench: the daemon's metrics host:port; adds the loss balance sheet");
@@ -144,9 +147,9 @@ std::string FlagProblem() {
   }
   if (absl::GetFlag(FLAGS_count) <= 0 || absl::GetFlag(FLAGS_tunnels) <= 0 ||
       absl::GetFlag(FLAGS_rate) < 0 || absl::GetFlag(FLAGS_size) <= 0 ||
-      absl::GetFlag(FLAGS_keepalive) < 0) {
-    return "--count, --tunnels and --size must be positive, --rate and "
-           "--keepalive not negative";
+      absl::GetFlag(FLAGS_window) < 0 || absl::GetFlag(FLAGS_keepalive) < 0) {
+    return "--count, --tunnels and --size must be positive, --rate, "
+           "--window and --keepalive not negative";
   }
   return "";
 }
@@ -479,6 +482,7 @@ int main(int argc, char** argv) {
     bench.tunnels = absl::GetFlag(FLAGS_tunnels);
     bench.rate = absl::GetFlag(FLAGS_rate);
     bench.size = absl::GetFlag(FLAGS_size);
+    bench.window = absl::GetFlag(FLAGS_window);
     bench.duration = absl::GetFlag(FLAGS_duration);
     bench.json = Json();
     bench.metrics_address = absl::GetFlag(FLAGS_metrics_address);

@@ -53,6 +53,8 @@ grep -q -- "--label must be key=value" "$WORK/err"
 expect_usage authorize "$KEY" --ttl=-1h
 grep -q -- "--ttl must be positive" "$WORK/err"
 expect_usage list --state=sleeping
+expect_usage bench --peer="$KEY" --data_plane="$GW" --window=-1
+grep -q -- "--window and --keepalive not negative" "$WORK/err"
 expect_usage get
 grep -q "get needs a tunnel id" "$WORK/err"
 expect_usage
@@ -122,4 +124,16 @@ echo "--- bench: no progress drawing when stderr is not a terminal"
 if grep -q $'\r' "$WORK/bench.err"; then
   echo "bench drew progress into a file" >&2; exit 1
 fi
+
+echo "--- bench --window: an unpaced sender keeps at most a window in flight"
+"${C[@]}" bench --peer="$KEY" --data_plane="$GW" --tunnels=2 --rate=0 \
+  --window=256 --duration=1s --output=json 2>/dev/null >"$WORK/window.json"
+/usr/bin/python3 - "$WORK/window.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+# Unpaced without a window the sender outruns the tunnels and most packets
+# are dropped; within a window nearly all come back.
+assert d["sent"] > 0 and d["echoed"] <= d["sent"], d
+assert d["echoed"] * 10 >= d["sent"] * 9, d
+PY
 echo PASS
