@@ -36,17 +36,18 @@ if [[ -n "${2:-}" ]]; then
   echo "series,x,packets_per_second,gbps" >"$2"
   for size in 64 256 512 1420; do
     echo "== StreamPackets echo: 4 tunnels, ${size}-byte packets, 1024 in flight"
-    "${CTL[@]}" bench --peer="$PUB" --data_plane=127.0.0.1:51871 --tunnels=4 \
-      --rate=0 --size="$size" --window=1024 --duration="${SECONDS_TO_RUN}s" \
-      --output=json \
-      2>/dev/null | tee /dev/stderr | /usr/bin/python3 -c '
+    json="$("${CTL[@]}" bench --peer="$PUB" --data_plane=127.0.0.1:51871 \
+      --tunnels=4 --rate=0 --size="$size" --window=1024 \
+      --duration="${SECONDS_TO_RUN}s" --output=json 2>/dev/null)"
+    echo "$json"
+    /usr/bin/python3 -c '
 import json, sys
 size = int(sys.argv[1])
-pps = json.load(sys.stdin)["echoed_per_second"]
-print(f"streampackets,{size},{pps:.0f},{pps * size * 8 / 1e9:.3f}")' "$size" \
-      >>"$2"
+pps = json.loads(sys.argv[2])["echoed_per_second"]
+print(f"streampackets,{size},{pps:.0f},{pps * size * 8 / 1e9:.3f}")' \
+      "$size" "$json" >>"$2"
   done
 fi
 echo "== data plane alone, same machine, same run"
-./bazel-bin/bench/dataplane_bench "$SECONDS_TO_RUN" |
+./bazel-bin/bench/dataplane_bench "$SECONDS_TO_RUN" - one |
   sed -n '/^path/,/^AEAD bound/p'

@@ -17,7 +17,8 @@
 // 1, 64 and 1024 tunnels with two workers on each side. Packets per second
 // are counted where they arrive, over the same interval.
 //
-//   dataplane_bench [SECONDS] [CSV]   CSV: rows for bench/plot.sh
+//   dataplane_bench [SECONDS] [CSV|-] [one]
+//     CSV: rows for bench/plot.sh; "one": only the first part.
 #include <poll.h>
 #include <time.h>
 
@@ -131,7 +132,11 @@ AeadCost MeasureAead(size_t payload_size) {
     start = absl::Now();
     absl::Span<uint8_t> opened;
     for (auto& message : sealed) {
-      receiver.Open(absl::MakeSpan(message), opened);
+      if (receiver.Open(absl::MakeSpan(message), opened) !=
+          core::DropReason::kNone) {
+        std::fprintf(stderr, "AEAD bound: an open failed\n");
+        std::abort();
+      }
     }
     best.open_ns =
         std::min(best.open_ns,
@@ -211,6 +216,10 @@ class TunnelRig {
     for (const auto& tunnel : tunnels_) {
       ports_.push_back(
           recorder_.WaitForPort(*tunnel->local_address(), absl::Seconds(30)));
+      if (ports_.back() == nullptr) {
+        std::fprintf(stderr, "a tunnel did not reach the gateway in 30 s\n");
+        std::abort();
+      }
     }
   }
   ~TunnelRig() {
@@ -309,7 +318,8 @@ Result Tunnel(const TunnelRun& run) {
 std::string Busy(const Result& r) {
   std::string out;
   for (double busy : r.gateway_busy) {
-    out += (out.empty() ? "" : " / ") + std::to_string(int(100 * busy)) + "%";
+    out += (out.empty() ? "" : " / ") +
+           std::to_string(static_cast<int>(100 * busy)) + "%";
   }
   return out;
 }
@@ -386,9 +396,12 @@ int Main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const absl::Duration duration =
       absl::Seconds(argc > 1 ? std::atof(argv[1]) : 3.0);
-  std::FILE* csv = argc > 2 ? std::fopen(argv[2], "w") : nullptr;
+  const std::string csv_path = argc > 2 ? argv[2] : "-";
+  std::FILE* csv =
+      csv_path == "-" ? nullptr : std::fopen(csv_path.c_str(), "w");
   if (csv != nullptr) std::fprintf(csv, "series,x,packets_per_second,gbps\n");
   OneTunnelBothModes(duration, csv);
+  if (argc > 3 && std::string(argv[3]) == "one") return 0;
   PayloadSizes(duration, csv);
   TunnelCounts(duration, csv);
   if (csv != nullptr) std::fclose(csv);

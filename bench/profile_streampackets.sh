@@ -33,6 +33,7 @@ PUB="$(./bazel-bin/cli/snaptunctl pubkey "$WORK/k")"
   --rate=0 --size="$SIZE" --window="$WINDOW" --duration=12s --output=json >"$OUT/echo.json" \
   2>/dev/null &
 BENCH=$!
+trap 'kill $BENCH 2>/dev/null; kill -TERM $DAEMON 2>/dev/null; wait; rm -rf "$WORK"' EXIT
 sleep 3
 perf record -q -g -p "$DAEMON" -o "$OUT/streampackets.perf" -- sleep 6 \
   2>/dev/null

@@ -7,7 +7,8 @@
 #   bench/wireguard_go_baseline.sh [SECONDS] [CSV]
 # With CSV, also UDP at the tunnel payload sizes dataplane_bench uses (64,
 # 256, 512, 1420 bytes of IP packet: UDP datagrams 28 bytes shorter), one row
-# each (series,x,packets_per_second,gbps, received) for bench/plot.sh.
+# each (series,x,packets_per_second,gbps; packets received) for
+# bench/plot.sh.
 set -euo pipefail
 export PATH="$PATH:/usr/sbin:/sbin"
 SECONDS_TO_RUN="${1:-5}"

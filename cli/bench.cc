@@ -50,18 +50,20 @@ double Percentile(std::vector<double> v, double p) {
 class Flow {
  public:
   // Waits until `count` more fit `window` (0: no limit; a window smaller
-  // than `count` lets one batch at a time) or 50 ms pass without an echo
-  // (then what is in flight is taken as lost), and counts them as in
-  // flight.
+  // than `count` lets one batch at a time), and counts them as in flight.
+  // When no echo has come for 50 ms while it waits, what is in flight is
+  // taken as lost (dropped somewhere), so losses cannot stall the sender.
   void Reserve(int64_t count, int64_t window) {
     absl::MutexLock lock(&mu_);
     if (window > 0) {
       auto room = [this, count, window]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
         return in_flight_ == 0 || in_flight_ + count <= window;
       };
-      if (!mu_.AwaitWithTimeout(absl::Condition(&room),
-                                absl::Milliseconds(50))) {
-        in_flight_ = 0;
+      while (!mu_.AwaitWithTimeout(absl::Condition(&room), kLostAfter)) {
+        if (absl::Now() - last_return_ >= kLostAfter) {
+          in_flight_ = 0;
+          break;
+        }
       }
     }
     in_flight_ += count;
@@ -70,11 +72,15 @@ class Flow {
   void Returned(int64_t count) {
     absl::MutexLock lock(&mu_);
     in_flight_ = std::max<int64_t>(0, in_flight_ - count);
+    last_return_ = absl::Now();
   }
 
  private:
+  static constexpr absl::Duration kLostAfter = absl::Milliseconds(50);
+
   absl::Mutex mu_;
   int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Time last_return_ ABSL_GUARDED_BY(mu_) = absl::Now();
 };
 
 // Writes batches of 128 payloads at the rate (or unpaced), within the

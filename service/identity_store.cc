@@ -28,18 +28,20 @@ std::optional<crypto::SymmetricKey> IdentityStore::PrecomputedStaticSecret(
   return it->second.static_secret;
 }
 
-IdentityRecord IdentityStore::Grant(const crypto::PublicKey& identity,
-                                    absl::Time now, absl::Time expires_at,
-                                    std::map<std::string, std::string> labels) {
+std::optional<crypto::SymmetricKey> IdentityStore::SecretUnlessHeld(
+    const crypto::PublicKey& identity) const {
   // The X25519 runs outside the lock the data plane reads under, and only
-  // for an identity not held yet (renewals keep their secret).
-  // A grant that races a revocation may be stored without its secret; its
+  // for an identity not held yet (renewals keep their secret). A grant
+  // that races a purge or revocation may be stored without its secret; its
   // handshakes then compute the agreement themselves.
-  std::optional<crypto::SymmetricKey> secret;
-  if (gateway_ != nullptr && !Holds(identity)) {
-    secret = core::StaticSecret(*gateway_, identity);
-  }
-  absl::MutexLock lock(&mu_);
+  if (gateway_ == nullptr || Holds(identity)) return std::nullopt;
+  return core::StaticSecret(*gateway_, identity);
+}
+
+IdentityRecord IdentityStore::GrantLocked(
+    const crypto::PublicKey& identity, absl::Time now, absl::Time expires_at,
+    std::map<std::string, std::string> labels,
+    std::optional<crypto::SymmetricKey> secret) {
   Entry& entry = records_[identity];
   if (!entry.static_secret.has_value()) entry.static_secret = std::move(secret);
   IdentityRecord& record = entry.record;
@@ -53,23 +55,34 @@ IdentityRecord IdentityStore::Grant(const crypto::PublicKey& identity,
   return record;
 }
 
+IdentityRecord IdentityStore::Grant(const crypto::PublicKey& identity,
+                                    absl::Time now, absl::Time expires_at,
+                                    std::map<std::string, std::string> labels) {
+  std::optional<crypto::SymmetricKey> secret = SecretUnlessHeld(identity);
+  absl::MutexLock lock(&mu_);
+  return GrantLocked(identity, now, expires_at, std::move(labels),
+                     std::move(secret));
+}
+
 absl::StatusOr<IdentityRecord> IdentityStore::TryGrant(
     const crypto::PublicKey& identity, absl::Time now, absl::Time expires_at,
     std::map<std::string, std::string> labels) {
-  {
-    absl::MutexLock lock(&mu_);
-    if (!records_.contains(identity) && records_.size() >= max_identities_) {
-      PurgeLocked(now);
-      if (records_.size() >= max_identities_) {
-        return WithReason(
-            absl::ResourceExhaustedError(absl::StrCat(
-                "this gateway already holds ", records_.size(),
-                " authorized identities, its limit (--max_identities)")),
-            reason::kMaxIdentities);
-      }
+  std::optional<crypto::SymmetricKey> secret = SecretUnlessHeld(identity);
+  // The limit is checked and the grant stored under one lock, so
+  // concurrent grants cannot overshoot it.
+  absl::MutexLock lock(&mu_);
+  if (!records_.contains(identity) && records_.size() >= max_identities_) {
+    PurgeLocked(now);
+    if (records_.size() >= max_identities_) {
+      return WithReason(
+          absl::ResourceExhaustedError(absl::StrCat(
+              "this gateway already holds ", records_.size(),
+              " authorized identities, its limit (--max_identities)")),
+          reason::kMaxIdentities);
     }
   }
-  return Grant(identity, now, expires_at, std::move(labels));
+  return GrantLocked(identity, now, expires_at, std::move(labels),
+                     std::move(secret));
 }
 
 size_t IdentityStore::PurgeExpired(absl::Time now) {

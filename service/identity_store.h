@@ -70,6 +70,15 @@ class IdentityStore final : public core::Authorizer {
  private:
   // Forgets grants expired at `now`.
   void PurgeLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // DH(gateway static, identity) for an identity not held yet; nullopt
+  // without a gateway identity, for a held one, or for a low-order key.
+  std::optional<crypto::SymmetricKey> SecretUnlessHeld(
+      const crypto::PublicKey& identity) const ABSL_LOCKS_EXCLUDED(mu_);
+  IdentityRecord GrantLocked(const crypto::PublicKey& identity, absl::Time now,
+                             absl::Time expires_at,
+                             std::map<std::string, std::string> labels,
+                             std::optional<crypto::SymmetricKey> secret)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct Entry {
     IdentityRecord record;

@@ -30,7 +30,7 @@ using Packet = std::vector<uint8_t>;
 
 // A tunnel's own counts. The drop cells (one per reason) are allocated by
 // the first drop: most tunnels never drop anything, and an idle gateway
-// tunnel should not carry 17 zeros.
+// tunnel should not carry a zero per drop reason.
 class TunnelCounters {
  public:
   TunnelCounters() = default;

@@ -5,8 +5,8 @@
 // It converts to and from absl::Time implicitly, so a field changes type
 // while the code that compares and subtracts times stays as it was (only
 // std::min and std::max need their type spelled: std::max<absl::Time>). Clock
-// readings are whole nanoseconds already; finite times beyond about 292
-// years from 1970 saturate to the infinities.
+// readings are whole nanoseconds already (finer times round up); finite
+// times beyond about 292 years from 1970 saturate to the infinities.
 #ifndef SNAPTUN_TUNNEL_CORE_COMPACT_TIME_H_
 #define SNAPTUN_TUNNEL_CORE_COMPACT_TIME_H_
 
@@ -32,7 +32,11 @@ class CompactTime {
   static int64_t Encode(absl::Time time) {
     if (time >= absl::FromUnixNanos(kFuture)) return kFuture;
     if (time <= absl::FromUnixNanos(kPast)) return kPast;
-    return absl::ToUnixNanos(time);
+    // Rounded up, so a deadline stored here is never before the time it
+    // stands for (a timer that fired early would find nothing due and
+    // schedule the same deadline again).
+    const int64_t nanos = absl::ToUnixNanos(time);
+    return absl::FromUnixNanos(nanos) < time ? nanos + 1 : nanos;
   }
   static absl::Time Decode(int64_t nanos) {
     if (nanos == kFuture) return absl::InfiniteFuture();

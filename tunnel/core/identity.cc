@@ -20,7 +20,9 @@ crypto::SymmetricKey CookieKeyFor(const crypto::PublicKey& public_key) {
 }
 
 RemoteIdentity::RemoteIdentity(const crypto::PublicKey& key)
-    : public_key(key), mac1_key(Mac1KeyFor(key)), cookie_key(CookieKeyFor(key)) {}
+    : public_key(key),
+      mac1_key(Mac1KeyFor(key)),
+      cookie_key(CookieKeyFor(key)) {}
 
 LocalIdentity::LocalIdentity(const crypto::PrivateKey& private_key)
     : key_pair_(crypto::X25519KeyPair::FromPrivateKey(private_key)),

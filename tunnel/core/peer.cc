@@ -78,8 +78,7 @@ void Peer::SendInitiation(absl::Time now, PeerOutput& out) {
   std::vector<uint8_t> msg(initiation::kSize);
   const uint32_t index = rng_.NextU32();
   if (static_secret_ == nullptr) {
-    std::optional<crypto::SymmetricKey> ss =
-        StaticSecret(local_, remote_key_);
+    std::optional<crypto::SymmetricKey> ss = StaticSecret(local_, remote_key_);
     if (ss.has_value()) {
       static_secret_ = std::make_unique<crypto::SymmetricKey>(*ss);
     }
@@ -96,8 +95,8 @@ void Peer::SendInitiation(absl::Time now, PeerOutput& out) {
     gave_up_ = true;
     return;
   }
-  last_sent_mac1_ =
-      WriteMacs(absl::MakeSpan(msg), Mac1KeyFor(remote_key_), cookies_.Current(now));
+  last_sent_mac1_ = WriteMacs(absl::MakeSpan(msg), Mac1KeyFor(remote_key_),
+                              cookies_.Current(now));
   last_sent_index_ = index;
   last_initiation_sent_ = now;
   last_sent_ = now;
@@ -276,8 +275,8 @@ ReceiveResult Peer::AcceptInitiation(absl::Time now,
   }
   last_timestamp_ = timestamp;
   last_initiation_accepted_ = now;
-  last_sent_mac1_ =
-      WriteMacs(absl::MakeSpan(msg), Mac1KeyFor(remote_key_), cookies_.Current(now));
+  last_sent_mac1_ = WriteMacs(absl::MakeSpan(msg), Mac1KeyFor(remote_key_),
+                              cookies_.Current(now));
   last_sent_index_ = index;
   next_ = std::make_unique<Keypair>(keys, index, contents.remote_index,
                                     /*initiator=*/false, now);

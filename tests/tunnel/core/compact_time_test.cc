@@ -18,6 +18,16 @@ TEST(CompactTimeTest, ClockReadingsRoundTrip) {
   }
 }
 
+// A deadline is never stored earlier than it is: a sub-nanosecond time
+// rounds up, so a timer armed with it finds the deadline due when it fires.
+TEST(CompactTimeTest, FinerTimesRoundUp) {
+  const absl::Time t = absl::FromUnixNanos(1000) + absl::Nanoseconds(0.25);
+  EXPECT_EQ(absl::Time(CompactTime(t)), absl::FromUnixNanos(1001));
+  EXPECT_GE(absl::Time(CompactTime(t)), t);
+  const absl::Time before = absl::FromUnixNanos(-1000) - absl::Nanoseconds(0.5);
+  EXPECT_EQ(absl::Time(CompactTime(before)), absl::FromUnixNanos(-1000));
+}
+
 TEST(CompactTimeTest, InfinitiesStayInfinite) {
   EXPECT_EQ(absl::Time(CompactTime(absl::InfiniteFuture())),
             absl::InfiniteFuture());

@@ -137,6 +137,22 @@ TEST_F(NoiseVectorTest, WrongPrecomputedStaticSecretFails) {
   EXPECT_EQ(OpenInitiationTimestamp(responder_, msg, contents, ts),
             HandshakeFailure::kDecryptFailed);
   EXPECT_FALSE(StaticSecret(responder_, crypto::PublicKey{}).has_value());
+
+  // The initiator side too: an initiation written with a wrong secret
+  // fails at a responder that computes `ss` itself.
+  const std::optional<crypto::SymmetricKey> wrong =
+      StaticSecret(initiator_, initiator_.public_key());
+  ASSERT_TRUE(wrong.has_value());
+  std::vector<uint8_t> bad(initiation::kSize);
+  ASSERT_TRUE(WriteInitiation(initiator_, responder_.public_key(),
+                              PairFrom(0x40), vectors::kIndexI, Timestamp(),
+                              bad.data(), &*wrong)
+                  .has_value());
+  InitiationContents from_bad;
+  ASSERT_EQ(OpenInitiationStatic(responder_, bad, from_bad),
+            HandshakeFailure::kNone);
+  EXPECT_EQ(OpenInitiationTimestamp(responder_, bad, from_bad, ts),
+            HandshakeFailure::kDecryptFailed);
 }
 
 TEST_F(NoiseVectorTest, FullHandshakeBothModes) {
