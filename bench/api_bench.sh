@@ -28,16 +28,16 @@ PUB="$(./bazel-bin/cli/snaptunctl pubkey "$WORK/k")"
 echo "== OpenTunnel: 200 tunnels, 8 at a time"
 "${CTL[@]}" bench --peer="$PUB" --data_plane=127.0.0.1:51871 --tunnels=200 \
   --rate=1 --duration=1s --output=json 2>/dev/null
-echo "== StreamPackets echo: 4 tunnels, 1400-byte packets, unpaced, 1024 in flight"
+echo "== StreamPackets echo: 4 tunnels, 1400-byte packets, unpaced, 512 in flight"
 "${CTL[@]}" bench --peer="$PUB" --data_plane=127.0.0.1:51871 --tunnels=4 \
-  --rate=0 --size=1400 --window=1024 --duration="${SECONDS_TO_RUN}s" \
+  --rate=0 --size=1400 --window=512 --duration="${SECONDS_TO_RUN}s" \
   --output=json 2>/dev/null
 if [[ -n "${2:-}" ]]; then
   echo "series,x,packets_per_second,gbps" >"$2"
   for size in 64 256 512 1420; do
-    echo "== StreamPackets echo: 4 tunnels, ${size}-byte packets, 1024 in flight"
+    echo "== StreamPackets echo: 4 tunnels, ${size}-byte packets, 512 in flight"
     json="$("${CTL[@]}" bench --peer="$PUB" --data_plane=127.0.0.1:51871 \
-      --tunnels=4 --rate=0 --size="$size" --window=1024 \
+      --tunnels=4 --rate=0 --size="$size" --window=512 \
       --duration="${SECONDS_TO_RUN}s" --output=json 2>/dev/null)"
     echo "$json"
     /usr/bin/python3 -c '

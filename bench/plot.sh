@@ -3,8 +3,8 @@
 # invocation on this machine:
 #   throughput_vs_payload: packets per second against payload size for raw
 #     UDP, the two-core AEAD bound, snaptun's data plane (one tunnel),
-#     StreamPackets through the API (echo, 4 tunnels) and wireguard-go
-#     (iperf3 UDP between two namespaces);
+#     StreamPackets through the API (echo, 4 tunnels, 512 in flight) and
+#     wireguard-go (iperf3 UDP between two namespaces);
 #   throughput_vs_tunnels: the data plane's aggregate with 1, 64 and 1024
 #     active tunnels, two workers on each side.
 # Each as PNG and SVG, drawn by gnuplot (Debian's gnuplot-nox, installed

@@ -8,11 +8,11 @@
 # WINDOW is the client's packets in flight per tunnel (snaptunctl bench
 # --window; 0 floods the stream, as the bench did before issue 20).
 #   bench/profile_streampackets.sh [SIZE] [WINDOW] [OUTDIR]
-#                                           defaults: 1400, 1024, /tmp
+#                                           defaults: 1400, 512, /tmp
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SIZE="${1:-1400}"
-WINDOW="${2:-1024}"
+WINDOW="${2:-512}"
 OUT="${3:-/tmp}"
 source scripts/deps.sh
 snaptun_install_packages linux-perf

@@ -17,94 +17,17 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
+#include "cli/echo_streams.h"
 #include "cli/loss_balance.h"
 #include "cli/output.h"
 
 namespace snaptun::cli {
 namespace {
 
-using Stream = grpc::ClientReaderWriter<v1::PacketBatch, v1::PacketBatch>;
-
-struct Attached {
-  std::unique_ptr<grpc::ClientContext> context;
-  std::unique_ptr<Stream> stream;
-};
-
-Attached Attach(ApiClient& client, const std::string& id) {
-  Attached a;
-  a.context = client.Context(absl::ZeroDuration());
-  a.stream = client.tunnels().StreamPackets(a.context.get());
-  v1::PacketBatch first;
-  first.set_tunnel_id(id);
-  a.stream->Write(first);
-  return a;
-}
-
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
   return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
-}
-
-// The packets one client stream has in flight, for --window.
-class Flow {
- public:
-  // Waits until `count` more fit `window` (0: no limit; a window smaller
-  // than `count` lets one batch at a time), and counts them as in flight.
-  // When no echo has come for 50 ms while it waits, what is in flight is
-  // taken as lost (dropped somewhere), so losses cannot stall the sender.
-  void Reserve(int64_t count, int64_t window) {
-    absl::MutexLock lock(&mu_);
-    if (window > 0) {
-      auto room = [this, count, window]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-        return in_flight_ == 0 || in_flight_ + count <= window;
-      };
-      while (!mu_.AwaitWithTimeout(absl::Condition(&room), kLostAfter)) {
-        if (absl::Now() - last_return_ >= kLostAfter) {
-          in_flight_ = 0;
-          break;
-        }
-      }
-    }
-    in_flight_ += count;
-  }
-  // `count` packets came back or were reported dropped.
-  void Returned(int64_t count) {
-    absl::MutexLock lock(&mu_);
-    in_flight_ = std::max<int64_t>(0, in_flight_ - count);
-    last_return_ = absl::Now();
-  }
-
- private:
-  static constexpr absl::Duration kLostAfter = absl::Milliseconds(50);
-
-  absl::Mutex mu_;
-  int64_t in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::Time last_return_ ABSL_GUARDED_BY(mu_) = absl::Now();
-};
-
-// Writes batches of 128 payloads at the rate (or unpaced), within the
-// window, until `stop`.
-void SendUntilStopped(Stream& stream, Flow& flow, const BenchOptions& options,
-                      const std::atomic<bool>& stop,
-                      std::atomic<uint64_t>& sent) {
-  const std::string payload(options.size, 'x');
-  constexpr int kBatch = 128;
-  const absl::Duration interval =
-      options.rate > 0 ? absl::Seconds(1.0 * kBatch / options.rate)
-                       : absl::ZeroDuration();
-  absl::Time next_send = absl::Now();
-  v1::PacketBatch batch;
-  for (int k = 0; k < kBatch; ++k) batch.add_packets(payload);
-  while (!stop.load()) {
-    flow.Reserve(kBatch, options.window);
-    if (!stream.Write(batch)) break;
-    sent += kBatch;
-    next_send += interval;
-    if (interval > absl::ZeroDuration()) {
-      absl::SleepFor(next_send - absl::Now());
-    }
-  }
 }
 
 }  // namespace
@@ -167,22 +90,13 @@ int RunBench(ApiClient& client, const BenchOptions& options) {
       }
     }
   }
-  std::atomic<bool> stop{false};
-  std::atomic<uint64_t> sent{0}, echoed{0}, dropped{0};
-  std::vector<Attached> echoes;
-  std::vector<std::thread> threads;
+  // Every stream runs on gRPC's callback API (cli/echo_streams.h).
+  std::vector<std::unique_ptr<EchoBack>> echoes;
   for (int i = 0; i < options.tunnels; ++i) {
     auto it = gateway_of.find(locals[i]);
     if (ids[i].empty() || it == gateway_of.end()) continue;
-    echoes.push_back(Attach(client, it->second));
-    Stream* stream = echoes.back().stream.get();
-    threads.emplace_back([stream] {
-      v1::PacketBatch batch;
-      while (stream->Read(&batch)) {
-        batch.clear_tunnel_id();
-        if (!stream->Write(batch)) break;
-      }
-    });
+    echoes.push_back(std::make_unique<EchoBack>(
+        client.tunnels(), client.Context(absl::ZeroDuration()), it->second));
   }
   // The balance sheet starts before the first packet is sealed.
   std::optional<Samples> before;
@@ -195,41 +109,43 @@ int RunBench(ApiClient& client, const BenchOptions& options) {
     }
   }
   // 3. Client streams: send at the rate, count what comes back.
-  std::vector<Attached> clients;
-  std::vector<std::unique_ptr<Flow>> flows;
+  EchoCounts counts;
+  PacketSender::Options sender_options;
+  sender_options.payload_size = options.size;
+  sender_options.rate = options.rate;
+  sender_options.window = options.window;
+  std::vector<std::unique_ptr<PacketSender>> senders;
   for (int i = 0; i < options.tunnels; ++i) {
     if (ids[i].empty()) continue;
-    clients.push_back(Attach(client, ids[i]));
-    flows.push_back(std::make_unique<Flow>());
-    Stream* stream = clients.back().stream.get();
-    Flow* flow = flows.back().get();
-    threads.emplace_back([stream, flow, &echoed, &dropped] {
-      v1::PacketBatch batch;
-      while (stream->Read(&batch)) {
-        echoed += batch.packets_size();
-        dropped += batch.dropped();
-        flow->Returned(batch.packets_size() + batch.dropped());
-      }
-    });
-    threads.emplace_back([stream, flow, &options, &stop, &sent] {
-      SendUntilStopped(*stream, *flow, options, stop, sent);
-    });
+    senders.push_back(std::make_unique<PacketSender>(
+        client.tunnels(), client.Context(absl::ZeroDuration()), ids[i],
+        sender_options, counts));
   }
+  std::atomic<bool> ticking{true};
+  std::thread ticker([&senders, &ticking] {
+    while (ticking.load()) {
+      for (auto& sender : senders) sender->Tick();
+      absl::SleepFor(absl::Milliseconds(1));
+    }
+  });
   const absl::Time start = absl::Now();
   while (absl::Now() - start < options.duration) {
     absl::SleepFor(absl::Seconds(1));
     if (progress) {
-      std::cerr << "\rsent " << sent.load() << ", echoed " << echoed.load()
-                << std::flush;
+      std::cerr << "\rsent " << counts.sent.load() << ", echoed "
+                << counts.echoed.load() << std::flush;
     }
   }
-  stop = true;
+  ticking = false;
+  ticker.join();
+  for (auto& sender : senders) sender->StopWriting();
   absl::SleepFor(absl::Milliseconds(500));  // Let echoes drain.
   const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
   if (progress) std::cerr << "\n";
-  for (auto& a : clients) a.context->TryCancel();
-  for (auto& a : echoes) a.context->TryCancel();
-  for (auto& t : threads) t.join();
+  for (auto& sender : senders) sender->Stop();
+  for (auto& echo : echoes) echo->Stop();
+  const uint64_t sent = counts.sent.load();
+  const uint64_t echoed = counts.echoed.load();
   // Nothing is sealed any more; what is in flight lands within this.
   std::vector<LossBalance> balances;
   if (before.has_value()) {
@@ -253,7 +169,7 @@ int RunBench(ApiClient& client, const BenchOptions& options) {
     client.tunnels().CloseTunnel(context.get(), request, &response);
   }
 
-  const double echoed_rate = echoed.load() / seconds;
+  const double echoed_rate = echoed / seconds;
   std::vector<std::vector<std::string>> rows = {
       {"tunnels opened", absl::StrCat(opened.load(), " of ", options.tunnels)},
       {"OpenTunnel p50 / p99",
@@ -261,12 +177,12 @@ int RunBench(ApiClient& client, const BenchOptions& options) {
                        Percentile(latencies_ms, 0.99))},
       {"tunnels opened per second",
        absl::StrFormat("%.0f", opened.load() / open_seconds)},
-      {"packets sent", absl::StrCat(sent.load())},
-      {"packets echoed back", absl::StrCat(echoed.load())},
+      {"packets sent", absl::StrCat(sent)},
+      {"packets echoed back", absl::StrCat(echoed)},
       {"echoed packets per second", absl::StrFormat("%.0f", echoed_rate)},
       {"echo goodput",
        absl::StrFormat("%.1f Mbit/s", echoed_rate * options.size * 8 / 1e6)},
-      {"dropped (reported by the stream)", absl::StrCat(dropped.load())},
+      {"dropped (reported by the stream)", absl::StrCat(counts.dropped.load())},
   };
   for (const LossBalance& balance : balances) {
     for (auto& row : BalanceRows(balance)) rows.push_back(std::move(row));
@@ -278,8 +194,8 @@ int RunBench(ApiClient& client, const BenchOptions& options) {
         "\"echoed_per_second\":%.1f,\"balance\":[%s]}\n",
         opened.load(), Percentile(latencies_ms, 0.5),
         Percentile(latencies_ms, 0.99), opened.load() / open_seconds,
-        static_cast<unsigned long long>(sent.load()),
-        static_cast<unsigned long long>(echoed.load()), echoed_rate,
+        static_cast<unsigned long long>(sent),
+        static_cast<unsigned long long>(echoed), echoed_rate,
         absl::StrJoin(balances, ",",
                       [](std::string* out, const LossBalance& b) {
                         out->append(BalanceJson(b));
