@@ -13,18 +13,8 @@ cd "$(dirname "$0")/.."
 SECONDS_TO_RUN="${1:-5}"
 bazel build --noshow_progress //service/daemon:snaptund //cli:snaptunctl \
   //bench:dataplane_bench
-WORK="$(mktemp -d)"
-./bazel-bin/service/daemon/snaptund --private_key_file="$WORK/k" \
-  --grpc_listen=127.0.0.1:50071 --metrics_listen=127.0.0.1:0 \
-  --gateway_listen=127.0.0.1:51871 --handshakes_per_source=100000 \
-  --handshakes_per_source_max=100000 --handshakes_total=100000 \
-  2>"$WORK/log" &
-DAEMON=$!
-trap 'kill -TERM $DAEMON 2>/dev/null; wait; rm -rf "$WORK"' EXIT
-sleep 1
-CTL=(./bazel-bin/cli/snaptunctl --server=127.0.0.1:50071)
-PUB="$(./bazel-bin/cli/snaptunctl pubkey "$WORK/k")"
-"${CTL[@]}" authorize "$PUB" >/dev/null
+source bench/bench_daemon.sh
+snaptun_bench_daemon 50071 51871
 echo "== OpenTunnel: 200 tunnels, 8 at a time"
 "${CTL[@]}" bench --peer="$PUB" --data_plane=127.0.0.1:51871 --tunnels=200 \
   --rate=1 --duration=1s --output=json 2>/dev/null

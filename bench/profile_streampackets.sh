@@ -17,23 +17,13 @@ OUT="${3:-/tmp}"
 source scripts/deps.sh
 snaptun_install_packages linux-perf
 bazel build --noshow_progress //service/daemon:snaptund //cli:snaptunctl
-WORK="$(mktemp -d)"
-./bazel-bin/service/daemon/snaptund --private_key_file="$WORK/k" \
-  --grpc_listen=127.0.0.1:50072 --metrics_listen=127.0.0.1:0 \
-  --gateway_listen=127.0.0.1:51872 --handshakes_per_source=100000 \
-  --handshakes_per_source_max=100000 --handshakes_total=100000 \
-  2>"$WORK/log" &
-DAEMON=$!
-trap 'kill -TERM $DAEMON 2>/dev/null; wait; rm -rf "$WORK"' EXIT
-sleep 1
-CTL=(./bazel-bin/cli/snaptunctl --server=127.0.0.1:50072)
-PUB="$(./bazel-bin/cli/snaptunctl pubkey "$WORK/k")"
-"${CTL[@]}" authorize "$PUB" >/dev/null
+source bench/bench_daemon.sh
+snaptun_bench_daemon 50072 51872
 "${CTL[@]}" bench --peer="$PUB" --data_plane=127.0.0.1:51872 --tunnels=4 \
   --rate=0 --size="$SIZE" --window="$WINDOW" --duration=12s --output=json >"$OUT/echo.json" \
   2>/dev/null &
 BENCH=$!
-trap 'kill $BENCH 2>/dev/null; kill -TERM $DAEMON 2>/dev/null; wait; rm -rf "$WORK"' EXIT
+BENCH_PIDS+=("$BENCH")
 sleep 3
 perf record -q -g -p "$DAEMON" -o "$OUT/streampackets.perf" -- sleep 6 \
   2>/dev/null
