@@ -38,10 +38,10 @@ tail -q -n +2 "$OUT"/dataplane.csv "$OUT"/streampackets.csv \
   $( [[ -f "$OUT/wireguard_go.csv" ]] && echo "$OUT/wireguard_go.csv") \
   >"$ALL"
 
-series_plot() {  # FILE-PREFIX SERIES... : one line per series present
+series_plot() {  # SERIES... : a plot command with one line per series present
   local list=()
   local s
-  for s in "${@:2}"; do
+  for s in "$@"; do
     grep -q "^$s," "$ALL" && list+=("\"< grep '^$s,' $ALL\" using 2:3 with linespoints title '$s'")
   done
   local IFS=,
@@ -62,7 +62,7 @@ set output "$OUT/throughput_vs_payload.$ext"
 set title "Throughput against payload size (one run, $(date -u -r "$OUT/dataplane.csv" +%F), $(nproc) cores)"
 set xlabel "payload bytes"
 set xtics (64, 256, 512, 1420)
-$(series_plot x raw_udp aead_bound dataplane streampackets wireguard_go)
+$(series_plot raw_udp aead_bound dataplane streampackets wireguard_go)
 set output "$OUT/throughput_vs_tunnels.$ext"
 set title "Data plane aggregate against active tunnels (1400-byte payloads)"
 set xlabel "active tunnels"
@@ -71,7 +71,7 @@ set xrange [0.8:1300]
 set xtics (1, 64, 1024)
 unset logscale y
 set yrange [0:*]
-$(series_plot x aead_bound_tunnels dataplane_tunnels)
+$(series_plot aead_bound_tunnels dataplane_tunnels)
 GNUPLOT
 done
 echo "charts in $OUT"

@@ -3,8 +3,9 @@
 // Authorizer interface on every packet, so reads take a shared lock only;
 // every change bumps the grant version so tunnels notice renewals. Given the
 // gateway's identity, it also keeps each identity's static-static secret
-// (computed when the identity is first granted, zeroed when it is revoked or
-// expires), so a handshake costs the gateway one X25519 less.
+// (computed when the identity is first granted, zeroed when the grant is
+// revoked or, once expired, purged), so a handshake costs the gateway one
+// X25519 less.
 #ifndef SNAPTUN_SERVICE_IDENTITY_STORE_H_
 #define SNAPTUN_SERVICE_IDENTITY_STORE_H_
 
@@ -64,10 +65,10 @@ class IdentityStore final : public core::Authorizer {
   // calls it on a timer, so the store does not grow with churn (W22).
   size_t PurgeExpired(absl::Time now);
   size_t size() const;
-  // True while a grant for `identity` is held (even if expired, until purged).
-  bool Holds(const crypto::PublicKey& identity) const;
 
  private:
+  // True while a grant for `identity` is held (even if expired, until purged).
+  bool Holds(const crypto::PublicKey& identity) const ABSL_LOCKS_EXCLUDED(mu_);
   // Forgets grants expired at `now`.
   void PurgeLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // DH(gateway static, identity) for an identity not held yet; nullopt

@@ -11,14 +11,14 @@ namespace snaptun::service {
 TunnelCounters::Cells& TunnelCounters::DropCells() {
   Cells* cells = drops_.load(std::memory_order_acquire);
   if (cells != nullptr) return *cells;
-  auto fresh = std::make_unique<Cells>();
-  for (auto& cell : *fresh) cell.store(0, std::memory_order_relaxed);
+  auto fresh = std::make_unique<Cells>();  // Value-initialized: zeros.
   if (drops_.compare_exchange_strong(cells, fresh.get(),
                                      std::memory_order_acq_rel)) {
     return *fresh.release();
   }
   return *cells;  // Another thread allocated them first.
 }
+
 namespace {
 
 PortLimits Sanitized(PortLimits limits) {

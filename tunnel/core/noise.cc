@@ -46,22 +46,24 @@ void MixEphemeral(NoiseState& s, const crypto::PublicKey& ephemeral) {
   MixHash(s, ephemeral);
 }
 
-// A DH token: (C, k) = KDF2(C, DH(...)). False on a zero DH result.
-bool MixDh(NoiseState& s, const crypto::X25519KeyPair& ours,
-           const crypto::PublicKey& theirs, SymmetricKey* key) {
-  SymmetricKey dh;
-  if (!ours.Agree(theirs, dh)) return false;
+// A DH token given its agreement: (C, k) = KDF2(C, dh), or C = KDF1(C, dh)
+// when no key is wanted. The static-static `ss` may come precomputed.
+void MixSharedSecret(NoiseState& s, const SymmetricKey& dh, SymmetricKey* key) {
   if (key == nullptr) {
     crypto::Kdf1(s.chaining_key, dh.span(), s.chaining_key);
   } else {
     crypto::Kdf2(s.chaining_key, dh.span(), s.chaining_key, *key);
   }
-  return true;
 }
 
-// A DH token whose agreement was computed earlier (the static-static `ss`).
-void MixSharedSecret(NoiseState& s, const SymmetricKey& dh, SymmetricKey& key) {
-  crypto::Kdf2(s.chaining_key, dh.span(), s.chaining_key, key);
+// A DH token: the agreement, then MixSharedSecret. False on a zero DH
+// result.
+bool MixDh(NoiseState& s, const crypto::X25519KeyPair& ours,
+           const crypto::PublicKey& theirs, SymmetricKey* key) {
+  SymmetricKey dh;
+  if (!ours.Agree(theirs, dh)) return false;
+  MixSharedSecret(s, dh, key);
+  return true;
 }
 
 // The `psk` token with an all-zero PSK: (C, τ, k) = KDF3(C, Q); MixHash(τ).
@@ -119,7 +121,7 @@ std::optional<InitiatorState> WriteInitiation(
 
   // ss
   if (static_secret != nullptr) {
-    MixSharedSecret(s, *static_secret, key);
+    MixSharedSecret(s, *static_secret, &key);
   } else if (!MixDh(s, local.key_pair(), remote, &key)) {
     return std::nullopt;
   }
@@ -172,7 +174,7 @@ HandshakeFailure OpenInitiationTimestamp(const LocalIdentity& local,
   // ss
   SymmetricKey key;
   if (c.static_secret.has_value()) {
-    MixSharedSecret(s, *c.static_secret, key);
+    MixSharedSecret(s, *c.static_secret, &key);
   } else if (!MixDh(s, local.key_pair(), c.remote_static, &key)) {
     return HandshakeFailure::kDecryptFailed;
   }
