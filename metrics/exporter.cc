@@ -6,6 +6,7 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "metrics/accept_nudger.h"
 
 namespace snaptun::metrics {
 namespace {
@@ -78,11 +79,15 @@ absl::StatusOr<std::unique_ptr<Exporter>> Exporter::Start(
   mg_server_port server_ports[4] = {};
   const int n = mg_get_server_ports(exporter->context_, 4, server_ports);
   if (n > 0) exporter->port_ = server_ports[0].port;
+  exporter->listen_ = listen;
   return exporter;
 }
 
 Exporter::~Exporter() {
-  if (context_ != nullptr) mg_stop(context_);
+  if (context_ == nullptr) return;
+  // Without the nudges mg_stop waits out civetweb's 2 s accept poll.
+  AcceptNudger nudger(listen_, port_);
+  mg_stop(context_);
 }
 
 }  // namespace snaptun::metrics

@@ -38,6 +38,7 @@ class Exporter {
 
   const Exposition& exposition_;
   mg_context* context_ = nullptr;
+  std::string listen_;
   int port_ = 0;
   std::atomic<bool> ready_{false};
 };
