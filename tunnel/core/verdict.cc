@@ -1,95 +1,41 @@
-// Label names of drop reasons and handshake failures.
+// Label names of drop reasons and handshake failures, read from the lists
+// in verdict.h.
 #include "tunnel/core/verdict.h"
 
+#include <array>
+
 namespace snaptun::core {
+namespace {
+
+#define SNAPTUN_VERDICT_LABEL(name, label, ...) label,
+constexpr std::array<absl::string_view, kDropReasonCount> kDropReasonNames = {
+    "none", SNAPTUN_DROP_REASONS(SNAPTUN_VERDICT_LABEL)};
+constexpr std::array<absl::string_view, kHandshakeFailureCount>
+    kHandshakeFailureNames = {
+        "none", SNAPTUN_HANDSHAKE_FAILURES(SNAPTUN_VERDICT_LABEL)};
+#undef SNAPTUN_VERDICT_LABEL
+
+#define SNAPTUN_VERDICT_DROP(name, label, drop) DropReason::drop,
+constexpr std::array<DropReason, kHandshakeFailureCount> kDropForFailure = {
+    DropReason::kNone, SNAPTUN_HANDSHAKE_FAILURES(SNAPTUN_VERDICT_DROP)};
+#undef SNAPTUN_VERDICT_DROP
+
+}  // namespace
 
 absl::string_view DropReasonName(DropReason reason) {
-  switch (reason) {
-    case DropReason::kNone:
-      return "none";
-    case DropReason::kReceiveQueueFull:
-      return "receive_queue_full";
-    case DropReason::kStreamBackpressure:
-      return "stream_backpressure";
-    case DropReason::kInvalidPacket:
-      return "invalid_packet";
-    case DropReason::kDecryptFailed:
-      return "decrypt_failed";
-    case DropReason::kReplay:
-      return "replay";
-    case DropReason::kUnauthorized:
-      return "unauthorized";
-    case DropReason::kNoTunnel:
-      return "no_tunnel";
-    case DropReason::kHandshakeQueueFull:
-      return "handshake_queue_full";
-    case DropReason::kSendError:
-      return "send_error";
-    case DropReason::kOversize:
-      return "oversize";
-    case DropReason::kRateLimited:
-      return "rate_limited";
-    case DropReason::kSocketOverflow:
-      return "socket_overflow";
-    case DropReason::kSendBufferFull:
-      return "send_buffer_full";
-    case DropReason::kSendNoBufferSpace:
-      return "send_no_buffer_space";
-    case DropReason::kMalformedPacket:
-      return "malformed_packet";
-    case DropReason::kInvalidPathType:
-      return "invalid_path_type";
-    case DropReason::kInvalidSourceAddress:
-      return "invalid_source_address";
-    case DropReason::kCount:
-      break;
-  }
-  return "unknown";
+  const auto i = static_cast<size_t>(reason);
+  return i < kDropReasonCount ? kDropReasonNames[i] : "unknown";
 }
 
 absl::string_view HandshakeFailureName(HandshakeFailure failure) {
-  switch (failure) {
-    case HandshakeFailure::kNone:
-      return "none";
-    case HandshakeFailure::kTimeout:
-      return "timeout";
-    case HandshakeFailure::kUnauthorized:
-      return "unauthorized";
-    case HandshakeFailure::kInvalidMac:
-      return "invalid_mac";
-    case HandshakeFailure::kDecryptFailed:
-      return "decrypt_failed";
-    case HandshakeFailure::kStaleTimestamp:
-      return "stale_timestamp";
-    case HandshakeFailure::kRateLimited:
-      return "rate_limited";
-    case HandshakeFailure::kAddressRejected:
-      return "address_rejected";
-    case HandshakeFailure::kCount:
-      break;
-  }
-  return "unknown";
+  const auto i = static_cast<size_t>(failure);
+  return i < kHandshakeFailureCount ? kHandshakeFailureNames[i] : "unknown";
 }
 
 DropReason DropReasonFor(HandshakeFailure failure) {
-  switch (failure) {
-    case HandshakeFailure::kNone:
-      return DropReason::kNone;
-    case HandshakeFailure::kUnauthorized:
-      return DropReason::kUnauthorized;
-    case HandshakeFailure::kDecryptFailed:
-      return DropReason::kDecryptFailed;
-    case HandshakeFailure::kRateLimited:
-      return DropReason::kRateLimited;
-    case HandshakeFailure::kStaleTimestamp:
-      return DropReason::kReplay;
-    case HandshakeFailure::kTimeout:
-    case HandshakeFailure::kInvalidMac:
-    case HandshakeFailure::kAddressRejected:
-    case HandshakeFailure::kCount:
-      break;
-  }
-  return DropReason::kInvalidPacket;
+  const auto i = static_cast<size_t>(failure);
+  return i < kHandshakeFailureCount ? kDropForFailure[i]
+                                    : DropReason::kInvalidPacket;
 }
 
 }  // namespace snaptun::core
