@@ -115,9 +115,11 @@ void Gateway::RevokeIdentityAsync(const crypto::PublicKey& identity,
   }
 }
 
-void Gateway::CloseTunnelAsync(const core::Endpoint& remote) {
+void Gateway::CloseTunnelAsync(const core::Endpoint& remote,
+                               std::shared_ptr<const TunnelPort> port) {
   for (auto& shard : shards_) {
-    shard->worker().Run([shard, remote] { shard->Remove(remote); });
+    shard->worker().Run(
+        [shard, remote, port] { shard->Remove(remote, port.get()); });
   }
 }
 

@@ -68,8 +68,12 @@ class Gateway {
   // that finishes last.
   void RevokeIdentityAsync(const crypto::PublicKey& identity,
                            std::function<void(size_t)> done);
-  // Closes the tunnel at `remote` on its worker, without waiting.
-  void CloseTunnelAsync(const core::Endpoint& remote);
+  // Closes the tunnel at `remote` whose port is `port`, on its worker,
+  // without waiting. A newer tunnel that has taken the address by the time
+  // the worker runs this is left alone: the session being closed is the one
+  // that had `port`.
+  void CloseTunnelAsync(const core::Endpoint& remote,
+                        std::shared_ptr<const TunnelPort> port);
   size_t tunnel_count() const;
   const GatewayStats& stats() const { return stats_; }
 

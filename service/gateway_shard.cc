@@ -86,8 +86,11 @@ size_t GatewayShard::RemoveIdentity(const crypto::PublicKey& identity) {
   return removed;
 }
 
-bool GatewayShard::Remove(const core::Endpoint& remote) {
+bool GatewayShard::Remove(const core::Endpoint& remote,
+                          const TunnelPort* port) {
   if (!running_) return false;
+  auto it = ports_.find(remote);
+  if (it == ports_.end() || it->second.port.get() != port) return false;
   const bool removed =
       table_.Remove(remote, core::RemovalReason::kClosed, out_);
   Apply();

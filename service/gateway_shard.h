@@ -43,7 +43,8 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   void Start();
   void Stop();
   size_t RemoveIdentity(const crypto::PublicKey& identity);
-  bool Remove(const core::Endpoint& remote);
+  // Removes the tunnel at `remote` if its port is `port`.
+  bool Remove(const core::Endpoint& remote, const TunnelPort* port);
 
   Worker& worker() { return worker_; }
   size_t tunnels() const { return tunnels_.load(std::memory_order_relaxed); }

@@ -443,7 +443,7 @@ absl::StatusOr<TunnelSnapshot> SessionManager::Close(
   record->waiting.clear();
   if (record->client != nullptr) record->client->Close(reason);
   if (record->info.role == Role::kGateway && gateway_ != nullptr) {
-    gateway_->CloseTunnelAsync(record->gateway_remote);
+    gateway_->CloseTunnelAsync(record->gateway_remote, record->port);
   }
   if (record->port != nullptr) record->port->Close();
   WakeMuxes();

@@ -326,6 +326,37 @@ TEST_F(DataPlaneTest, RevocationClosesTheTunnelAtOnce) {
   EXPECT_GE(gateway_->stats().dropped(core::DropReason::kNoTunnel), 1u);
 }
 
+// Closing a session removes its tunnel only while the address still holds
+// that session: a tunnel that has since taken the address (the old client's
+// port reused by a new socket) has another port and stays.
+TEST_F(DataPlaneTest, CloseRemovesOnlyTheSessionWithThatPort) {
+  Authorize(client_identity_, absl::Hours(1));
+  absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel =
+      Connect(client_identity_, ClientConfig());
+  ASSERT_TRUE(tunnel.ok()) << tunnel.status();
+  ASSERT_EQ((*tunnel)->port()->Send(Bytes("x")),
+            TunnelPort::SendStatus::kAccepted);
+  const core::Endpoint remote = *(*tunnel)->local_address();
+  std::shared_ptr<TunnelPort> gateway_port =
+      recorder_.WaitForPort(remote, absl::Seconds(10));
+  ASSERT_NE(gateway_port, nullptr);
+  // An earlier session's port: not this tunnel's.
+  gateway_->CloseTunnelAsync(remote, std::make_shared<TunnelPort>(8, 8));
+  // Work posted later to a worker runs after it.
+  auto settle = [&] {
+    for (size_t i = 0; i < pool_.size(); ++i) pool_.at(i).RunAndWait([] {});
+  };
+  settle();
+  EXPECT_EQ(gateway_->tunnel_count(), 1u);
+  EXPECT_FALSE(gateway_port->closed());
+  gateway_->CloseTunnelAsync(remote, gateway_port);
+  settle();
+  EXPECT_EQ(gateway_->tunnel_count(), 0u);
+  EXPECT_TRUE(gateway_port->closed());
+  EXPECT_TRUE(recorder_.WaitForRemoval(core::RemovalReason::kClosed,
+                                       absl::ZeroDuration()));
+}
+
 TEST_F(DataPlaneTest, ManyClientsAtOnce) {
   constexpr int kClients = 40;
   std::vector<std::unique_ptr<core::LocalIdentity>> identities;
