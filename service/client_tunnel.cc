@@ -145,16 +145,14 @@ absl::Status ClientTunnel::OpenSocket() {
         config_.socket.receive_buffer_bytes, socket_.receive_buffer_bytes(),
         config_.socket.send_buffer_bytes, socket_.send_buffer_bytes());
   }
-  WatchSocket();
-  return absl::OkStatus();
+  return WatchSocket();
 }
 
-void ClientTunnel::WatchSocket() {
+absl::Status ClientTunnel::WatchSocket() {
   std::weak_ptr<ClientTunnel> weak = weak_from_this();
-  [[maybe_unused]] absl::Status watched =
-      worker_.loop().Watch(socket_.fd(), EPOLLIN, [weak](uint32_t) {
-        if (auto self = weak.lock()) self->OnReadable();
-      });
+  return worker_.loop().Watch(socket_.fd(), EPOLLIN, [weak](uint32_t) {
+    if (auto self = weak.lock()) self->OnReadable();
+  });
 }
 
 void ClientTunnel::ReadFailed(int error) {
@@ -166,16 +164,29 @@ void ClientTunnel::ReadFailed(int error) {
     Emit({ClientEvent::Type::kSocketErrors, std::nullopt, *reason, {}});
   }
   // Stop reading for a while: the error would wake the loop at once.
+  PauseReading();
+}
+
+void ClientTunnel::PauseReading() {
   const int fd = socket_.fd();
   worker_.loop().Unwatch(fd);
   std::weak_ptr<ClientTunnel> weak = weak_from_this();
+  const absl::Time now = worker_.loop().clock().Now();
   worker_.loop().RunAt(now + read_pause_.Failed(), [weak, fd] {
     auto self = weak.lock();
     if (self == nullptr || self->socket_.fd() != fd ||
         self->state_.load() == ClientState::kClosed) {
       return;
     }
-    self->WatchSocket();
+    // epoll refused the socket (no memory, or its watch limit): counted as
+    // a receive error, and tried again after a longer pause, so the tunnel
+    // never goes deaf for good.
+    if (absl::Status watched = self->WatchSocket(); !watched.ok()) {
+      if (self->metrics_ != nullptr) {
+        self->metrics_->receive_errors->Increment(1, self->worker_.index());
+      }
+      self->PauseReading();
+    }
   });
 }
 

@@ -140,7 +140,9 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   void Emit(ClientEvent event);
   // Opens (or replaces) the connected socket and watches it.
   absl::Status OpenSocket();
-  void WatchSocket();
+  absl::Status WatchSocket();
+  // Stops reading for the read pause's next interval, then watches again.
+  void PauseReading();
   // A read failed with `error`: counted, reported when it persists, and
   // reading pauses (read_pause.h).
   void ReadFailed(int error);

@@ -69,7 +69,10 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   }
   gateway->local_address_ = bind_to;
   for (auto& shard : gateway->shards_) {
-    shard->worker().RunAndWait([&] { shard->Start(); });
+    absl::Status started;
+    shard->worker().RunAndWait([&] { started = shard->Start(); });
+    // The destructor stops the shards already started.
+    if (!started.ok()) return started;
   }
   return gateway;
 }

@@ -33,17 +33,16 @@ GatewayShard::GatewayShard(Worker& worker, io::UdpSocket socket,
                         ? nullptr
                         : &config.metrics->role(Role::kGateway)) {}
 
-void GatewayShard::Start() {
+absl::Status GatewayShard::Start() {
   running_ = true;
-  WatchSocket();
+  return WatchSocket();
 }
 
-void GatewayShard::WatchSocket() {
+absl::Status GatewayShard::WatchSocket() {
   std::weak_ptr<GatewayShard> weak = weak_from_this();
-  [[maybe_unused]] absl::Status status =
-      worker_.loop().Watch(socket_.fd(), EPOLLIN, [weak](uint32_t) {
-        if (auto self = weak.lock()) self->OnReadable();
-      });
+  return worker_.loop().Watch(socket_.fd(), EPOLLIN, [weak](uint32_t) {
+    if (auto self = weak.lock()) self->OnReadable();
+  });
 }
 
 void GatewayShard::ReadFailed() {
@@ -57,8 +56,10 @@ void GatewayShard::ReadFailed() {
   worker_.loop().RunAt(worker_.loop().clock().Now() + read_pause_.Failed(),
                        [weak] {
                          auto self = weak.lock();
-                         if (self != nullptr && self->running_)
-                           self->WatchSocket();
+                         if (self == nullptr || !self->running_) return;
+                         // epoll refused the socket: another failed read,
+                         // retried after a longer pause.
+                         if (!self->WatchSocket().ok()) self->ReadFailed();
                        });
 }
 
@@ -247,6 +248,7 @@ void GatewayShard::Apply() {
     // counted for the role (the tunnel's port counted none of them).
     stats_.tx_packets.fetch_add(out_.flushed_packets,
                                 std::memory_order_relaxed);
+    stats_.tx_bytes.fetch_add(out_.flushed_bytes, std::memory_order_relaxed);
     if (RoleMetrics* m = role_metrics_) {
       m->packets_tx->Increment(out_.flushed_packets, worker_.index());
       m->bytes_tx->Increment(out_.flushed_bytes, worker_.index());
@@ -352,8 +354,9 @@ void GatewayShard::CountFailure(core::HandshakeFailure failure) {
 }
 
 void GatewayShard::CountPeerEvent(const core::PeerEvent& event) {
-  if (config_.metrics == nullptr) return;
-  config_.metrics->CountPeerEvent(Role::kGateway, event, worker_.index());
+  if (config_.metrics != nullptr) {
+    config_.metrics->CountPeerEvent(Role::kGateway, event, worker_.index());
+  }
   // Refused messages are counted from HandleIncoming's result; only a
   // handshake of the gateway's own that got no answer (a gateway initiates
   // only to send on a tunnel whose session expired) arrives here.

@@ -40,7 +40,8 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
                GatewayStats& stats, core::HandshakeLedger* ledger);
 
   // Loop-thread only.
-  void Start();
+  // Watches the socket; an error when epoll refuses it.
+  absl::Status Start();
   void Stop();
   size_t RemoveIdentity(const crypto::PublicKey& identity);
   // Removes the tunnel at `remote` if its port is `port`.
@@ -51,7 +52,7 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
 
  private:
   void OnReadable();
-  void WatchSocket();
+  absl::Status WatchSocket();
   // A read failed: counted, and reading pauses (read_pause.h).
   void ReadFailed();
   void OnTimer();

@@ -5,10 +5,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <cstring>
-
-#include "absl/strings/str_cat.h"
-
 namespace snaptun::io {
 namespace {
 
@@ -35,8 +31,7 @@ absl::Status EventLoop::Watch(int fd, uint32_t events, FdHandler handler) {
   event.events = events;
   event.data.fd = fd;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &event) != 0) {
-    return absl::InternalError(
-        absl::StrCat("epoll_ctl add: ", std::strerror(errno)));
+    return absl::ErrnoToStatus(errno, "epoll_ctl add");
   }
   handlers_[fd] = std::make_shared<FdHandler>(std::move(handler));
   return absl::OkStatus();
