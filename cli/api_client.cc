@@ -2,7 +2,7 @@
 #include "cli/api_client.h"
 
 #include "absl/strings/str_cat.h"
-#include "service/daemon/secret_files.h"
+#include "service/secrets/secret_files.h"
 
 namespace snaptun::cli {
 absl::StatusOr<ApiClient> ApiClient::Connect(const ConnectionOptions& options) {

@@ -31,8 +31,9 @@
 #include "cli/completion.h"
 #include "cli/errors.h"
 #include "cli/output.h"
-#include "service/daemon/secret_files.h"
+#include "service/secrets/secret_files.h"
 #include "tunnel/core/identity.h"
+#include "tunnel/crypto/key_text.h"
 #include "tunnel/crypto/random.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "snaptund's gRPC address");
@@ -189,7 +190,7 @@ int GatewayInfo(ApiClient& client) {
 int Keygen() {
   crypto::PrivateKey key;
   crypto::SystemRandom().Fill(absl::MakeSpan(key.data(), 32));
-  std::string text = service::EncodeKey(key.data()) + "\n";
+  std::string text = crypto::EncodeKey(key.data()) + "\n";
   const std::string path = absl::GetFlag(FLAGS_out);
   if (path.empty()) {
     std::cout << text;
@@ -201,7 +202,7 @@ int Keygen() {
     }
     close(fd);
     const core::LocalIdentity identity(key);
-    std::cout << service::EncodeKey(identity.public_key().data()) << "\n";
+    std::cout << crypto::EncodeKey(identity.public_key().data()) << "\n";
   }
   crypto::SecureZero(text.data(), text.size());
   return 0;
@@ -217,11 +218,11 @@ int Pubkey(const std::vector<char*>& args) {
     std::getline(std::cin, text);
   }
   absl::StatusOr<crypto::PrivateKey> key =
-      service::DecodePrivateKey(std::string(absl::StripAsciiWhitespace(text)));
+      crypto::DecodePrivateKey(std::string(absl::StripAsciiWhitespace(text)));
   crypto::SecureZero(text.data(), text.size());
   if (!key.ok()) return Usage(std::string(key.status().message()));
   const core::LocalIdentity identity(*key);
-  std::cout << service::EncodeKey(identity.public_key().data()) << "\n";
+  std::cout << crypto::EncodeKey(identity.public_key().data()) << "\n";
   return 0;
 }
 

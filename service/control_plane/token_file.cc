@@ -6,7 +6,7 @@
 #include <iostream>
 
 #include "absl/strings/str_cat.h"
-#include "service/daemon/secret_files.h"
+#include "service/secrets/secret_files.h"
 #include "tunnel/crypto/secret.h"
 
 namespace snaptun::service {

@@ -13,7 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "metrics/process_metrics.h"
 #include "service/daemon/saturation_metrics.h"
-#include "service/daemon/secret_files.h"
+#include "service/secrets/secret_files.h"
+#include "tunnel/crypto/key_text.h"
 
 namespace snaptun::service {
 namespace {
@@ -117,7 +118,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   d->identity_ = std::make_unique<core::LocalIdentity>(*key);
   std::cerr << "snaptund: " << (created ? "generated" : "loaded")
             << " private key " << config.private_key_file << "; public key "
-            << EncodeKey(d->identity_->public_key().data()) << "\n";
+            << crypto::EncodeKey(d->identity_->public_key().data()) << "\n";
 
   std::string api_token;
   if (!config.api_token_file.empty()) {

@@ -1,10 +1,11 @@
-// Reading and creating the daemon's secrets: the private key (base64, as
-// `wg genkey` writes it) and bearer tokens. A secret file must not be
-// readable by group or others (0600 or stricter) or it is refused with a
+// Reading and creating secrets: the daemon's private key (base64, as
+// `wg genkey` writes it; tunnel/crypto/key_text.h) and bearer tokens, read by
+// the daemon, the control-plane client and snaptunctl. A secret file must not
+// be readable by group or others (0600 or stricter) or it is refused with a
 // message naming the fix; a missing private key file is generated with 0600
 // permissions. Contents are zeroed once parsed and never logged.
-#ifndef SNAPTUN_SERVICE_DAEMON_SECRET_FILES_H_
-#define SNAPTUN_SERVICE_DAEMON_SECRET_FILES_H_
+#ifndef SNAPTUN_SERVICE_SECRETS_SECRET_FILES_H_
+#define SNAPTUN_SERVICE_SECRETS_SECRET_FILES_H_
 
 #include <string>
 
@@ -23,9 +24,6 @@ absl::StatusOr<std::string> ReadPlainFile(const std::string& path);
 absl::StatusOr<crypto::PrivateKey> LoadOrCreatePrivateKey(
     const std::string& path, bool* created = nullptr);
 
-std::string EncodeKey(const uint8_t* key);
-absl::StatusOr<crypto::PrivateKey> DecodePrivateKey(const std::string& text);
-
 }  // namespace snaptun::service
 
-#endif  // SNAPTUN_SERVICE_DAEMON_SECRET_FILES_H_
+#endif  // SNAPTUN_SERVICE_SECRETS_SECRET_FILES_H_

@@ -1,5 +1,5 @@
-// Permission checks, base64 keys, key generation.
-#include "service/daemon/secret_files.h"
+// Permission checks and key generation.
+#include "service/secrets/secret_files.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -10,9 +10,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "tunnel/crypto/key_text.h"
 #include "tunnel/crypto/random.h"
 
 namespace snaptun::service {
@@ -64,32 +64,13 @@ absl::StatusOr<std::string> ReadPlainFile(const std::string& path) {
   return contents.str();
 }
 
-std::string EncodeKey(const uint8_t* key) {
-  return absl::Base64Escape(
-      absl::string_view(reinterpret_cast<const char*>(key), 32));
-}
-
-absl::StatusOr<crypto::PrivateKey> DecodePrivateKey(const std::string& text) {
-  std::string bytes;
-  if (!absl::Base64Unescape(text, &bytes) || bytes.size() != 32) {
-    crypto::SecureZero(bytes.data(), bytes.size());
-    return absl::InvalidArgumentError(
-        "a key must be 32 bytes in base64 (as `wg genkey` or `snaptunctl "
-        "keygen` writes it)");
-  }
-  crypto::PrivateKey key;
-  std::memcpy(key.data(), bytes.data(), 32);
-  crypto::SecureZero(bytes.data(), bytes.size());
-  return key;
-}
-
 absl::StatusOr<crypto::PrivateKey> LoadOrCreatePrivateKey(
     const std::string& path, bool* created) {
   if (created != nullptr) *created = false;
   if (access(path.c_str(), F_OK) == 0) {
     absl::StatusOr<std::string> text = ReadSecretFile(path);
     if (!text.ok()) return text.status();
-    absl::StatusOr<crypto::PrivateKey> key = DecodePrivateKey(*text);
+    absl::StatusOr<crypto::PrivateKey> key = crypto::DecodePrivateKey(*text);
     crypto::SecureZero(text->data(), text->size());
     if (!key.ok()) {
       return absl::InvalidArgumentError(
@@ -99,7 +80,7 @@ absl::StatusOr<crypto::PrivateKey> LoadOrCreatePrivateKey(
   }
   crypto::PrivateKey key;
   crypto::SystemRandom().Fill(absl::MakeSpan(key.data(), 32));
-  std::string text = EncodeKey(key.data()) + "\n";
+  std::string text = crypto::EncodeKey(key.data()) + "\n";
   const int fd =
       open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
