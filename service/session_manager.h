@@ -95,9 +95,30 @@ class SessionManager final : public GatewayObserver {
   void AttachGateway(Gateway* gateway, IdentityStore* identities);
   // The SNAP control-plane client (optional, outlives this).
   void AttachRegistrar(Registrar* registrar) { registrar_ = registrar; }
-  Gateway* gateway() const { return gateway_; }
-  IdentityStore* identities() const { return identities_; }
   const core::LocalIdentity& identity() const { return identity_; }
+
+  // The gateway role (session_manager_gateway.cc): what GatewayService
+  // does, so the API needs nothing below this facade. Each call but
+  // gateway_role() is FAILED_PRECONDITION (GATEWAY_ROLE_OFF) when the role
+  // is off.
+  bool gateway_role() const;
+  absl::Status GatewayRoleOn() const;
+  // Grants `key` until `expires` (IdentityStore::TryGrant).
+  absl::StatusOr<IdentityRecord> GrantIdentity(
+      const crypto::PublicKey& key, absl::Time now, absl::Time expires,
+      std::map<std::string, std::string> labels = {});
+  // Revokes `key` and closes its tunnels on the workers; `done` runs once,
+  // on a worker, with the number closed, or NOT_FOUND
+  // (IDENTITY_NOT_AUTHORIZED) when the key had neither grant nor tunnel.
+  void RevokeIdentity(const crypto::PublicKey& key,
+                      std::function<void(absl::StatusOr<size_t>)> done);
+  std::vector<IdentityRecord> ListIdentities(absl::Time now) const;
+  struct GatewayInfo {
+    core::Endpoint listen_address;
+    size_t tunnels = 0;
+    size_t identities = 0;
+  };
+  absl::StatusOr<GatewayInfo> gateway_info() const;
 
   // Client role. `done` runs exactly once, possibly on a worker thread,
   // when the handshake completed or failed.

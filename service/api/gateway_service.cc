@@ -42,13 +42,7 @@ uint32_t TunnelsOf(const SessionManager& sessions,
 grpc::Status GatewayServiceImpl::Precheck(
     const grpc::CallbackServerContext& context) const {
   if (grpc::Status s = auth_.Check(context); !s.ok()) return s;
-  if (sessions_.gateway() == nullptr || sessions_.identities() == nullptr) {
-    return ToGrpc(WithReason(
-        absl::FailedPreconditionError("the gateway role is off: start "
-                                      "snaptund with --gateway_listen"),
-        reason::kGatewayRoleOff));
-  }
-  return grpc::Status::OK;
+  return ToGrpc(sessions_.GatewayRoleOn());
 }
 
 grpc::ServerUnaryReactor* GatewayServiceImpl::AuthorizeIdentity(
@@ -88,7 +82,7 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::AuthorizeIdentity(
   std::map<std::string, std::string> labels(request->labels().begin(),
                                             request->labels().end());
   const absl::StatusOr<IdentityRecord> record =
-      sessions_.identities()->TryGrant(*key, now, expires, std::move(labels));
+      sessions_.GrantIdentity(*key, now, expires, std::move(labels));
   if (!record.ok()) return FinishUnary(context, ToGrpc(record.status()));
   ToProto(*record, TunnelsOf(sessions_, *key), *response->mutable_identity());
   return FinishUnary(context, grpc::Status::OK);
@@ -106,24 +100,16 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::RevokeIdentity(
                        Invalid("public_key", "public_key must be 32 bytes",
                                reason::kInvalidPeerKey));
   }
-  // Counted first: once the grant is gone, a packet arriving before the
-  // workers get to it may already have removed a tunnel (per-packet
-  // authorization), and it was closed by this revocation all the same.
-  const size_t held = TunnelsOf(sessions_, *key);
-  const bool known = sessions_.identities()->Revoke(*key);
   // The workers close the tunnels; the call finishes when the last one is
   // done, without holding this callback thread.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  sessions_.gateway()->RevokeIdentityAsync(
-      *key, [reactor, response, held, known](size_t removed) {
-        const size_t closed = std::max(held, removed);
-        if (!known && closed == 0) {
-          reactor->Finish(ToGrpc(
-              WithReason(absl::NotFoundError("this identity is not authorized"),
-                         reason::kIdentityNotAuthorized)));
+  sessions_.RevokeIdentity(
+      *key, [reactor, response](absl::StatusOr<size_t> closed) {
+        if (!closed.ok()) {
+          reactor->Finish(ToGrpc(closed.status()));
           return;
         }
-        response->set_tunnels_closed(static_cast<uint32_t>(closed));
+        response->set_tunnels_closed(static_cast<uint32_t>(*closed));
         reactor->Finish(grpc::Status::OK);
       });
   return reactor;
@@ -138,8 +124,7 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::ListIdentities(
   const size_t page_size = request->page_size() == 0
                                ? 100
                                : std::min<size_t>(request->page_size(), 1000);
-  std::vector<IdentityRecord> records =
-      sessions_.identities()->List(absl::Now());
+  std::vector<IdentityRecord> records = sessions_.ListIdentities(absl::Now());
   // The token is the hex of the last key of the previous page.
   size_t start = 0;
   if (!request->page_token().empty()) {
@@ -166,12 +151,13 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::GetGatewayInfo(
     v1::GetGatewayInfoResponse* response) {
   if (grpc::Status s = Precheck(*context); !s.ok())
     return FinishUnary(context, s);
-  Gateway& gateway = *sessions_.gateway();
-  response->add_listen_addresses(gateway.local_address().ToString());
+  const absl::StatusOr<SessionManager::GatewayInfo> info =
+      sessions_.gateway_info();
+  if (!info.ok()) return FinishUnary(context, ToGrpc(info.status()));
+  response->add_listen_addresses(info->listen_address.ToString());
   response->set_public_key(sessions_.identity().public_key().data(), 32);
-  response->set_tunnel_count(static_cast<uint32_t>(gateway.tunnel_count()));
-  response->set_identity_count(
-      static_cast<uint32_t>(sessions_.identities()->size()));
+  response->set_tunnel_count(static_cast<uint32_t>(info->tunnels));
+  response->set_identity_count(static_cast<uint32_t>(info->identities));
   return FinishUnary(context, grpc::Status::OK);
 }
 

@@ -25,8 +25,12 @@ int SelfCheck() {
     return 1;
   }
   SessionManager& sessions = (*daemon)->sessions();
-  sessions.identities()->Grant((*daemon)->public_key(), absl::Now(),
-                               absl::Now() + absl::Minutes(1), {});
+  if (absl::StatusOr<IdentityRecord> granted = sessions.GrantIdentity(
+          (*daemon)->public_key(), absl::Now(), absl::Now() + absl::Minutes(1));
+      !granted.ok()) {
+    std::cerr << "self-check: grant: " << granted.status() << "\n";
+    return 1;
+  }
   OpenParams params;
   params.tunnel_id = "self-check";
   params.peer_public_key = (*daemon)->public_key();

@@ -518,8 +518,9 @@ class ControlPlaneTest : public ::testing::Test {
     config.workers = 2;
     daemon_ = *Daemon::Start(config);
     const crypto::PublicKey& key = daemon_->public_key();
-    daemon_->sessions().identities()->Grant(key, absl::Now(),
-                                            absl::InfiniteFuture(), {});
+    ASSERT_TRUE(daemon_->sessions()
+                    .GrantIdentity(key, absl::Now(), absl::InfiniteFuture())
+                    .ok());
     {
       absl::MutexLock lock(&cp_.mu);
       cp_.data_plane = daemon_->gateway_address()->ToString();
