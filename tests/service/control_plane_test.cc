@@ -18,6 +18,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "metrics/accept_nudger.h"
 #include "proto/anapaya/snap/v1/control_service.pb.h"
 #include "proto/snaptun/v1/snaptun.grpc.pb.h"
 #include "service/control_plane/connect_client.h"
@@ -48,6 +49,8 @@ class FakeControlPlane {
       absl::MutexLock lock(&mu);
       stopping = true;
     }
+    // Without it mg_stop waits out civetweb's 2 s accept poll.
+    metrics::AcceptNudger nudger("127.0.0.1:0", port_);
     mg_stop(context_);
   }
 
