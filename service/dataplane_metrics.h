@@ -18,12 +18,12 @@
 #include <cstddef>
 
 #include "metrics/worker_metrics.h"
+#include "service/role.h"
 #include "tunnel/core/peer.h"
 #include "tunnel/core/verdict.h"
 
 namespace snaptun::service {
 
-enum class Role : uint8_t { kClient, kGateway };
 enum class TunnelGaugeState : uint8_t {
   kConnecting,
   kEstablished,

@@ -13,7 +13,7 @@
 #include <string>
 
 #include "absl/time/time.h"
-#include "service/dataplane_metrics.h"
+#include "service/role.h"
 #include "tunnel/core/endpoint.h"
 #include "tunnel/core/messages.h"
 #include "tunnel/core/verdict.h"
