@@ -2,7 +2,9 @@
 // integration tests (connect and echo with the observed address, an
 // unauthorized identity never completes, authorization expiry stops delivery
 // within a second) and more: revocation, many clients, WireGuard mode, a
-// gateway restart, and a flood of garbage beside a working tunnel.
+// gateway restart, and a flood of garbage beside a working tunnel. Tests that
+// wait on protocol timers (grant expiry, the 15 s no-reply rule) run them on a
+// fake clock; the datagrams still cross real sockets.
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -22,8 +24,10 @@
 #include "service/worker.h"
 #include "tests/integration/gateway_recorder.h"
 #include "tests/testing/keys.h"
+#include "tests/testing/loop_turns.h"
 #include "tunnel/io/batch_receiver.h"
 #include "tunnel/io/batch_sender.h"
+#include "tunnel/io/clock.h"
 #include "tunnel/io/udp_socket.h"
 
 namespace snaptun {
@@ -64,7 +68,10 @@ std::vector<Packet> ReceiveN(TunnelPort& port, size_t n,
   return got;
 }
 
-class DataPlaneTest : public ::testing::Test {
+// The gateway and clients on two workers over loopback sockets, their
+// timers on `ClockType`: the system clock, or a fake one the test moves.
+template <typename ClockType>
+class DataPlaneFixture : public ::testing::Test {
  protected:
   void SetUp() override { StartGateway(kLoopback, core::Mode::kSnap); }
   void TearDown() override {
@@ -106,11 +113,11 @@ class DataPlaneTest : public ::testing::Test {
   }
 
   void Authorize(const core::LocalIdentity& identity, absl::Duration ttl) {
-    const absl::Time now = absl::Now();
+    const absl::Time now = clock_.Now();
     identities_.Grant(identity.public_key(), now, now + ttl, {});
   }
 
-  io::SystemClock clock_;
+  ClockType clock_;
   service::WorkerPool pool_{clock_, 2};
   core::LocalIdentity gateway_identity_{testing::FilledKey(2)};
   core::LocalIdentity client_identity_{testing::FilledKey(1)};
@@ -122,6 +129,21 @@ class DataPlaneTest : public ::testing::Test {
   testing::GatewayRecorder restarted_recorder_;
   std::unique_ptr<service::Gateway> gateway_;
   std::vector<std::shared_ptr<ClientTunnel>> tunnels_;
+};
+
+using DataPlaneTest = DataPlaneFixture<io::SystemClock>;
+
+// Timers that would make a test wait (the 15 s no-reply rule, a grant's
+// expiry) run on a fake clock: the test moves time and lets both workers
+// run what fell due, while datagrams still cross real sockets.
+class DataPlaneFakeClockTest : public DataPlaneFixture<io::FakeClock> {
+ protected:
+  void Advance(absl::Duration by) {
+    clock_.Advance(by);
+    for (size_t i = 0; i < pool_.size(); ++i) {
+      testing::FinishLoopTurns(pool_.at(i).loop());
+    }
+  }
 };
 
 TEST_F(DataPlaneTest, ConnectAndEchoWithTheObservedAddress) {
@@ -259,8 +281,11 @@ TEST_F(DataPlaneTest, UnauthorizedIdentityNeverCompletes) {
 // checks the grant when the datagram arrives, which is later still, so no
 // payload handed over after the grant's end may be delivered, however slow
 // the machine. What is asserted does not depend on when the test reads.
-TEST_F(DataPlaneTest, AuthorizationExpiryStopsDeliveryAtTheGrantsEnd) {
-  const absl::Time granted = absl::Now();
+// One packet per 100 ms of fake time, stamped with it, from the grant until a
+// second past its end: what arrives was sent before the end, and the tunnel
+// goes at the first packet after it.
+TEST_F(DataPlaneFakeClockTest, AuthorizationExpiryStopsDeliveryAtTheGrantsEnd) {
+  const absl::Time granted = clock_.Now();
   const absl::Time expiry = granted + absl::Seconds(3);
   identities_.Grant(client_identity_.public_key(), granted, expiry, {});
   absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel =
@@ -280,8 +305,8 @@ TEST_F(DataPlaneTest, AuthorizationExpiryStopsDeliveryAtTheGrantsEnd) {
     }
   };
   const absl::Time stop_sending = expiry + absl::Seconds(1);
-  while (absl::Now() < stop_sending) {
-    const std::string sent = std::to_string(absl::ToUnixMicros(absl::Now()));
+  while (clock_.Now() < stop_sending) {
+    const std::string sent = std::to_string(absl::ToUnixMicros(clock_.Now()));
     EXPECT_NE((*tunnel)->port()->Send(Bytes(sent)),
               TunnelPort::SendStatus::kClosed);
     if (gateway_port == nullptr) {
@@ -289,6 +314,7 @@ TEST_F(DataPlaneTest, AuthorizationExpiryStopsDeliveryAtTheGrantsEnd) {
                                            absl::Milliseconds(20));
     }
     drain();
+    Advance(absl::Milliseconds(100));
   }
   EXPECT_TRUE(recorder_.WaitForRemoval(core::RemovalReason::kUnauthorized,
                                        absl::Seconds(20)));
@@ -424,14 +450,13 @@ TEST_F(DataPlaneTest, WireGuardModeEndToEnd) {
             std::vector<Packet>{payload});
 }
 
-TEST_F(DataPlaneTest, ClientsReconnectAfterGatewayRestart) {
+// The gateway restarts (its sessions are gone); the client keeps sending,
+// hears nothing back, and after the 15 s no-reply rule handshakes with the
+// new gateway, on the fake clock.
+TEST_F(DataPlaneFakeClockTest, ClientsReconnectAfterGatewayRestart) {
   Authorize(client_identity_, absl::Hours(1));
-  ClientTunnelConfig config = ClientConfig();
-  // The 15 s no-reply rule itself is pinned on the fake clock in peer_test;
-  // here a short timer shows the tunnel acting on it with real sockets.
-  config.no_reply_timeout = absl::Seconds(1);
   absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel =
-      Connect(client_identity_, config);
+      Connect(client_identity_, ClientConfig());
   ASSERT_TRUE(tunnel.ok()) << tunnel.status();
   const core::Endpoint listen = gateway_->local_address();
   gateway_->Stop();
@@ -443,15 +468,22 @@ TEST_F(DataPlaneTest, ClientsReconnectAfterGatewayRestart) {
                               gateway_config, &restarted_recorder_);
   ASSERT_TRUE(restarted.ok()) << restarted.status();
   gateway_ = std::move(*restarted);
-  // The client keeps sending; with no reply it re-handshakes (the no-reply
-  // rule) and traffic resumes on the new gateway.
+  // The client keeps sending, a packet per second of fake time; with no
+  // reply it re-handshakes (the no-reply rule) and traffic resumes on the
+  // new gateway.
   std::shared_ptr<TunnelPort> port;
-  const absl::Time deadline = absl::Now() + absl::Seconds(40);
-  while (port == nullptr && absl::Now() < deadline) {
+  absl::Duration silent = absl::ZeroDuration();
+  for (; port == nullptr && silent < absl::Seconds(40);
+       silent += absl::Seconds(1)) {
     (*tunnel)->port()->Send(Bytes("still there?"));
-    port = restarted_recorder_.WaitForAny(absl::Milliseconds(250));
+    Advance(absl::Seconds(1));
+    port = restarted_recorder_.WaitForAny(absl::Milliseconds(50));
   }
   ASSERT_NE(port, nullptr);
+  // Not before the rule's 15 s (KEEPALIVE_TIMEOUT + REKEY_TIMEOUT) of
+  // silence after the first unanswered packet.
+  EXPECT_GE(silent, absl::Seconds(14)) << silent;
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
   (*tunnel)->port()->Send(Bytes("resumed"));
   bool resumed = false;
   while (!resumed && absl::Now() < deadline) {
@@ -514,7 +546,8 @@ class Rebinder {
   std::thread thread_;
 };
 
-TEST_F(DataPlaneTest, NatRebindingIsSurfacedAsAnAddressChange) {
+// The no-reply rule drives the re-handshake, on the fake clock.
+TEST_F(DataPlaneFakeClockTest, NatRebindingIsSurfacedAsAnAddressChange) {
   Authorize(client_identity_, absl::Hours(1));
   Rebinder nat(gateway_->local_address());
   // Shared with the callback, which may outlive this body.
@@ -525,9 +558,6 @@ TEST_F(DataPlaneTest, NatRebindingIsSurfacedAsAnAddressChange) {
   auto log = std::make_shared<EventLog>();
   ClientTunnelConfig config = ClientConfig();
   config.data_plane = nat.address();
-  // The no-reply rule drives the re-handshake; shortened as in the restart
-  // test so the test does not wait 15 s.
-  config.no_reply_timeout = absl::Seconds(1);
   absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel =
       ClientTunnel::Connect(pool_.at(0), client_identity_, config,
                             [log](const service::ClientEvent& event) {
@@ -540,11 +570,14 @@ TEST_F(DataPlaneTest, NatRebindingIsSurfacedAsAnAddressChange) {
   nat.Rebind();
   // Traffic from the new outside port finds no tunnel; the client hears
   // nothing back, handshakes again, and learns its new address.
-  const absl::Time deadline = absl::Now() + absl::Seconds(40);
   std::optional<core::Endpoint> changed;
-  while (!changed.has_value() && absl::Now() < deadline) {
+  for (absl::Duration silent = absl::ZeroDuration();
+       !changed.has_value() && silent < absl::Seconds(40);
+       silent += absl::Seconds(1)) {
     (*tunnel)->port()->Send(Bytes("ping"));
-    absl::SleepFor(absl::Milliseconds(200));
+    Advance(absl::Seconds(1));
+    // The handshake's messages cross the sockets in real time.
+    absl::SleepFor(absl::Milliseconds(20));
     absl::MutexLock lock(&log->mu);
     for (const service::ClientEvent& event : log->events) {
       if (event.type == service::ClientEvent::Type::kAddressChanged) {
@@ -560,6 +593,7 @@ TEST_F(DataPlaneTest, NatRebindingIsSurfacedAsAnAddressChange) {
   std::shared_ptr<TunnelPort> port =
       recorder_.WaitForPort(*changed, absl::Seconds(10));
   ASSERT_NE(port, nullptr);
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
   (*tunnel)->port()->Send(Bytes("after rebinding"));
   bool seen = false;
   while (!seen && absl::Now() < deadline) {
