@@ -60,7 +60,7 @@ ListPage SessionManager::ListClosedLocked(const ListFilter& filter,
                                           size_t page_size,
                                           const std::string& page_token) const {
   ListPage page;
-  for (const TunnelSnapshot* t : closed_.After(page_token, absl::Now())) {
+  for (const TunnelSnapshot* t : closed_.After(page_token, Now())) {
     if (filter.role.has_value() && t->role != *filter.role) continue;
     if (!LabelsMatch(filter, *t)) continue;
     if (page.tunnels.size() == page_size) {
@@ -184,7 +184,7 @@ void SessionManager::Open(OpenParams params, OpenCallback done) {
       record->info.remote_address = params.data_plane.ToString();
       record->data_plane = params.data_plane;
     }
-    record->info.created_at = absl::Now();
+    record->info.created_at = Now();
     record->info.labels = params.labels;
     record->info.control_plane_url = params.control_plane_url;
     record->waiting.push_back(std::move(done));
@@ -296,7 +296,7 @@ void SessionManager::FailOpen(const std::string& id,
 void SessionManager::EraseLocked(RecordMap::iterator it) {
   ReleaseFromMuxLocked(*it->second, /*keep_callback=*/false);
   it->second->info.state = SessionState::kClosed;
-  closed_.Add(SnapshotLocked(*it->second), absl::Now());
+  closed_.Add(SnapshotLocked(*it->second), Now());
   if (it->second->holds_quota) limits_.quota->Release();
   it->second->holds_quota = false;
   if (it->second->info.role == Role::kClient) --client_tunnels_;
@@ -326,7 +326,7 @@ void SessionManager::OnConnected(const std::string& id,
     if (result.ok()) {
       record.info.state = SessionState::kEstablished;
       record.info.local_address = result->ToString();
-      record.info.last_handshake_at = absl::Now();
+      record.info.last_handshake_at = Now();
       PublishLocked(SessionEventType::kEstablished, record, "", deliveries);
       outcome = SnapshotLocked(record);
     } else {
@@ -356,7 +356,7 @@ void SessionManager::OnClientEvent(const std::string& id,
     switch (event.type) {
       case ClientEvent::Type::kHandshake:
         if (event.peer_event.type == core::PeerEventType::kHandshakeCompleted) {
-          record.info.last_handshake_at = absl::Now();
+          record.info.last_handshake_at = Now();
         }
         break;
       case ClientEvent::Type::kEstablished:
@@ -415,7 +415,7 @@ absl::StatusOr<TunnelSnapshot> SessionManager::Close(
     auto it = records_.find(tunnel_id);
     if (it == records_.end()) {
       // Closing twice is not an error (AIP-135): report it as it closed.
-      if (const TunnelSnapshot* closed = closed_.Find(tunnel_id, absl::Now())) {
+      if (const TunnelSnapshot* closed = closed_.Find(tunnel_id, Now())) {
         return *closed;
       }
       return WithReason(
@@ -455,7 +455,7 @@ absl::StatusOr<TunnelSnapshot> SessionManager::Get(
   absl::ReaderMutexLock lock(&mu_);
   auto it = records_.find(tunnel_id);
   if (it == records_.end()) {
-    if (const TunnelSnapshot* closed = closed_.Find(tunnel_id, absl::Now())) {
+    if (const TunnelSnapshot* closed = closed_.Find(tunnel_id, Now())) {
       return *closed;
     }
     return WithReason(
@@ -594,7 +594,7 @@ std::optional<SessionEvent> SessionManager::NextEvent(
           std::make_shared<const TunnelSnapshot>(SnapshotLocked(*it->second));
       if (!subscription.Matches(*snapshot)) continue;
       subscription.AdvanceReplay(it->first);
-      return SessionEvent{SessionEventType::kOpened, absl::Now(),
+      return SessionEvent{SessionEventType::kOpened, Now(),
                           std::move(snapshot), "existing"};
     }
     subscription.EndReplay();
@@ -691,7 +691,7 @@ void SessionManager::OnTunnelAccepted(const GatewayTunnelInfo& info,
     if (gateway_ != nullptr) {
       record->info.local_address = gateway_->local_address().ToString();
     }
-    record->info.created_at = absl::Now();
+    record->info.created_at = Now();
     record->port = std::move(port);
     record->gateway_remote = info.remote;
     records_[id] = record;
@@ -714,7 +714,7 @@ void SessionManager::OnTunnelEvent(const GatewayTunnelInfo& info,
     auto it = records_.find(id->second);
     if (it == records_.end()) return;
     Record& record = *it->second;
-    record.info.last_handshake_at = absl::Now();
+    record.info.last_handshake_at = Now();
     if (record.info.state == SessionState::kConnecting) {
       record.info.state = SessionState::kEstablished;
       PublishLocked(SessionEventType::kEstablished, record, "", deliveries);
@@ -758,7 +758,7 @@ void SessionManager::PublishLocked(SessionEventType type, const Record& record,
   if (subscriptions_.empty()) return;
   auto snapshot =
       std::make_shared<const TunnelSnapshot>(SnapshotLocked(record));
-  const absl::Time now = absl::Now();
+  const absl::Time now = Now();
   for (const auto& subscription : subscriptions_) {
     if (subscription->Matches(*snapshot)) {
       out.push_back({subscription, {type, now, snapshot, reason}});

@@ -96,6 +96,9 @@ class SessionManager final : public GatewayObserver {
   // The SNAP control-plane client (optional, outlives this).
   void AttachRegistrar(Registrar* registrar) { registrar_ = registrar; }
   const core::LocalIdentity& identity() const { return identity_; }
+  // The time every session timestamp, grant and retention is measured on:
+  // the workers' clock (a fake one in tests).
+  absl::Time Now() const { return pool_.clock().Now(); }
 
   // The gateway role (session_manager_gateway.cc): what GatewayService
   // does, so the API needs nothing below this facade. Each call but
