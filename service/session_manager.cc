@@ -109,132 +109,6 @@ size_t SessionManager::CountForLocked(const crypto::PublicKey& peer) const {
   return count;
 }
 
-void SessionManager::Open(OpenParams params, OpenCallback done) {
-  Delivery deliveries;
-  std::shared_ptr<Record> record;
-  {
-    absl::MutexLock lock(&mu_);
-    if (!params.tunnel_id.empty()) {
-      auto it = records_.find(params.tunnel_id);
-      if (it != records_.end()) {
-        Record& existing = *it->second;
-        if (existing.info.role != Role::kClient ||
-            !existing.params.SameAs(params)) {
-          done(WithReason(
-              absl::AlreadyExistsError(absl::StrCat(
-                  "tunnel ", params.tunnel_id,
-                  " already exists with different parameters; close it first "
-                  "or choose another tunnel_id")),
-              reason::kTunnelExists));
-          return;
-        }
-        if (existing.info.state == SessionState::kConnecting) {
-          existing.waiting.push_back(std::move(done));
-          return;
-        }
-        TunnelSnapshot snapshot = SnapshotLocked(existing);
-        done(std::move(snapshot));
-        return;
-      }
-    }
-    if (CountForLocked(params.peer_public_key) >=
-        limits_.max_tunnels_per_identity) {
-      done(WithReason(absl::ResourceExhaustedError(absl::StrCat(
-                          "already ", limits_.max_tunnels_per_identity,
-                          " tunnels to this peer key "
-                          "(--max_tunnels_per_identity)")),
-                      reason::kMaxTunnelsPerIdentity));
-      return;
-    }
-    if (client_tunnels_ >= limits_.max_client_tunnels) {
-      done(WithReason(absl::ResourceExhaustedError(absl::StrCat(
-                          "this daemon already holds ", client_tunnels_,
-                          " client tunnels, all its file descriptors allow "
-                          "(RLIMIT_NOFILE; raise it, see docs/OPERATIONS.md)")),
-                      reason::kFileDescriptors));
-      return;
-    }
-    // One count for both roles: the gateway's tunnels hold slots too.
-    const bool full = limits_.quota != nullptr
-                          ? !limits_.quota->TryAcquire()
-                          : records_.size() >= limits_.max_tunnels;
-    if (full) {
-      done(WithReason(absl::ResourceExhaustedError(absl::StrCat(
-                          "this daemon already holds ", limits_.max_tunnels,
-                          " tunnels, client and gateway role together, its "
-                          "limit (--max_tunnels)")),
-                      reason::kMaxTunnels));
-      return;
-    }
-    if (params.tunnel_id.empty()) {
-      do {
-        params.tunnel_id = absl::StrCat("tun-", next_id_++);
-      } while (records_.contains(params.tunnel_id));
-    }
-    record = std::make_shared<Record>();
-    record->holds_quota = limits_.quota != nullptr;
-    ++client_tunnels_;
-    record->params = params;
-    record->info.tunnel_id = params.tunnel_id;
-    record->info.role = Role::kClient;
-    record->info.state = SessionState::kConnecting;
-    record->info.mode = params.mode;
-    record->info.peer_public_key = params.peer_public_key;
-    if (!params.discover) {
-      record->info.remote_address = params.data_plane.ToString();
-      record->data_plane = params.data_plane;
-    }
-    record->info.created_at = Now();
-    record->info.labels = params.labels;
-    record->info.control_plane_url = params.control_plane_url;
-    record->waiting.push_back(std::move(done));
-    records_[params.tunnel_id] = record;
-    PublishLocked(SessionEventType::kOpened, *record, "", deliveries);
-  }
-  Deliver(deliveries);
-  if (params.control_plane_url.empty()) {
-    StartClient(params.tunnel_id);
-    return;
-  }
-  if (registrar_ == nullptr) {
-    FailOpen(params.tunnel_id,
-             WithReason(absl::FailedPreconditionError(
-                            "control_plane_url needs a SNAP token: start "
-                            "snaptund with --snap_token_file"),
-                        reason::kNoSnapToken));
-    return;
-  }
-  // Discovery first: it names the snaptun control plane to register with,
-  // which may differ from the SNAP control plane in the request.
-  const std::string id = params.tunnel_id;
-  registrar_->DiscoverAndAcquire(
-      params.control_plane_url,
-      [this, id](absl::StatusOr<Registration> registration) {
-        if (!registration.ok()) {
-          FailOpen(id, registration.status());
-          return;
-        }
-        {
-          absl::MutexLock lock(&mu_);
-          auto it = records_.find(id);
-          if (it == records_.end()) {
-            // Closed meanwhile: give the registration back.
-            registrar_->Release(registration->url);
-            return;
-          }
-          Record& record = *it->second;
-          record.registered_url = registration->url;
-          if (record.params.discover) {
-            const DataPlaneInfo& data_plane = registration->data_plane;
-            record.info.peer_public_key = data_plane.public_key;
-            record.info.remote_address = data_plane.address.ToString();
-            record.data_plane = data_plane.address;
-          }
-        }
-        StartClient(id);
-      });
-}
-
 void SessionManager::StartClient(const std::string& id) {
   ClientTunnelConfig config;
   {
@@ -594,8 +468,8 @@ std::optional<SessionEvent> SessionManager::NextEvent(
           std::make_shared<const TunnelSnapshot>(SnapshotLocked(*it->second));
       if (!subscription.Matches(*snapshot)) continue;
       subscription.AdvanceReplay(it->first);
-      return SessionEvent{SessionEventType::kOpened, Now(),
-                          std::move(snapshot), "existing"};
+      return SessionEvent{SessionEventType::kOpened, Now(), std::move(snapshot),
+                          "existing"};
     }
     subscription.EndReplay();
   }

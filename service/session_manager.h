@@ -236,6 +236,20 @@ class SessionManager final : public GatewayObserver {
       std::vector<std::pair<std::shared_ptr<EventSubscription>, SessionEvent>>;
 
   void OnClientEvent(const std::string& id, const ClientEvent& event);
+  // Open's steps (session_manager_open.cc). An open of an existing id:
+  // its answer, or nothing when `done` now waits for the handshake.
+  std::optional<absl::StatusOr<TunnelSnapshot>> JoinLocked(
+      Record& existing, const OpenParams& params, OpenCallback& done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The limits a new client tunnel must fit; takes its quota slot.
+  absl::Status AdmitClientLocked(const OpenParams& params)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Names the tunnel when unnamed, and publishes OPENED.
+  void AddClientLocked(OpenParams& params, OpenCallback done,
+                       Delivery& deliveries) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void RegisterThenStart(const OpenParams& params);
+  void OnRegistered(const std::string& id,
+                    absl::StatusOr<Registration> registration);
   // After registration (and discovery): start the data plane.
   void StartClient(const std::string& id);
   // Ends an open that failed before the data plane started.

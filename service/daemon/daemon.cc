@@ -111,16 +111,33 @@ bool IsLoopback(const std::string& listen) {
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     const DaemonConfig& config) {
   std::unique_ptr<Daemon> d(new Daemon());
+  std::string api_token;
+  absl::Status ready = d->ReadSecrets(config, api_token);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
+      Credentials(config);
+  if (ready.ok()) ready = credentials.status();
+  if (ready.ok()) {
+    d->StartSessions(config);
+    ready = d->StartGateway(config);
+  }
+  if (ready.ok()) ready = d->StartServer(config, api_token, *credentials);
+  crypto::SecureZero(api_token.data(), api_token.size());
+  if (ready.ok()) ready = d->StartExporter(config);
+  if (!ready.ok()) return ready;
+  return d;
+}
+
+absl::Status Daemon::ReadSecrets(const DaemonConfig& config,
+                                 std::string& api_token) {
   bool created = false;
   absl::StatusOr<crypto::PrivateKey> key =
       LoadOrCreatePrivateKey(config.private_key_file, &created);
   if (!key.ok()) return key.status();
-  d->identity_ = std::make_unique<core::LocalIdentity>(*key);
+  identity_ = std::make_unique<core::LocalIdentity>(*key);
   std::cerr << "snaptund: " << (created ? "generated" : "loaded")
             << " private key " << config.private_key_file << "; public key "
-            << crypto::EncodeKey(d->identity_->public_key().data()) << "\n";
+            << crypto::EncodeKey(identity_->public_key().data()) << "\n";
 
-  std::string api_token;
   if (!config.api_token_file.empty()) {
     absl::StatusOr<std::string> token = ReadSecretFile(config.api_token_file);
     if (!token.ok()) return token.status();
@@ -131,7 +148,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     absl::StatusOr<std::unique_ptr<TokenFile>> token =
         TokenFile::Open(config.snap_token_file);
     if (!token.ok()) return token.status();
-    d->snap_token_ = std::move(*token);
+    snap_token_ = std::move(*token);
   }
   if (!config.control_plane_ca_file.empty()) {
     // Read now so a missing or empty bundle fails start-up, not every
@@ -145,105 +162,112 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
                        " holds no PEM certificate"));
     }
   }
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
-      Credentials(config);
-  if (!credentials.ok()) return credentials.status();
+  return absl::OkStatus();
+}
 
-  d->metrics_ =
-      std::make_unique<DataPlaneMetrics>(*d->registry_, *d->worker_metrics_);
-  d->pool_ = std::make_unique<WorkerPool>(d->clock_, config.workers);
-  d->queue_budget_ = std::make_unique<ByteBudget>(config.queue_budget_bytes);
+PortLimits Daemon::PortLimitsFor(const DaemonConfig& config) const {
   PortLimits port;
   port.receive_bytes = config.queue_bytes_per_tunnel;
   port.send_bytes = config.queue_bytes_per_tunnel;
-  port.budget = d->queue_budget_.get();
-  d->tunnel_quota_ = std::make_unique<core::TunnelQuota>(config.max_tunnels);
+  port.budget = queue_budget_.get();
+  return port;
+}
+
+void Daemon::StartSessions(const DaemonConfig& config) {
+  metrics_ = std::make_unique<DataPlaneMetrics>(*registry_, *worker_metrics_);
+  pool_ = std::make_unique<WorkerPool>(clock_, config.workers);
+  queue_budget_ = std::make_unique<ByteBudget>(config.queue_budget_bytes);
+  tunnel_quota_ = std::make_unique<core::TunnelQuota>(config.max_tunnels);
   SessionLimits limits;
   limits.max_client_tunnels = ClientTunnelsAllowedByFds(config.max_tunnels);
-  limits.quota = d->tunnel_quota_.get();
+  limits.quota = tunnel_quota_.get();
   limits.max_tunnels = config.max_tunnels;
   limits.max_tunnels_per_identity = config.max_tunnels_per_identity;
-  limits.port = port;
+  limits.port = PortLimitsFor(config);
   limits.max_watchers = config.max_watchers;
   limits.socket = config.socket;
   limits.keepalive_probes = config.keepalive_probes;
   limits.closed_max = config.closed_tunnel_max;
   limits.closed_retention = config.closed_tunnel_retention;
   limits.watcher.bytes = config.watcher_queue_bytes;
-  d->sessions_ = std::make_unique<SessionManager>(*d->pool_, *d->identity_,
-                                                  limits, d->metrics_.get());
-  if (d->snap_token_ != nullptr) {
+  sessions_ = std::make_unique<SessionManager>(*pool_, *identity_, limits,
+                                               metrics_.get());
+  if (snap_token_ != nullptr) {
     RegistrarConfig registrar_config;
     registrar_config.call.plain_http_hosts =
         config.control_plane_plain_http_hosts;
     registrar_config.call.max_response_bytes =
         config.control_plane_max_response_bytes;
     registrar_config.call.ca_file = config.control_plane_ca_file;
-    d->registrar_ =
-        std::make_unique<Registrar>(d->identity_->public_key(), *d->snap_token_,
-                                    d->metrics_.get(), registrar_config);
-    Registrar* registrar = d->registrar_.get();
-    d->snap_token_->SetListener([registrar] { registrar->RegisterAll(); });
-    d->sessions_->AttachRegistrar(registrar);
+    registrar_ =
+        std::make_unique<Registrar>(identity_->public_key(), *snap_token_,
+                                    metrics_.get(), registrar_config);
+    Registrar* registrar = registrar_.get();
+    snap_token_->SetListener([registrar] { registrar->RegisterAll(); });
+    sessions_->AttachRegistrar(registrar);
   }
-  if (!config.gateway_listen.empty()) {
-    const std::optional<core::Endpoint> listen =
-        core::Endpoint::Parse(config.gateway_listen);
-    if (!listen.has_value()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--gateway_listen must be ip:port, got ", config.gateway_listen));
-    }
-    d->identities_ = std::make_unique<IdentityStore>(config.max_identities,
-                                                     d->identity_.get());
-    d->grant_reaper_ =
-        std::make_unique<GrantReaper>(d->pool_->at(0).loop(), *d->identities_);
-    if (!config.gateway_ia_accounting.empty() &&
-        config.gateway_packet_policy != PacketPolicyKind::kScion) {
-      return absl::InvalidArgumentError(
-          "--gateway_ia_accounting counts packets the SCION policy parses: "
-          "add --gateway_packet_policy=scion");
-    }
-    d->packet_policy_ = std::make_unique<PacketPolicy>(
-        config.gateway_packet_policy, config.gateway_ia_accounting,
-        d->worker_metrics_.get());
-    GatewayConfig gateway_config;
-    gateway_config.listen = *listen;
-    gateway_config.policy = d->packet_policy_.get();
-    gateway_config.mode = config.gateway_mode;
-    gateway_config.max_tunnels = config.max_tunnels;
-    gateway_config.quota = d->tunnel_quota_.get();
-    gateway_config.max_tunnels_per_identity = config.max_tunnels_per_identity;
-    gateway_config.metrics = d->metrics_.get();
-    gateway_config.rate_limiter = config.handshake_limits;
-    gateway_config.port = port;
-    gateway_config.socket = config.socket;
-    absl::StatusOr<std::unique_ptr<Gateway>> gateway =
-        Gateway::Start(*d->pool_, *d->identity_, *d->identities_,
-                       gateway_config, d->sessions_.get());
-    if (!gateway.ok()) return gateway.status();
-    d->gateway_ = std::move(*gateway);
-    d->sessions_->AttachGateway(d->gateway_.get(), d->identities_.get());
-    std::cerr << "snaptund: gateway listening on "
-              << d->gateway_->local_address().ToString() << " (UDP)\n";
-  }
+}
 
-  d->auth_ = std::make_unique<ApiAuth>(std::move(api_token));
+absl::Status Daemon::StartGateway(const DaemonConfig& config) {
+  if (config.gateway_listen.empty()) return absl::OkStatus();
+  const std::optional<core::Endpoint> listen =
+      core::Endpoint::Parse(config.gateway_listen);
+  if (!listen.has_value()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--gateway_listen must be ip:port, got ", config.gateway_listen));
+  }
+  identities_ =
+      std::make_unique<IdentityStore>(config.max_identities, identity_.get());
+  grant_reaper_ =
+      std::make_unique<GrantReaper>(pool_->at(0).loop(), *identities_);
+  if (!config.gateway_ia_accounting.empty() &&
+      config.gateway_packet_policy != PacketPolicyKind::kScion) {
+    return absl::InvalidArgumentError(
+        "--gateway_ia_accounting counts packets the SCION policy parses: "
+        "add --gateway_packet_policy=scion");
+  }
+  packet_policy_ = std::make_unique<PacketPolicy>(config.gateway_packet_policy,
+                                                  config.gateway_ia_accounting,
+                                                  worker_metrics_.get());
+  GatewayConfig gateway_config;
+  gateway_config.listen = *listen;
+  gateway_config.policy = packet_policy_.get();
+  gateway_config.mode = config.gateway_mode;
+  gateway_config.max_tunnels = config.max_tunnels;
+  gateway_config.quota = tunnel_quota_.get();
+  gateway_config.max_tunnels_per_identity = config.max_tunnels_per_identity;
+  gateway_config.metrics = metrics_.get();
+  gateway_config.rate_limiter = config.handshake_limits;
+  gateway_config.port = PortLimitsFor(config);
+  gateway_config.socket = config.socket;
+  absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(
+      *pool_, *identity_, *identities_, gateway_config, sessions_.get());
+  if (!gateway.ok()) return gateway.status();
+  gateway_ = std::move(*gateway);
+  sessions_->AttachGateway(gateway_.get(), identities_.get());
+  std::cerr << "snaptund: gateway listening on "
+            << gateway_->local_address().ToString() << " (UDP)\n";
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::StartServer(
+    const DaemonConfig& config, std::string& api_token,
+    const std::shared_ptr<grpc::ServerCredentials>& credentials) {
+  auth_ = std::make_unique<ApiAuth>(std::move(api_token));
   crypto::SecureZero(api_token.data(), api_token.size());
-  d->tunnel_service_ = std::make_unique<TunnelServiceImpl>(
-      *d->sessions_, *d->auth_, d->metrics_.get(),
-      config.stream_batch_max_bytes);
-  d->gateway_service_ = std::make_unique<GatewayServiceImpl>(
-      *d->sessions_, *d->auth_, d->metrics_.get(),
-      config.stream_batch_max_bytes);
+  tunnel_service_ = std::make_unique<TunnelServiceImpl>(
+      *sessions_, *auth_, metrics_.get(), config.stream_batch_max_bytes);
+  gateway_service_ = std::make_unique<GatewayServiceImpl>(
+      *sessions_, *auth_, metrics_.get(), config.stream_batch_max_bytes);
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  d->ExposeMetrics(config);
+  ExposeMetrics(config);
   grpc::ServerBuilder builder;
   {
     std::vector<
         std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
         interceptors;
-    interceptors.push_back(d->grpc_metrics_->InterceptorFactory());
+    interceptors.push_back(grpc_metrics_->InterceptorFactory());
     builder.experimental().SetInterceptorCreators(std::move(interceptors));
   }
   // gRPC sets SO_REUSEPORT by default, which would let a second daemon
@@ -252,20 +276,24 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   ConfigureKeepalive(config, builder);
   builder.SetMaxReceiveMessageSize(
       static_cast<int>(config.grpc_max_receive_message_bytes));
-  builder.AddListeningPort(config.grpc_listen, *credentials, &d->grpc_port_);
-  builder.RegisterService(d->tunnel_service_.get());
-  builder.RegisterService(d->gateway_service_.get());
-  d->server_ = builder.BuildAndStart();
-  if (d->server_ == nullptr || d->grpc_port_ == 0) {
+  builder.AddListeningPort(config.grpc_listen, credentials, &grpc_port_);
+  builder.RegisterService(tunnel_service_.get());
+  builder.RegisterService(gateway_service_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || grpc_port_ == 0) {
     return absl::UnavailableError(
         absl::StrCat("cannot serve gRPC on ", config.grpc_listen,
                      ": the address is malformed or in use (--grpc_listen)"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::StartExporter(const DaemonConfig& config) {
   absl::StatusOr<std::unique_ptr<metrics::Exporter>> exporter =
-      metrics::Exporter::Start(config.metrics_listen, d->exposition_);
+      metrics::Exporter::Start(config.metrics_listen, exposition_);
   if (!exporter.ok()) return exporter.status();
-  d->exporter_ = std::move(*exporter);
-  if (!IsLoopback(config.grpc_listen) && !d->auth_->enabled() &&
+  exporter_ = std::move(*exporter);
+  if (!IsLoopback(config.grpc_listen) && !auth_->enabled() &&
       config.tls_cert_file.empty()) {
     std::cerr << "snaptund: WARNING: the gRPC API on " << config.grpc_listen
               << " is reachable off this host with neither an API token "
@@ -274,18 +302,17 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
   }
   // Health per service: a probe may name either service. GatewayService is
   // NOT_SERVING when the gateway role is off; all go NOT_SERVING on drain.
-  grpc::HealthCheckServiceInterface* health =
-      d->server_->GetHealthCheckService();
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
   health->SetServingStatus("", true);
   health->SetServingStatus(v1::TunnelService::service_full_name(), true);
   health->SetServingStatus(v1::GatewayService::service_full_name(),
-                           d->gateway_ != nullptr);
-  d->exporter_->SetReady(true);
-  std::cerr << "snaptund: gRPC on port " << d->grpc_port_
+                           gateway_ != nullptr);
+  exporter_->SetReady(true);
+  std::cerr << "snaptund: gRPC on port " << grpc_port_
             << (config.tls_cert_file.empty() ? " (plaintext)" : " (TLS)")
-            << (d->auth_->enabled() ? ", API token required" : "")
-            << "; metrics on port " << d->exporter_->port() << "\n";
-  return d;
+            << (auth_->enabled() ? ", API token required" : "")
+            << "; metrics on port " << exporter_->port() << "\n";
+  return absl::OkStatus();
 }
 
 void Daemon::ExposeMetrics(const DaemonConfig& config) {

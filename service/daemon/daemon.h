@@ -116,6 +116,22 @@ class Daemon {
 
  private:
   Daemon() = default;
+  // Start's steps, in order. The private key, the API token (into
+  // `api_token`), the SNAP token and the control plane's CA bundle: a bad
+  // one fails start-up.
+  absl::Status ReadSecrets(const DaemonConfig& config, std::string& api_token);
+  // Metrics, workers, queue budget, tunnel quota, session manager and the
+  // control-plane registrar.
+  void StartSessions(const DaemonConfig& config);
+  // The gateway role, when --gateway_listen is set.
+  absl::Status StartGateway(const DaemonConfig& config);
+  // The API services and the gRPC server; takes the API token.
+  absl::Status StartServer(
+      const DaemonConfig& config, std::string& api_token,
+      const std::shared_ptr<grpc::ServerCredentials>& credentials);
+  // /metrics and the probes; reports the daemon ready.
+  absl::Status StartExporter(const DaemonConfig& config);
+  PortLimits PortLimitsFor(const DaemonConfig& config) const;
   // The gRPC interceptor's metrics, build info, and every collectable
   // /metrics serves.
   void ExposeMetrics(const DaemonConfig& config);
