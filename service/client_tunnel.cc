@@ -432,60 +432,64 @@ void ClientTunnel::HandlePeerEvent(const core::PeerEvent& event) {
   }
   if (state_.load() == ClientState::kClosed) return;
   switch (event.type) {
-    case core::PeerEventType::kHandshakeCompleted: {
-      port_->counters().handshakes.fetch_add(1, std::memory_order_relaxed);
-      if (attempt_timer_ != 0) worker_.loop().Cancel(attempt_timer_);
-      attempt_timer_ = 0;
-      backoff_.Reset();
-      std::optional<core::Endpoint> address;
-      if (config_.mode == core::Mode::kSnap) {
-        address = peer_->observed_address();
-      } else if (absl::StatusOr<core::Endpoint> local = socket_.LocalEndpoint();
-                 local.ok()) {
-        address = *local;
-      }
-      std::optional<core::Endpoint> previous;
-      {
-        absl::MutexLock lock(&mu_);
-        previous = local_address_;
-        local_address_ = address;
-      }
-      const ClientState before = Transition(ClientState::kEstablished);
-      if (before == ClientState::kConnecting) {
-        Emit({ClientEvent::Type::kEstablished, address, "", event});
-        Finish(address.value_or(core::Endpoint()));
-        return;
-      }
-      if (before == ClientState::kReconnecting) {
-        port_->counters().reconnects.fetch_add(1, std::memory_order_relaxed);
-        if (config_.metrics != nullptr) {
-          config_.metrics->reconnects().Increment(1, worker_.index());
-        }
-        Emit({ClientEvent::Type::kEstablished, address, "", event});
-      } else {
-        Emit({ClientEvent::Type::kRekeyed, address, "", event});
-      }
-      if (address != previous) {
-        Emit({ClientEvent::Type::kAddressChanged, address, "", event});
-      }
+    case core::PeerEventType::kHandshakeCompleted:
+      OnHandshakeCompleted(event);
       return;
-    }
-    case core::PeerEventType::kExpired: {
-      const ClientState state = state_.load();
-      if (state == ClientState::kConnecting) {
-        if (attempt_timer_ != 0) worker_.loop().Cancel(attempt_timer_);
-        OnAttemptTimeout(false);
-      } else if (state == ClientState::kEstablished) {
-        LoseSession("handshake attempts timed out");
-      } else if (state == ClientState::kReconnecting) {
-        if (attempt_timer_ != 0) worker_.loop().Cancel(attempt_timer_);
-        OnAttemptTimeout(false);
-      }
+    case core::PeerEventType::kExpired:
+      OnSessionExpired();
       return;
-    }
     default:
       return;
   }
+}
+
+std::optional<core::Endpoint> ClientTunnel::SeenAddress() {
+  if (config_.mode == core::Mode::kSnap) return peer_->observed_address();
+  absl::StatusOr<core::Endpoint> local = socket_.LocalEndpoint();
+  if (!local.ok()) return std::nullopt;
+  return *local;
+}
+
+void ClientTunnel::OnHandshakeCompleted(const core::PeerEvent& event) {
+  port_->counters().handshakes.fetch_add(1, std::memory_order_relaxed);
+  if (attempt_timer_ != 0) worker_.loop().Cancel(attempt_timer_);
+  attempt_timer_ = 0;
+  backoff_.Reset();
+  const std::optional<core::Endpoint> address = SeenAddress();
+  std::optional<core::Endpoint> previous;
+  {
+    absl::MutexLock lock(&mu_);
+    previous = local_address_;
+    local_address_ = address;
+  }
+  const ClientState before = Transition(ClientState::kEstablished);
+  if (before == ClientState::kConnecting) {
+    Emit({ClientEvent::Type::kEstablished, address, "", event});
+    Finish(address.value_or(core::Endpoint()));
+    return;
+  }
+  if (before == ClientState::kReconnecting) {
+    port_->counters().reconnects.fetch_add(1, std::memory_order_relaxed);
+    if (config_.metrics != nullptr) {
+      config_.metrics->reconnects().Increment(1, worker_.index());
+    }
+    Emit({ClientEvent::Type::kEstablished, address, "", event});
+  } else {
+    Emit({ClientEvent::Type::kRekeyed, address, "", event});
+  }
+  if (address != previous) {
+    Emit({ClientEvent::Type::kAddressChanged, address, "", event});
+  }
+}
+
+void ClientTunnel::OnSessionExpired() {
+  if (state_.load() == ClientState::kEstablished) {
+    LoseSession("handshake attempts timed out");
+    return;
+  }
+  // Connecting or reconnecting: this attempt is over.
+  if (attempt_timer_ != 0) worker_.loop().Cancel(attempt_timer_);
+  OnAttemptTimeout(false);
 }
 
 void ClientTunnel::LoseSession(const std::string& reason) {

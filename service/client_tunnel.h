@@ -134,6 +134,11 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   void OnTimer();
   void DrainOutbound();
   void HandlePeerEvent(const core::PeerEvent& event);
+  void OnHandshakeCompleted(const core::PeerEvent& event);
+  // The peer expired its session: retry the attempt, or lose the session.
+  void OnSessionExpired();
+  // The address the gateway saw (SNAP) or the socket's own (WireGuard).
+  std::optional<core::Endpoint> SeenAddress();
   void LoseSession(const std::string& reason);
   void Apply();
   void Reschedule();

@@ -5,6 +5,45 @@
 #include "tunnel/io/udp_socket.h"
 
 namespace snaptun::service {
+namespace {
+
+GatewayShardConfig ShardConfigFor(const GatewayConfig& config, size_t workers) {
+  GatewayShardConfig shard_config;
+  shard_config.table.mode = config.mode;
+  // With a shared quota, the quota is the limit and a busy worker may hold
+  // more than its share; without one, each worker enforces its share.
+  shard_config.table.max_tunnels =
+      config.quota != nullptr ? config.max_tunnels
+                              : (config.max_tunnels + workers - 1) / workers;
+  shard_config.table.quota = config.quota;
+  shard_config.table.max_tunnels_per_identity = config.max_tunnels_per_identity;
+  shard_config.table.rate_limiter = config.rate_limiter;
+  shard_config.port = config.port;
+  shard_config.metrics = config.metrics;
+  shard_config.policy = config.policy;
+  return shard_config;
+}
+
+// SO_REUSEPORT lets any process of the same user join a port (even one
+// picked for port 0) and take a share of its traffic. A socket without it
+// cannot bind while anyone holds the port, so a second daemon fails here
+// instead of splitting the first one's tunnels, and port 0 resolves to a
+// port nobody holds. (Two daemons starting in the same instant can still
+// both pass; nothing short of a lock closes that window.)
+absl::StatusOr<core::Endpoint> ClaimAddress(const core::Endpoint& listen) {
+  io::UdpSocketOptions probe;
+  probe.gro = false;
+  absl::StatusOr<io::UdpSocket> exclusive = io::UdpSocket::Bind(listen, probe);
+  if (!exclusive.ok()) {
+    return absl::Status(
+        exclusive.status().code(),
+        absl::StrCat(exclusive.status().message(),
+                     " (is another snaptund already listening there?)"));
+  }
+  return exclusive->LocalEndpoint();
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     WorkerPool& pool, const core::LocalIdentity& identity,
@@ -12,45 +51,13 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     GatewayObserver* observer) {
   std::unique_ptr<Gateway> gateway(new Gateway());
   gateway->mode_ = config.mode;
-  GatewayShardConfig shard_config;
-  shard_config.table.mode = config.mode;
-  // With a shared quota, the quota is the limit and a busy worker may hold
-  // more than its share; without one, each worker enforces its share.
-  shard_config.table.max_tunnels =
-      config.quota != nullptr
-          ? config.max_tunnels
-          : (config.max_tunnels + pool.size() - 1) / pool.size();
-  shard_config.table.quota = config.quota;
-  shard_config.table.max_tunnels_per_identity = config.max_tunnels_per_identity;
-  shard_config.table.rate_limiter = config.rate_limiter;
-  shard_config.port = config.port;
-  shard_config.metrics = config.metrics;
-  shard_config.policy = config.policy;
+  const GatewayShardConfig shard_config = ShardConfigFor(config, pool.size());
   // One limiter and replay record for all workers (see handshake_ledger.h).
   gateway->ledger_ = std::make_unique<core::HandshakeLedger>(
       config.rate_limiter, std::max<size_t>(config.max_tunnels, 1024));
-  // SO_REUSEPORT lets any process of the same user join a port (even one
-  // picked for port 0) and take a share of its traffic. A socket without it
-  // cannot bind while anyone holds the port, so a second daemon fails here
-  // instead of splitting the first one's tunnels, and port 0 resolves to a
-  // port nobody holds. (Two daemons starting in the same instant can still
-  // both pass; nothing short of a lock closes that window.)
-  core::Endpoint bind_to = config.listen;
-  {
-    io::UdpSocketOptions probe;
-    probe.gro = false;
-    absl::StatusOr<io::UdpSocket> exclusive =
-        io::UdpSocket::Bind(config.listen, probe);
-    if (!exclusive.ok()) {
-      return absl::Status(
-          exclusive.status().code(),
-          absl::StrCat(exclusive.status().message(),
-                       " (is another snaptund already listening there?)"));
-    }
-    absl::StatusOr<core::Endpoint> probed = exclusive->LocalEndpoint();
-    if (!probed.ok()) return probed.status();
-    bind_to = *probed;
-  }
+  absl::StatusOr<core::Endpoint> claimed = ClaimAddress(config.listen);
+  if (!claimed.ok()) return claimed.status();
+  const core::Endpoint bind_to = *claimed;
   io::UdpSocketOptions options = config.socket;
   options.reuse_port = true;
   for (size_t i = 0; i < pool.size(); ++i) {

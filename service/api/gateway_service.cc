@@ -124,7 +124,8 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::ListIdentities(
   const size_t page_size = request->page_size() == 0
                                ? 100
                                : std::min<size_t>(request->page_size(), 1000);
-  std::vector<IdentityRecord> records = sessions_.ListIdentities(sessions_.Now());
+  std::vector<IdentityRecord> records =
+      sessions_.ListIdentities(sessions_.Now());
   // The token is the hex of the last key of the previous page.
   size_t start = 0;
   if (!request->page_token().empty()) {

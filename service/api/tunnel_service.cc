@@ -28,15 +28,12 @@ bool ValidId(const std::string& id) {
 
 }  // namespace
 
-absl::StatusOr<OpenParams> ValidateOpen(const v1::OpenTunnelRequest& request) {
-  OpenParams params;
-  if (!ValidId(request.tunnel_id())) {
-    return InvalidField(
-        "tunnel_id",
-        "tunnel_id may hold at most 128 letters, digits, '-', '_' or '.'");
-  }
-  params.tunnel_id = request.tunnel_id();
-  params.control_plane_url = request.control_plane_url();
+namespace {
+
+// The peer: its key and data-plane address, or, with a control plane,
+// both discovered.
+absl::Status ValidatePeer(const v1::OpenTunnelRequest& request,
+                          OpenParams& params) {
   const bool no_key = request.peer_public_key().empty();
   const bool no_address = request.data_plane_address().empty();
   if (!params.control_plane_url.empty()) {
@@ -53,27 +50,31 @@ absl::StatusOr<OpenParams> ValidateOpen(const v1::OpenTunnelRequest& request) {
     }
     params.discover = no_key && no_address;
   }
-  if (!params.discover) {
-    if (request.peer_public_key().size() != 32) {
-      return InvalidField("peer_public_key",
-                          absl::StrCat("peer_public_key must be 32 bytes, got ",
-                                       request.peer_public_key().size()),
-                          reason::kInvalidPeerKey);
-    }
-    std::copy(request.peer_public_key().begin(),
-              request.peer_public_key().end(), params.peer_public_key.begin());
-    const std::optional<core::Endpoint> address =
-        core::Endpoint::Parse(request.data_plane_address());
-    if (!address.has_value() || address->port() == 0) {
-      return InvalidField(
-          "data_plane_address",
-          absl::StrCat("data_plane_address must be \"ip:port\" or "
-                       "\"[ipv6]:port\", got \"",
-                       request.data_plane_address(), "\""),
-          reason::kInvalidAddress);
-    }
-    params.data_plane = *address;
+  if (params.discover) return absl::OkStatus();
+  if (request.peer_public_key().size() != 32) {
+    return InvalidField("peer_public_key",
+                        absl::StrCat("peer_public_key must be 32 bytes, got ",
+                                     request.peer_public_key().size()),
+                        reason::kInvalidPeerKey);
   }
+  std::copy(request.peer_public_key().begin(), request.peer_public_key().end(),
+            params.peer_public_key.begin());
+  const std::optional<core::Endpoint> address =
+      core::Endpoint::Parse(request.data_plane_address());
+  if (!address.has_value() || address->port() == 0) {
+    return InvalidField("data_plane_address",
+                        absl::StrCat("data_plane_address must be \"ip:port\" "
+                                     "or \"[ipv6]:port\", got \"",
+                                     request.data_plane_address(), "\""),
+                        reason::kInvalidAddress);
+  }
+  params.data_plane = *address;
+  return absl::OkStatus();
+}
+
+// Mode, timers and the receive queue.
+absl::Status ValidateTunnelOptions(const v1::OpenTunnelRequest& request,
+                                   OpenParams& params) {
   switch (request.mode()) {
     case v1::MODE_UNSPECIFIED:
     case v1::MODE_SNAP:
@@ -110,6 +111,24 @@ absl::StatusOr<OpenParams> ValidateOpen(const v1::OpenTunnelRequest& request) {
   }
   if (request.receive_queue_capacity() > 0) {
     params.receive_queue_capacity = request.receive_queue_capacity();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<OpenParams> ValidateOpen(const v1::OpenTunnelRequest& request) {
+  OpenParams params;
+  if (!ValidId(request.tunnel_id())) {
+    return InvalidField(
+        "tunnel_id",
+        "tunnel_id may hold at most 128 letters, digits, '-', '_' or '.'");
+  }
+  params.tunnel_id = request.tunnel_id();
+  params.control_plane_url = request.control_plane_url();
+  if (absl::Status s = ValidatePeer(request, params); !s.ok()) return s;
+  if (absl::Status s = ValidateTunnelOptions(request, params); !s.ok()) {
+    return s;
   }
   if (absl::Status s = ValidateLabels(request.labels()); !s.ok()) return s;
   params.labels.insert(request.labels().begin(), request.labels().end());
