@@ -242,76 +242,19 @@ void GatewayShard::OnTimer() {
 }
 
 void GatewayShard::Apply() {
-  io::BatchSender& sender = worker_.sender();
-  if (out_.flushed_packets != 0) {
-    // Payloads queued until the client confirmed the session, sealed now:
-    // counted for the role (the tunnel's port counted none of them).
-    stats_.tx_packets.fetch_add(out_.flushed_packets,
-                                std::memory_order_relaxed);
-    stats_.tx_bytes.fetch_add(out_.flushed_bytes, std::memory_order_relaxed);
-    if (RoleMetrics* m = role_metrics_) {
-      m->packets_tx->Increment(out_.flushed_packets, worker_.index());
-      m->bytes_tx->Increment(out_.flushed_bytes, worker_.index());
-    }
-  }
+  CountFlushed();
   for (const core::TableEvent& event : out_.events) {
-    GatewayTunnelInfo info{event.remote, event.identity, worker_.index()};
+    const GatewayTunnelInfo info{event.remote, event.identity, worker_.index()};
     switch (event.type) {
-      case core::TableEvent::Type::kCreated: {
-        auto port = std::make_shared<TunnelPort>(config_.port);
-        std::weak_ptr<GatewayShard> weak = weak_from_this();
-        io::EventLoop* loop = &worker_.loop();
-        const core::Endpoint remote = event.remote;
-        port->SetSendWake([weak, loop, remote] {
-          loop->Post([weak, remote] {
-            if (auto self = weak.lock()) self->DrainPort(remote);
-          });
-        });
-        if (RoleMetrics* m = role_metrics_) {
-          const size_t shard = worker_.index();
-          port->SetDropObserver([m, shard](core::DropReason r, uint64_t n) {
-            m->Drop(r, n, shard);
-          });
-        }
-        ports_[event.remote] = PortEntry{port, false};
-        tunnels_.fetch_add(1, std::memory_order_relaxed);
-        MoveGauge(std::nullopt, TunnelGaugeState::kConnecting);
-        if (observer_ != nullptr) observer_->OnTunnelAccepted(info, port);
+      case core::TableEvent::Type::kCreated:
+        OnCreated(info);
         break;
-      }
-      case core::TableEvent::Type::kPeer: {
-        auto it = ports_.find(event.remote);
-        CountPeerEvent(event.peer_event);
-        if (event.peer_event.type == core::PeerEventType::kHandshakeCompleted) {
-          stats_.handshakes_completed.fetch_add(1, std::memory_order_relaxed);
-          if (it != ports_.end()) {
-            it->second.port->counters().handshakes.fetch_add(
-                1, std::memory_order_relaxed);
-            if (!it->second.established) {
-              it->second.established = true;
-              MoveGauge(TunnelGaugeState::kConnecting,
-                        TunnelGaugeState::kEstablished);
-            }
-          }
-        }
-        if (observer_ != nullptr)
-          observer_->OnTunnelEvent(info, event.peer_event);
+      case core::TableEvent::Type::kPeer:
+        OnPeerEvent(info, event.peer_event);
         break;
-      }
-      case core::TableEvent::Type::kRemoved: {
-        auto it = ports_.find(event.remote);
-        if (it != ports_.end()) {
-          it->second.port->Close();
-          MoveGauge(it->second.established ? TunnelGaugeState::kEstablished
-                                           : TunnelGaugeState::kConnecting,
-                    std::nullopt);
-          ports_.erase(it);
-          tunnels_.fetch_sub(1, std::memory_order_relaxed);
-        }
-        if (observer_ != nullptr)
-          observer_->OnTunnelRemoved(info, event.removal);
+      case core::TableEvent::Type::kRemoved:
+        OnRemoved(info, event.removal);
         break;
-      }
       case core::TableEvent::Type::kCookieSent:
         stats_.cookies_sent.fetch_add(1, std::memory_order_relaxed);
         if (config_.metrics != nullptr) {
@@ -320,6 +263,76 @@ void GatewayShard::Apply() {
         break;
     }
   }
+  SendOutput();
+  Reschedule();
+}
+
+void GatewayShard::CountFlushed() {
+  if (out_.flushed_packets == 0) return;
+  // Payloads queued until the client confirmed the session, sealed now:
+  // counted for the role (the tunnel's port counted none of them).
+  stats_.tx_packets.fetch_add(out_.flushed_packets, std::memory_order_relaxed);
+  stats_.tx_bytes.fetch_add(out_.flushed_bytes, std::memory_order_relaxed);
+  if (RoleMetrics* m = role_metrics_) {
+    m->packets_tx->Increment(out_.flushed_packets, worker_.index());
+    m->bytes_tx->Increment(out_.flushed_bytes, worker_.index());
+  }
+}
+
+void GatewayShard::OnCreated(const GatewayTunnelInfo& info) {
+  auto port = std::make_shared<TunnelPort>(config_.port);
+  std::weak_ptr<GatewayShard> weak = weak_from_this();
+  io::EventLoop* loop = &worker_.loop();
+  const core::Endpoint remote = info.remote;
+  port->SetSendWake([weak, loop, remote] {
+    loop->Post([weak, remote] {
+      if (auto self = weak.lock()) self->DrainPort(remote);
+    });
+  });
+  if (RoleMetrics* m = role_metrics_) {
+    const size_t shard = worker_.index();
+    port->SetDropObserver(
+        [m, shard](core::DropReason r, uint64_t n) { m->Drop(r, n, shard); });
+  }
+  ports_[remote] = PortEntry{port, false};
+  tunnels_.fetch_add(1, std::memory_order_relaxed);
+  MoveGauge(std::nullopt, TunnelGaugeState::kConnecting);
+  if (observer_ != nullptr) observer_->OnTunnelAccepted(info, port);
+}
+
+void GatewayShard::OnPeerEvent(const GatewayTunnelInfo& info,
+                               const core::PeerEvent& event) {
+  CountPeerEvent(event);
+  if (event.type == core::PeerEventType::kHandshakeCompleted) {
+    stats_.handshakes_completed.fetch_add(1, std::memory_order_relaxed);
+    if (auto it = ports_.find(info.remote); it != ports_.end()) {
+      it->second.port->counters().handshakes.fetch_add(
+          1, std::memory_order_relaxed);
+      if (!it->second.established) {
+        it->second.established = true;
+        MoveGauge(TunnelGaugeState::kConnecting,
+                  TunnelGaugeState::kEstablished);
+      }
+    }
+  }
+  if (observer_ != nullptr) observer_->OnTunnelEvent(info, event);
+}
+
+void GatewayShard::OnRemoved(const GatewayTunnelInfo& info,
+                             core::RemovalReason reason) {
+  if (auto it = ports_.find(info.remote); it != ports_.end()) {
+    it->second.port->Close();
+    MoveGauge(it->second.established ? TunnelGaugeState::kEstablished
+                                     : TunnelGaugeState::kConnecting,
+              std::nullopt);
+    ports_.erase(it);
+    tunnels_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (observer_ != nullptr) observer_->OnTunnelRemoved(info, reason);
+}
+
+void GatewayShard::SendOutput() {
+  io::BatchSender& sender = worker_.sender();
   auto flushed = [this](const io::FlushStats& stats) {
     stats.ForEachDrop([this](core::DropReason reason, size_t count) {
       CountDrop(reason, count);
@@ -336,7 +349,6 @@ void GatewayShard::Apply() {
   if (!sender.empty() && socket_.fd() >= 0) {
     flushed(sender.Flush(socket_.fd(), false));
   }
-  Reschedule();
 }
 
 void GatewayShard::CountDrop(core::DropReason reason, uint64_t count) {

@@ -66,6 +66,14 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   void DropFrom(const core::Endpoint& from, core::DropReason reason);
   // Acts on everything the table asked for, sends, re-arms the timer.
   void Apply();
+  // Apply's parts: payloads sealed once a handshake completed, a tunnel
+  // created (its port), a peer event, a tunnel removed, and the datagrams
+  // and drops of the table's output.
+  void CountFlushed();
+  void OnCreated(const GatewayTunnelInfo& info);
+  void OnPeerEvent(const GatewayTunnelInfo& info, const core::PeerEvent& event);
+  void OnRemoved(const GatewayTunnelInfo& info, core::RemovalReason reason);
+  void SendOutput();
   void Reschedule();
   // Gateway-wide stats and metrics together.
   void CountDrop(core::DropReason reason, uint64_t count = 1);
