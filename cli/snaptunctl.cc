@@ -419,12 +419,78 @@ int Recv(ApiClient& client, const std::string& id) {
   return 1;
 }
 
+int Bench(ApiClient& client) {
+  BenchOptions bench;
+  if (!DecodeKey(absl::GetFlag(FLAGS_peer), bench.peer_public_key)) {
+    return Usage("--peer must be a base64 public key");
+  }
+  bench.data_plane = absl::GetFlag(FLAGS_data_plane);
+  bench.tunnels = absl::GetFlag(FLAGS_tunnels);
+  bench.rate = absl::GetFlag(FLAGS_rate);
+  bench.size = absl::GetFlag(FLAGS_size);
+  bench.window = absl::GetFlag(FLAGS_window);
+  bench.duration = absl::GetFlag(FLAGS_duration);
+  bench.json = Json();
+  bench.metrics_address = absl::GetFlag(FLAGS_metrics_address);
+  return RunBench(client, bench);
+}
+
+// close and get: both print the tunnel as it is (or closed).
+int CloseOrGet(ApiClient& client, const std::string& command,
+               const std::string& id) {
+  v1::Tunnel tunnel;
+  auto context = client.Context(absl::GetFlag(FLAGS_timeout));
+  grpc::Status status;
+  if (command == "close") {
+    v1::CloseTunnelRequest request;
+    request.set_tunnel_id(id);
+    v1::CloseTunnelResponse response;
+    status = client.tunnels().CloseTunnel(context.get(), request, &response);
+    tunnel = response.tunnel();
+  } else {
+    v1::GetTunnelRequest request;
+    request.set_tunnel_id(id);
+    status = client.tunnels().GetTunnel(context.get(), request, &tunnel);
+  }
+  if (!status.ok()) return Fail(status);
+  PrintTunnel(tunnel);
+  return 0;
+}
+
+// The commands that talk to a daemon.
+int RunOnDaemon(const std::string& command, const std::vector<char*>& args) {
+  ConnectionOptions options;
+  options.server = absl::GetFlag(FLAGS_server);
+  options.tls_ca_file = absl::GetFlag(FLAGS_tls_ca_file);
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
+  options.token_file = absl::GetFlag(FLAGS_token_file);
+  absl::StatusOr<ApiClient> client = ApiClient::Connect(options);
+  if (!client.ok()) return Usage(std::string(client.status().message()));
+  const std::string id = args.size() > 2 ? args[2] : "";
+  if (command == "open") return Open(*client);
+  if (command == "list") return List(*client);
+  if (command == "watch") return Watch(*client);
+  if (command == "authorize") return Authorize(*client, args);
+  if (command == "revoke") return Revoke(*client, args);
+  if (command == "identities") return Identities(*client);
+  if (command == "gateway-info") return GatewayInfo(*client);
+  if (command == "bench") return Bench(*client);
+  if (id.empty()) return Usage(command + " needs a tunnel id");
+  if (command == "send") return Send(*client, id);
+  if (command == "recv") return Recv(*client, id);
+  if (command == "close" || command == "get") {
+    return CloseOrGet(*client, command, id);
+  }
+  return Usage("unknown command " + command);
+}
+
 }  // namespace
 }  // namespace snaptun::cli
 
 int main(int argc, char** argv) {
   using namespace snaptun::cli;
-  namespace v1 = snaptun::v1;
   absl::SetProgramUsageMessage(
       "snaptunctl COMMAND [ARGS] [FLAGS]\n"
       "commands: keygen pubkey open close get list watch authorize revoke "
@@ -457,59 +523,5 @@ int main(int argc, char** argv) {
   }
   if (command == "keygen") return Keygen();
   if (command == "pubkey") return Pubkey(args);
-  ConnectionOptions options;
-  options.server = absl::GetFlag(FLAGS_server);
-  options.tls_ca_file = absl::GetFlag(FLAGS_tls_ca_file);
-  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
-  options.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
-  options.tls_server_name = absl::GetFlag(FLAGS_tls_server_name);
-  options.token_file = absl::GetFlag(FLAGS_token_file);
-  absl::StatusOr<ApiClient> client = ApiClient::Connect(options);
-  if (!client.ok()) return Usage(std::string(client.status().message()));
-  const std::string id = args.size() > 2 ? args[2] : "";
-  if (command == "open") return Open(*client);
-  if (command == "list") return List(*client);
-  if (command == "watch") return Watch(*client);
-  if (command == "authorize") return Authorize(*client, args);
-  if (command == "revoke") return Revoke(*client, args);
-  if (command == "identities") return Identities(*client);
-  if (command == "gateway-info") return GatewayInfo(*client);
-  if (command == "bench") {
-    BenchOptions bench;
-    if (!DecodeKey(absl::GetFlag(FLAGS_peer), bench.peer_public_key)) {
-      return Usage("--peer must be a base64 public key");
-    }
-    bench.data_plane = absl::GetFlag(FLAGS_data_plane);
-    bench.tunnels = absl::GetFlag(FLAGS_tunnels);
-    bench.rate = absl::GetFlag(FLAGS_rate);
-    bench.size = absl::GetFlag(FLAGS_size);
-    bench.window = absl::GetFlag(FLAGS_window);
-    bench.duration = absl::GetFlag(FLAGS_duration);
-    bench.json = Json();
-    bench.metrics_address = absl::GetFlag(FLAGS_metrics_address);
-    return RunBench(*client, bench);
-  }
-  if (id.empty()) return Usage(command + " needs a tunnel id");
-  if (command == "send") return Send(*client, id);
-  if (command == "recv") return Recv(*client, id);
-  if (command == "close" || command == "get") {
-    v1::Tunnel tunnel;
-    auto context = client->Context(absl::GetFlag(FLAGS_timeout));
-    grpc::Status status;
-    if (command == "close") {
-      v1::CloseTunnelRequest request;
-      request.set_tunnel_id(id);
-      v1::CloseTunnelResponse response;
-      status = client->tunnels().CloseTunnel(context.get(), request, &response);
-      tunnel = response.tunnel();
-    } else {
-      v1::GetTunnelRequest request;
-      request.set_tunnel_id(id);
-      status = client->tunnels().GetTunnel(context.get(), request, &tunnel);
-    }
-    if (!status.ok()) return Fail(status);
-    PrintTunnel(tunnel);
-    return 0;
-  }
-  return Usage("unknown command " + command);
+  return RunOnDaemon(command, args);
 }

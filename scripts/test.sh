@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, checks formatting and
-# the API proto (buf lint and breaking), then builds and runs every test, plainly and under ASan+UBSan, and builds and
+# The README's test command: installs what is missing, checks formatting,
+# function size and the API proto (buf lint and breaking), then builds and runs every test, plainly and under ASan+UBSan, and builds and
 # runs the container image with podman. Every pass runs even when an earlier
 # one failed; the failing passes are listed at the end and the exit status is
 # non-zero if any failed.
@@ -34,6 +34,8 @@ check_format() {
 }
 
 run_pass "clang-format" check_format
+run_pass "function size (service/, cli/, metrics/: 60 lines)" \
+  scripts/function_size.py
 run_pass "proto (buf lint, buf breaking)" scripts/proto_check.sh
 run_pass "bazel test //..." bazel test //...
 # Outside Bazel: building an image cannot nest inside a Bazel test. Uses the

@@ -163,21 +163,9 @@ void WaitForSignal(absl::Duration limit) {
   }
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "snaptund hosts SNAP tunnels as managed sessions, driven over gRPC.");
-  absl::ParseCommandLine(argc, argv);
-  if (absl::GetFlag(FLAGS_version)) {
-    std::cout << "snaptund " << snaptun::service::kSnaptunVersion
-              << " (snaptun.v1) revision " << snaptun::service::BuildRevision()
-              << "\n";
-    return 0;
-  }
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  if (absl::GetFlag(FLAGS_self_check)) return snaptun::service::SelfCheck();
-  snaptun::service::DaemonConfig config;
+// The listen addresses, the gateway mode, the key, workers and tunnel
+// limits, build information, TLS and tokens.
+absl::Status ReadRoleFlags(snaptun::service::DaemonConfig& config) {
   config.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   config.gateway_listen = absl::GetFlag(FLAGS_gateway_listen);
@@ -185,20 +173,18 @@ int main(int argc, char** argv) {
   if (mode == "wireguard") {
     config.gateway_mode = snaptun::core::Mode::kWireGuard;
   } else if (mode != "snap") {
-    std::cerr << "snaptund: --gateway_mode must be snap or wireguard\n";
-    return 2;
+    return absl::InvalidArgumentError(
+        "--gateway_mode must be snap or wireguard");
   }
   config.private_key_file = absl::GetFlag(FLAGS_private_key_file);
   const int workers = absl::GetFlag(FLAGS_workers);
   const int max_tunnels = absl::GetFlag(FLAGS_max_tunnels);
   const int per_identity = absl::GetFlag(FLAGS_max_tunnels_per_identity);
   if (workers < 0 || max_tunnels <= 0 || per_identity <= 0) {
-    std::cerr << "snaptund: --workers must be >= 0, the limits > 0\n";
-    return 2;
+    return absl::InvalidArgumentError("--workers must be >= 0, the limits > 0");
   }
   config.workers = workers > 0 ? static_cast<size_t>(workers)
                                : snaptun::service::DefaultWorkers();
-  std::cerr << "snaptund: " << config.workers << " data-plane workers\n";
   config.max_tunnels = static_cast<size_t>(max_tunnels);
   config.build_version = snaptun::service::kSnaptunVersion;
   config.build_revision = snaptun::service::BuildRevision();
@@ -211,42 +197,45 @@ int main(int argc, char** argv) {
   config.control_plane_plain_http_hosts =
       absl::GetFlag(FLAGS_control_plane_plain_http_hosts);
   config.control_plane_ca_file = absl::GetFlag(FLAGS_control_plane_ca_file);
-  const absl::Duration lame_duck = absl::GetFlag(FLAGS_lame_duck);
-  if (lame_duck < absl::ZeroDuration()) {
-    std::cerr << "snaptund: --lame_duck must not be negative\n";
-    return 2;
-  }
+  return absl::OkStatus();
+}
+
+// What the control plane may answer, queues, watchers and identities.
+absl::Status ReadQueueFlags(snaptun::service::DaemonConfig& config) {
   const int max_response_kib =
       absl::GetFlag(FLAGS_control_plane_max_response_kib);
   if (max_response_kib <= 0) {
-    std::cerr << "snaptund: --control_plane_max_response_kib must be > 0\n";
-    return 2;
+    return absl::InvalidArgumentError(
+        "--control_plane_max_response_kib must be > 0");
   }
   config.control_plane_max_response_bytes =
       static_cast<size_t>(max_response_kib) * 1024;
   const int queue_kib = absl::GetFlag(FLAGS_queue_kib_per_tunnel);
   const int budget_mib = absl::GetFlag(FLAGS_queue_budget_mib);
   if (queue_kib <= 0 || budget_mib <= 0) {
-    std::cerr << "snaptund: --queue_kib_per_tunnel and --queue_budget_mib "
-                 "must be > 0\n";
-    return 2;
+    return absl::InvalidArgumentError(
+        "--queue_kib_per_tunnel and --queue_budget_mib must be > 0");
   }
   config.queue_bytes_per_tunnel = static_cast<size_t>(queue_kib) * 1024;
   config.queue_budget_bytes = static_cast<size_t>(budget_mib) << 20;
   const int max_watchers = absl::GetFlag(FLAGS_max_watchers);
   const int watcher_kib = absl::GetFlag(FLAGS_watcher_queue_kib);
   if (max_watchers <= 0 || watcher_kib <= 0) {
-    std::cerr << "snaptund: --max_watchers and --watcher_queue_kib must be "
-                 "> 0\n";
-    return 2;
+    return absl::InvalidArgumentError(
+        "--max_watchers and --watcher_queue_kib must be > 0");
   }
   config.max_watchers = static_cast<size_t>(max_watchers);
+  config.watcher_queue_bytes = static_cast<size_t>(watcher_kib) * 1024;
   const int max_identities = absl::GetFlag(FLAGS_max_identities);
   if (max_identities <= 0) {
-    std::cerr << "snaptund: --max_identities must be > 0\n";
-    return 2;
+    return absl::InvalidArgumentError("--max_identities must be > 0");
   }
   config.max_identities = static_cast<size_t>(max_identities);
+  return absl::OkStatus();
+}
+
+// gRPC keepalive and message sizes, stream batches, closed tunnels.
+absl::Status ReadGrpcFlags(snaptun::service::DaemonConfig& config) {
   config.grpc_keepalive_time = absl::GetFlag(FLAGS_grpc_keepalive_time);
   config.grpc_keepalive_timeout = absl::GetFlag(FLAGS_grpc_keepalive_timeout);
   config.grpc_min_client_ping_interval =
@@ -257,9 +246,9 @@ int main(int argc, char** argv) {
       config.grpc_keepalive_timeout <= absl::ZeroDuration() ||
       config.grpc_min_client_ping_interval <= absl::ZeroDuration() ||
       max_receive_kib <= 0 || max_receive_kib > (1 << 21) || batch_kib <= 0) {
-    std::cerr << "snaptund: the --grpc_* durations and sizes and "
-                 "--stream_batch_max_kib must be positive\n";
-    return 2;
+    return absl::InvalidArgumentError(
+        "the --grpc_* durations and sizes and --stream_batch_max_kib must be "
+        "positive");
   }
   config.grpc_max_receive_message_bytes =
       static_cast<size_t>(max_receive_kib) * 1024;
@@ -267,17 +256,22 @@ int main(int argc, char** argv) {
   const int closed_max = absl::GetFlag(FLAGS_closed_tunnel_max);
   config.closed_tunnel_retention = absl::GetFlag(FLAGS_closed_tunnel_retention);
   if (closed_max < 0 || config.closed_tunnel_retention < absl::ZeroDuration()) {
-    std::cerr << "snaptund: --closed_tunnel_max and --closed_tunnel_retention "
-                 "must not be negative\n";
-    return 2;
+    return absl::InvalidArgumentError(
+        "--closed_tunnel_max and --closed_tunnel_retention must not be "
+        "negative");
   }
   config.closed_tunnel_max = static_cast<size_t>(closed_max);
+  return absl::OkStatus();
+}
+
+// Socket buffers, the gateway packet policy, probes, handshake limits.
+absl::Status ReadSocketAndPolicyFlags(snaptun::service::DaemonConfig& config) {
   const int receive_kib = absl::GetFlag(FLAGS_socket_receive_buffer_kib);
   const int send_kib = absl::GetFlag(FLAGS_socket_send_buffer_kib);
   if (receive_kib <= 0 || send_kib <= 0 || receive_kib > (1 << 20) ||
       send_kib > (1 << 20)) {
-    std::cerr << "snaptund: socket buffer sizes must be 1 KiB to 1 GiB\n";
-    return 2;
+    return absl::InvalidArgumentError(
+        "socket buffer sizes must be 1 KiB to 1 GiB");
   }
   config.socket.receive_buffer_bytes = receive_kib * 1024;
   config.socket.send_buffer_bytes = send_kib * 1024;
@@ -289,28 +283,39 @@ int main(int argc, char** argv) {
       snaptun::service::ParseAccountedIas(
           absl::GetFlag(FLAGS_gateway_ia_accounting));
   for (const absl::Status& s : {policy.status(), accounted.status()}) {
-    if (!s.ok()) {
-      std::cerr << "snaptund: " << s.message() << "\n";
-      return 2;
-    }
+    if (!s.ok()) return s;
   }
   config.gateway_packet_policy = *policy;
   config.gateway_ia_accounting = std::move(*accounted);
   config.keepalive_probes = absl::GetFlag(FLAGS_keepalive_probes);
-  config.watcher_queue_bytes = static_cast<size_t>(watcher_kib) * 1024;
   const int per_source = absl::GetFlag(FLAGS_handshakes_per_source);
   const int per_source_max = absl::GetFlag(FLAGS_handshakes_per_source_max);
   const int total = absl::GetFlag(FLAGS_handshakes_total);
   if (per_source <= 0 || per_source_max < per_source || total <= 0) {
-    std::cerr << "snaptund: handshake limits must be positive, and "
-                 "--handshakes_per_source_max >= --handshakes_per_source\n";
-    return 2;
+    return absl::InvalidArgumentError(
+        "handshake limits must be positive, and --handshakes_per_source_max >= "
+        "--handshakes_per_source");
   }
   config.handshake_limits.per_source_soft = static_cast<uint32_t>(per_source);
   config.handshake_limits.per_source_hard =
       static_cast<uint32_t>(per_source_max);
   config.handshake_limits.global_soft = static_cast<uint32_t>(total);
 
+  return absl::OkStatus();
+}
+
+absl::StatusOr<snaptun::service::DaemonConfig> ConfigFromFlags() {
+  snaptun::service::DaemonConfig config;
+  for (auto read : {ReadRoleFlags, ReadQueueFlags, ReadGrpcFlags,
+                    ReadSocketAndPolicyFlags}) {
+    if (absl::Status s = read(config); !s.ok()) return s;
+  }
+  return config;
+}
+
+// Starts the daemon, serves until a signal, then the lame duck and drain.
+int Serve(const snaptun::service::DaemonConfig& config,
+          absl::Duration lame_duck) {
   if (pipe(signal_pipe) != 0) return 1;
   signal(SIGPIPE, SIG_IGN);
   // The process holds the private key and tokens: no core dumps, and no
@@ -345,4 +350,32 @@ int main(int argc, char** argv) {
   (*daemon)->Drain();
   daemon->reset();
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "snaptund hosts SNAP tunnels as managed sessions, driven over gRPC.");
+  absl::ParseCommandLine(argc, argv);
+  if (absl::GetFlag(FLAGS_version)) {
+    std::cout << "snaptund " << snaptun::service::kSnaptunVersion
+              << " (snaptun.v1) revision " << snaptun::service::BuildRevision()
+              << "\n";
+    return 0;
+  }
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  if (absl::GetFlag(FLAGS_self_check)) return snaptun::service::SelfCheck();
+  const absl::StatusOr<snaptun::service::DaemonConfig> config =
+      ConfigFromFlags();
+  const absl::Duration lame_duck = absl::GetFlag(FLAGS_lame_duck);
+  if (!config.ok() || lame_duck < absl::ZeroDuration()) {
+    std::cerr << "snaptund: "
+              << (config.ok() ? "--lame_duck must not be negative"
+                              : config.status().message())
+              << "\n";
+    return 2;
+  }
+  std::cerr << "snaptund: " << config->workers << " data-plane workers\n";
+  return Serve(*config, lame_duck);
 }
