@@ -71,24 +71,11 @@ ClientTunnel::ClientTunnel(Worker& worker, const core::LocalIdentity& local,
   }
 }
 
-ClientState ClientTunnel::Transition(ClientState to) {
+ClientState ClientTunnel::MoveTo(ClientState to) {
   const ClientState from = state_.exchange(to);
   if (metrics_ != nullptr && from != to) {
-    auto gauge = [this](ClientState state) -> prometheus::Gauge* {
-      switch (state) {
-        case ClientState::kConnecting:
-          return &metrics_->tunnels_in(TunnelGaugeState::kConnecting);
-        case ClientState::kEstablished:
-          return &metrics_->tunnels_in(TunnelGaugeState::kEstablished);
-        case ClientState::kReconnecting:
-          return &metrics_->tunnels_in(TunnelGaugeState::kReconnecting);
-        case ClientState::kClosed:
-          return nullptr;
-      }
-      return nullptr;
-    };
-    if (prometheus::Gauge* g = gauge(from)) g->Decrement();
-    if (prometheus::Gauge* g = gauge(to)) g->Increment();
+    if (Gauged(from)) metrics_->tunnels_in(from).Decrement();
+    if (Gauged(to)) metrics_->tunnels_in(to).Increment();
   }
   return from;
 }
@@ -462,9 +449,13 @@ void ClientTunnel::OnHandshakeCompleted(const core::PeerEvent& event) {
     previous = local_address_;
     local_address_ = address;
   }
-  const ClientState before = Transition(ClientState::kEstablished);
+  const service::Transition change = AfterHandshake(state_.load());
+  const ClientState before = MoveTo(change.to);
+  const ClientEvent::Type type = change.event == TunnelEvent::kRekeyed
+                                     ? ClientEvent::Type::kRekeyed
+                                     : ClientEvent::Type::kEstablished;
+  Emit({type, address, "", event});
   if (before == ClientState::kConnecting) {
-    Emit({ClientEvent::Type::kEstablished, address, "", event});
     Finish(address.value_or(core::Endpoint()));
     return;
   }
@@ -473,9 +464,6 @@ void ClientTunnel::OnHandshakeCompleted(const core::PeerEvent& event) {
     if (config_.metrics != nullptr) {
       config_.metrics->reconnects().Increment(1, worker_.index());
     }
-    Emit({ClientEvent::Type::kEstablished, address, "", event});
-  } else {
-    Emit({ClientEvent::Type::kRekeyed, address, "", event});
   }
   if (address != previous) {
     Emit({ClientEvent::Type::kAddressChanged, address, "", event});
@@ -493,7 +481,7 @@ void ClientTunnel::OnSessionExpired() {
 }
 
 void ClientTunnel::LoseSession(const std::string& reason) {
-  Transition(ClientState::kReconnecting);
+  MoveTo(AfterSessionLost().to);
   Emit({ClientEvent::Type::kReconnecting, std::nullopt, reason});
   if (peer_ != nullptr) {
     CountDrop(core::DropReason::kNoTunnel, peer_->queued());
@@ -523,7 +511,7 @@ void ClientTunnel::Reschedule() {
 
 void ClientTunnel::Shutdown(const std::string& reason,
                             std::optional<absl::Status> connect_failure) {
-  if (Transition(ClientState::kClosed) == ClientState::kClosed) return;
+  if (MoveTo(AfterClose().to) == ClientState::kClosed) return;
   for (io::EventLoop::TimerId* timer :
        {&peer_timer_, &attempt_timer_, &retry_timer_}) {
     if (*timer != 0) worker_.loop().Cancel(*timer);

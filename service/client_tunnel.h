@@ -29,6 +29,7 @@
 #include "service/error_reason.h"
 #include "service/read_pause.h"
 #include "service/socket_error_watch.h"
+#include "service/tunnel_lifecycle.h"
 #include "service/tunnel_port.h"
 #include "service/worker.h"
 #include "tunnel/core/identity.h"
@@ -57,12 +58,8 @@ struct ClientTunnelConfig {
   DataPlaneMetrics* metrics = nullptr;
 };
 
-enum class ClientState : uint8_t {
-  kConnecting,
-  kEstablished,
-  kReconnecting,
-  kClosed
-};
+// The client driver's state: the tunnel lifecycle's.
+using ClientState = TunnelState;
 
 struct ClientEvent {
   enum class Type : uint8_t {
@@ -125,7 +122,7 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   // `count_failure`: the protocol has not already reported this timeout.
   void OnAttemptTimeout(bool count_failure);
   // Moves the state and the tunnels gauge together; returns the old state.
-  ClientState Transition(ClientState to);
+  ClientState MoveTo(ClientState to);
   io::UdpSocketOptions SocketOptions() const;
   void CountDrop(core::DropReason reason, uint64_t count = 1);
   // Payloads sealed and handed to the sender (tx).

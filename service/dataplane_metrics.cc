@@ -117,9 +117,12 @@ void AddRole(const std::string& name, RoleFamilies& f, RoleMetrics& m) {
                       {"reason", std::string(core::DropReasonName(
                                      static_cast<core::DropReason>(i)))}});
   }
-  m.tunnels[0] = &f.tunnels.Add({{"role", name}, {"state", "connecting"}});
-  m.tunnels[1] = &f.tunnels.Add({{"role", name}, {"state", "established"}});
-  m.tunnels[2] = &f.tunnels.Add({{"role", name}, {"state", "reconnecting"}});
+  for (size_t i = 0; i < kTunnelStateCount; ++i) {
+    const auto state = static_cast<TunnelState>(i);
+    if (!Gauged(state)) continue;
+    m.tunnels[i] = &f.tunnels.Add(
+        {{"role", name}, {"state", std::string(TunnelStateName(state))}});
+  }
   m.receive_errors = &f.receive_errors.Add({{"role", name}});
   size_t b = 0;
   for (const char* buffer : {"receive", "send"}) {

@@ -19,16 +19,14 @@
 
 #include "metrics/worker_metrics.h"
 #include "service/role.h"
+#include "service/tunnel_lifecycle.h"
 #include "tunnel/core/peer.h"
 #include "tunnel/core/verdict.h"
 
 namespace snaptun::service {
 
-enum class TunnelGaugeState : uint8_t {
-  kConnecting,
-  kEstablished,
-  kReconnecting
-};
+// The states snaptun_tunnels counts: the lifecycle's, but closed.
+using TunnelGaugeState = TunnelState;
 
 // What a gateway did with a handshake initiation it received.
 enum class InitiationOutcome : uint8_t {
@@ -50,7 +48,8 @@ struct RoleMetrics {
   metrics::WorkerCounter* bytes_tx = nullptr;
   metrics::WorkerCounter* bytes_rx = nullptr;
   std::array<metrics::WorkerCounter*, core::kDropReasonCount> drops{};
-  std::array<prometheus::Gauge*, 3> tunnels{};
+  // One per lifecycle state; null for the ones not gauged.
+  std::array<prometheus::Gauge*, kTunnelStateCount> tunnels{};
   // Kernel buffers of the role's data-plane sockets: receive requested,
   // receive granted, send requested, send granted.
   std::array<prometheus::Gauge*, 4> socket_buffers{};

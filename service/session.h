@@ -14,6 +14,7 @@
 
 #include "absl/time/time.h"
 #include "service/role.h"
+#include "service/tunnel_lifecycle.h"
 #include "tunnel/core/endpoint.h"
 #include "tunnel/core/messages.h"
 #include "tunnel/core/verdict.h"
@@ -21,12 +22,10 @@
 
 namespace snaptun::service {
 
-enum class SessionState : uint8_t {
-  kConnecting,
-  kEstablished,
-  kReconnecting,
-  kClosed
-};
+// A session's state and the events WatchTunnels streams: the tunnel
+// lifecycle's (tunnel_lifecycle.h).
+using SessionState = TunnelState;
+using SessionEventType = TunnelEvent;
 
 // Why a tunnel closed (the proto's CloseCause).
 enum class CloseCause : uint8_t {
@@ -65,17 +64,6 @@ struct TunnelSnapshot {
   std::string close_reason;
   CloseCause close_cause = CloseCause::kNone;
   std::string control_plane_url;
-};
-
-enum class SessionEventType : uint8_t {
-  kOpened,
-  kEstablished,
-  kRekeyed,
-  kReconnecting,
-  kAddressChanged,
-  kClosed,
-  // The tunnel's socket keeps failing (reason: how); the state is unchanged.
-  kSocketErrors
 };
 
 struct SessionEvent {

@@ -1,10 +1,12 @@
 // Snapshot → proto, status → status.
 #include "service/api/convert.h"
 
+#include <array>
 #include <optional>
 #include <string>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "google/rpc/error_details.pb.h"
 #include "google/rpc/status.pb.h"
 #include "service/error_reason.h"
@@ -68,56 +70,65 @@ std::optional<Role> RoleFromProto(v1::Role role) {
   }
 }
 
-std::optional<SessionState> StateFromProto(v1::TunnelState state) {
-  switch (state) {
-    case v1::TUNNEL_STATE_CONNECTING:
-      return SessionState::kConnecting;
-    case v1::TUNNEL_STATE_ESTABLISHED:
-      return SessionState::kEstablished;
-    case v1::TUNNEL_STATE_RECONNECTING:
-      return SessionState::kReconnecting;
-    case v1::TUNNEL_STATE_CLOSED:
-      return SessionState::kClosed;
-    default:
-      return std::nullopt;
-  }
-}
-
 namespace {
 
-v1::TunnelState StateToProto(SessionState state) {
-  switch (state) {
-    case SessionState::kConnecting:
-      return v1::TUNNEL_STATE_CONNECTING;
-    case SessionState::kEstablished:
-      return v1::TUNNEL_STATE_ESTABLISHED;
-    case SessionState::kReconnecting:
-      return v1::TUNNEL_STATE_RECONNECTING;
-    case SessionState::kClosed:
-      return v1::TUNNEL_STATE_CLOSED;
+// The proto's value for each lifecycle state and event, found by name
+// (tunnel_lifecycle.h): TUNNEL_STATE_<LABEL> and TunnelEvent.<LABEL>.
+// api_test checks that every one is found and every proto value is one.
+struct LifecycleProto {
+  std::array<v1::TunnelState, kTunnelStateCount> states{};
+  std::array<v1::TunnelEvent::Type, kTunnelEventCount> events{};
+
+  LifecycleProto() {
+    for (size_t i = 0; i < kTunnelStateCount; ++i) {
+      states[i] = static_cast<v1::TunnelState>(
+          ProtoNumber(*v1::TunnelState_descriptor(), "TUNNEL_STATE_",
+                      TunnelStateName(static_cast<TunnelState>(i))));
+    }
+    for (size_t i = 0; i < kTunnelEventCount; ++i) {
+      events[i] = static_cast<v1::TunnelEvent::Type>(
+          ProtoNumber(*v1::TunnelEvent::Type_descriptor(), "",
+                      TunnelEventName(static_cast<TunnelEvent>(i))));
+    }
   }
-  return v1::TUNNEL_STATE_UNSPECIFIED;
+  static int ProtoNumber(const google::protobuf::EnumDescriptor& type,
+                         absl::string_view prefix, absl::string_view label) {
+    const google::protobuf::EnumValueDescriptor* value = type.FindValueByName(
+        absl::StrCat(prefix, absl::AsciiStrToUpper(label)));
+    return value == nullptr ? 0 : value->number();
+  }
+};
+
+const LifecycleProto& Lifecycle() {
+  static const LifecycleProto* const lifecycle = new LifecycleProto();
+  return *lifecycle;
+}
+
+}  // namespace
+
+std::optional<SessionState> StateFromProto(v1::TunnelState state) {
+  const auto& states = Lifecycle().states;
+  for (size_t i = 0; i < states.size(); ++i) {
+    if (states[i] == state && state != v1::TUNNEL_STATE_UNSPECIFIED) {
+      return static_cast<SessionState>(i);
+    }
+  }
+  return std::nullopt;
+}
+
+v1::TunnelState StateToProto(SessionState state) {
+  const auto i = static_cast<size_t>(state);
+  return i < kTunnelStateCount ? Lifecycle().states[i]
+                               : v1::TUNNEL_STATE_UNSPECIFIED;
 }
 
 v1::TunnelEvent::Type EventToProto(SessionEventType type) {
-  switch (type) {
-    case SessionEventType::kOpened:
-      return v1::TunnelEvent::OPENED;
-    case SessionEventType::kEstablished:
-      return v1::TunnelEvent::ESTABLISHED;
-    case SessionEventType::kRekeyed:
-      return v1::TunnelEvent::REKEYED;
-    case SessionEventType::kReconnecting:
-      return v1::TunnelEvent::RECONNECTING;
-    case SessionEventType::kAddressChanged:
-      return v1::TunnelEvent::ADDRESS_CHANGED;
-    case SessionEventType::kClosed:
-      return v1::TunnelEvent::CLOSED;
-    case SessionEventType::kSocketErrors:
-      return v1::TunnelEvent::SOCKET_ERRORS;
-  }
-  return v1::TunnelEvent::TYPE_UNSPECIFIED;
+  const auto i = static_cast<size_t>(type);
+  return i < kTunnelEventCount ? Lifecycle().events[i]
+                               : v1::TunnelEvent::TYPE_UNSPECIFIED;
 }
+
+namespace {
 
 // DropCounters has one field per drop reason, named as the reason's label
 // (DropReasonField checks that the lists agree).

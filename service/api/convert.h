@@ -39,7 +39,10 @@ v1::CloseCause CauseToProto(CloseCause cause);
 const google::protobuf::FieldDescriptor* DropReasonField(
     core::DropReason reason);
 std::optional<Role> RoleFromProto(v1::Role role);
+// Lifecycle states and events, mapped by name (tunnel_lifecycle.h).
 std::optional<SessionState> StateFromProto(v1::TunnelState state);
+v1::TunnelState StateToProto(SessionState state);
+v1::TunnelEvent::Type EventToProto(SessionEventType type);
 
 }  // namespace snaptun::service
 

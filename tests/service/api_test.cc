@@ -136,6 +136,43 @@ TEST(DropCountersTest, ProtoFieldsAreExactlyTheDropReasons) {
   EXPECT_EQ(fields, reasons);
 }
 
+// Every lifecycle state and event has its proto value, found by name, and
+// every proto value (but UNSPECIFIED) is one of them: a state or event added
+// on one side only fails here.
+TEST(LifecycleProtoTest, StatesAndEventsMapBothWays) {
+  std::set<int> mapped_states;
+  for (size_t i = 0; i < kTunnelStateCount; ++i) {
+    const auto state = static_cast<TunnelState>(i);
+    const v1::TunnelState proto = StateToProto(state);
+    EXPECT_NE(proto, v1::TUNNEL_STATE_UNSPECIFIED) << TunnelStateName(state);
+    EXPECT_EQ(StateFromProto(proto), state) << TunnelStateName(state);
+    mapped_states.insert(proto);
+  }
+  const google::protobuf::EnumDescriptor& states =
+      *v1::TunnelState_descriptor();
+  for (int i = 0; i < states.value_count(); ++i) {
+    const int number = states.value(i)->number();
+    if (number == v1::TUNNEL_STATE_UNSPECIFIED) continue;
+    EXPECT_TRUE(mapped_states.contains(number)) << states.value(i)->name();
+  }
+  std::set<int> mapped_events;
+  for (size_t i = 0; i < kTunnelEventCount; ++i) {
+    const auto event = static_cast<TunnelEvent>(i);
+    const v1::TunnelEvent::Type proto = EventToProto(event);
+    EXPECT_NE(proto, v1::TunnelEvent::TYPE_UNSPECIFIED)
+        << TunnelEventName(event);
+    mapped_events.insert(proto);
+  }
+  EXPECT_EQ(mapped_events.size(), kTunnelEventCount);
+  const google::protobuf::EnumDescriptor& events =
+      *v1::TunnelEvent::Type_descriptor();
+  for (int i = 0; i < events.value_count(); ++i) {
+    const int number = events.value(i)->number();
+    if (number == v1::TunnelEvent::TYPE_UNSPECIFIED) continue;
+    EXPECT_TRUE(mapped_events.contains(number)) << events.value(i)->name();
+  }
+}
+
 TEST_F(ApiTest, OpenTunnelValidatesEveryField) {
   Start();
   v1::Tunnel t;
