@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "tunnel/core/messages.h"
+#include "tunnel/io/receive_round.h"
 
 namespace snaptun::service {
 namespace {
@@ -312,17 +313,12 @@ void ClientTunnel::OnReadable() {
     read_pause_.Succeeded();
     receive_errors_.Succeeded();
     // The socket is this tunnel's own: its kernel drops are the tunnel's.
-    CountDrop(core::DropReason::kSocketOverflow,
-              kernel_drops_.Update(received->kernel_drops, received->reads,
-                                   received->datagrams));
-    CountDrop(core::DropReason::kOversize, received->truncated);
+    const io::RoundLosses lost =
+        io::AccountRound(*received, socket_, kernel_drops_);
+    CountDrop(core::DropReason::kSocketOverflow, lost.socket_overflow);
+    CountDrop(core::DropReason::kOversize, lost.oversize);
     Apply();
-    if (received->datagrams + received->truncated + received->empty == 0) {
-      // Drained: drops after the last queued datagram are counted now.
-      CountDrop(core::DropReason::kSocketOverflow,
-                kernel_drops_.Update(socket_.KernelDrops(), 0, 0));
-      break;
-    }
+    if (lost.drained) break;
   }
 }
 

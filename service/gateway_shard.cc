@@ -5,6 +5,8 @@
 
 #include <utility>
 
+#include "tunnel/io/receive_round.h"
+
 namespace snaptun::service {
 namespace {
 
@@ -139,19 +141,14 @@ void GatewayShard::OnReadable() {
     read_pause_.Succeeded();
     // The kernel's drops on this shard's socket (shared by many tunnels, so
     // counted for the role only).
-    CountDrop(core::DropReason::kSocketOverflow,
-              kernel_drops_.Update(received->kernel_drops, received->reads,
-                                   received->datagrams));
+    const io::RoundLosses lost =
+        io::AccountRound(*received, socket_, kernel_drops_);
     stats_.datagrams_received.fetch_add(
         received->datagrams + received->truncated, std::memory_order_relaxed);
-    CountDrop(core::DropReason::kOversize, received->truncated);
+    CountDrop(core::DropReason::kSocketOverflow, lost.socket_overflow);
+    CountDrop(core::DropReason::kOversize, lost.oversize);
     Apply();
-    if (received->datagrams + received->truncated + received->empty == 0) {
-      // Drained: drops after the last queued datagram are counted now.
-      CountDrop(core::DropReason::kSocketOverflow,
-                kernel_drops_.Update(socket_.KernelDrops(), 0, 0));
-      break;
-    }
+    if (lost.drained) break;
   }
 }
 

@@ -5,19 +5,12 @@
 #include <set>
 
 #include "gtest/gtest.h"
+#include "tests/testing/labels.h"
 
 namespace snaptun::service {
 namespace {
 
-bool IsSnakeCase(absl::string_view label) {
-  if (label.empty() || label.front() == '_' || label.back() == '_') {
-    return false;
-  }
-  for (char c : label) {
-    if (!((c >= 'a' && c <= 'z') || c == '_')) return false;
-  }
-  return true;
-}
+using testing::IsSnakeCase;
 
 TEST(TunnelLifecycleTest, LabelsAreDistinctAndSnakeCase) {
   std::set<absl::string_view> states;

@@ -12,19 +12,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "tests/testing/labels.h"
 
 namespace snaptun::core {
 namespace {
 
-bool IsSnakeCase(absl::string_view label) {
-  if (label.empty() || label.front() == '_' || label.back() == '_') {
-    return false;
-  }
-  for (char c : label) {
-    if (!((c >= 'a' && c <= 'z') || c == '_')) return false;
-  }
-  return true;
-}
+using testing::IsSnakeCase;
 
 std::string OperationsGuide() {
   std::ifstream in("docs/OPERATIONS.md");
