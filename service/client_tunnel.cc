@@ -7,14 +7,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "service/pump_limits.h"
 #include "tunnel/core/messages.h"
 #include "tunnel/io/receive_round.h"
 
 namespace snaptun::service {
 namespace {
 
-constexpr int kReceiveRoundsPerWake = 8;
-constexpr size_t kDrainBatch = 256;
 // Payloads held by the protocol while a handshake is in flight.
 constexpr size_t kHandshakeQueue = 128;
 

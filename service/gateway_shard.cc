@@ -5,18 +5,11 @@
 
 #include <utility>
 
+#include "service/pump_limits.h"
 #include "tunnel/io/receive_round.h"
 
 namespace snaptun::service {
-namespace {
-
-// Receive batches handled per readiness event before other sockets and the
-// mailbox get a turn.
-constexpr int kReceiveRoundsPerWake = 8;
-// Payloads sealed per port before other work gets a turn.
-constexpr size_t kDrainBatch = 256;
-
-}  // namespace
+namespace {}  // namespace
 
 GatewayShard::GatewayShard(Worker& worker, io::UdpSocket socket,
                            const core::LocalIdentity& identity,
