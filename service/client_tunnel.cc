@@ -349,10 +349,10 @@ void ClientTunnel::DrainOutbound() {
         sender.Reserve(config_.data_plane,
                        core::Peer::SealedSize(payload.size(), config_.mode));
     const core::SendResult result = peer_->Send(now, payload, datagram, out_);
-    if (result.status == core::SendStatus::kSent) {
+    if (result.status == core::SendOutcome::kSent) {
       sender.Commit(result.size);
       CountSent(1, payload.size());
-    } else if (result.status == core::SendStatus::kDropped) {
+    } else if (result.status == core::SendOutcome::kDropped) {
       CountDrop(result.drop);
     }
   }

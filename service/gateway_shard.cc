@@ -191,7 +191,7 @@ void GatewayShard::DrainPort(const core::Endpoint& remote) {
     const core::OutgoingResult result =
         table_.HandleOutgoing(now, remote, payload, datagram, out_);
     switch (result.status) {
-      case core::SendStatus::kSent:
+      case core::SendOutcome::kSent:
         sender.Commit(result.size);
         if (config_.policy != nullptr) {
           config_.policy->CountEgress(payload, worker_.index());
@@ -206,9 +206,9 @@ void GatewayShard::DrainPort(const core::Endpoint& remote) {
           m->bytes_tx->Increment(payload.size(), worker_.index());
         }
         break;
-      case core::SendStatus::kQueued:
+      case core::SendOutcome::kQueued:
         break;
-      case core::SendStatus::kDropped:
+      case core::SendOutcome::kDropped:
         port->counters().Drop(result.drop);
         CountDrop(result.drop);
         break;
@@ -284,7 +284,7 @@ void GatewayShard::OnCreated(const GatewayTunnelInfo& info) {
     port->SetDropObserver(
         [m, shard](core::DropReason r, uint64_t n) { m->Drop(r, n, shard); });
   }
-  ports_[remote] = PortEntry{port, false};
+  ports_[remote] = PortEntry{port};
   tunnels_.fetch_add(1, std::memory_order_relaxed);
   MoveGauge(std::nullopt, TunnelGaugeState::kConnecting);
   if (observer_ != nullptr) observer_->OnTunnelAccepted(info, port);
@@ -298,11 +298,9 @@ void GatewayShard::OnPeerEvent(const GatewayTunnelInfo& info,
     if (auto it = ports_.find(info.remote); it != ports_.end()) {
       it->second.port->counters().handshakes.fetch_add(
           1, std::memory_order_relaxed);
-      if (!it->second.established) {
-        it->second.established = true;
-        MoveGauge(TunnelGaugeState::kConnecting,
-                  TunnelGaugeState::kEstablished);
-      }
+      const Transition change = AfterHandshake(it->second.state);
+      MoveGauge(it->second.state, change.to);
+      it->second.state = change.to;
     }
   }
   if (observer_ != nullptr) observer_->OnTunnelEvent(info, event);
@@ -312,9 +310,7 @@ void GatewayShard::OnRemoved(const GatewayTunnelInfo& info,
                              core::RemovalReason reason) {
   if (auto it = ports_.find(info.remote); it != ports_.end()) {
     it->second.port->Close();
-    MoveGauge(it->second.established ? TunnelGaugeState::kEstablished
-                                     : TunnelGaugeState::kConnecting,
-              std::nullopt);
+    MoveGauge(it->second.state, std::nullopt);
     ports_.erase(it);
     tunnels_.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -380,9 +376,11 @@ void GatewayShard::CountInitiation(const core::IncomingResult& result) {
 
 void GatewayShard::MoveGauge(std::optional<TunnelGaugeState> from,
                              std::optional<TunnelGaugeState> to) {
-  if (role_metrics_ == nullptr) return;
-  if (from.has_value()) role_metrics_->tunnels_in(*from).Decrement();
-  if (to.has_value()) role_metrics_->tunnels_in(*to).Increment();
+  if (role_metrics_ == nullptr || from == to) return;
+  if (from.has_value() && Gauged(*from)) {
+    role_metrics_->tunnels_in(*from).Decrement();
+  }
+  if (to.has_value() && Gauged(*to)) role_metrics_->tunnels_in(*to).Increment();
 }
 
 void GatewayShard::Reschedule() {

@@ -96,7 +96,8 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   core::TableOutput out_;
   struct PortEntry {
     std::shared_ptr<TunnelPort> port;
-    bool established = false;
+    // Connecting until the client confirms the first session.
+    TunnelState state = TunnelState::kConnecting;
   };
   absl::flat_hash_map<core::Endpoint, PortEntry> ports_;
   std::vector<Packet> outbound_;

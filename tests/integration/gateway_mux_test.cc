@@ -225,7 +225,7 @@ class GatewayMuxTest : public ::testing::Test {
     core::PeerOutput out;
     const core::SendResult sent = clients_[i].peer->Send(
         absl::Now(), payload, absl::MakeSpan(datagram), out);
-    ASSERT_EQ(sent.status, core::SendStatus::kSent);
+    ASSERT_EQ(sent.status, core::SendOutcome::kSent);
     datagram.resize(sent.size);
     socket_.Send(i, gateway_, datagram);
   }

@@ -137,21 +137,21 @@ SendResult Peer::Send(absl::Time now, absl::Span<const uint8_t> payload,
                       absl::Span<uint8_t> datagram, PeerOutput& out) {
   const size_t sealed = SealedSize(payload.size(), config_.mode);
   if (sealed > kMaxDatagramSize) {
-    return {SendStatus::kDropped, DropReason::kOversize};
+    return {SendOutcome::kDropped, DropReason::kOversize};
   }
   if (datagram.size() < sealed) {
-    return {SendStatus::kDropped, DropReason::kOversize};
+    return {SendOutcome::kDropped, DropReason::kOversize};
   }
   if (current_ != nullptr && current_->Valid(now)) {
     const size_t n = SealWithCurrent(now, payload, datagram.data());
     if (n > 0) {
       if (RekeyDue(now)) StartHandshake(now, out);
-      return {SendStatus::kSent, DropReason::kNone, n};
+      return {SendOutcome::kSent, DropReason::kNone, n};
     }
   }
   if (queue_.size() >= config_.queue_capacity) {
     if (config_.queue_capacity == 0) {
-      return {SendStatus::kDropped, DropReason::kHandshakeQueueFull};
+      return {SendOutcome::kDropped, DropReason::kHandshakeQueueFull};
     }
     queue_.pop_front();  // Fresher data is worth more than older data.
     ++out.drops[static_cast<size_t>(DropReason::kHandshakeQueueFull)];
@@ -161,7 +161,7 @@ SendResult Peer::Send(absl::Time now, absl::Span<const uint8_t> payload,
   const bool awaiting_confirmation =
       next_ != nullptr && now - response_sent_at_ < kRekeyTimeout;
   if (!awaiting_confirmation) StartHandshake(now, out);
-  return {SendStatus::kQueued};
+  return {SendOutcome::kQueued};
 }
 
 bool Peer::RekeyDue(absl::Time now) const {

@@ -86,10 +86,12 @@ struct PeerOutput {
   void Clear();
 };
 
-enum class SendStatus : uint8_t { kSent, kQueued, kDropped };
+// What became of a payload given to Send: sealed into the output, queued
+// until a handshake completes, or dropped (the reason says why).
+enum class SendOutcome : uint8_t { kSent, kQueued, kDropped };
 
 struct SendResult {
-  SendStatus status;
+  SendOutcome status;
   DropReason drop = DropReason::kNone;
   size_t size = 0;  // Bytes written to the datagram buffer when kSent.
 };

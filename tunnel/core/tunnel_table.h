@@ -93,7 +93,7 @@ struct IncomingResult {
 };
 
 struct OutgoingResult {
-  SendStatus status = SendStatus::kDropped;
+  SendOutcome status = SendOutcome::kDropped;
   DropReason drop = DropReason::kNone;
   size_t size = 0;
   std::optional<Grant> grant;

@@ -101,7 +101,7 @@ class PeerTest : public ::testing::Test {
     PeerOutput out;
     const auto p = Bytes(payload);
     SendResult sent = from.Send(now_, p, absl::MakeSpan(buf), out);
-    EXPECT_EQ(sent.status, SendStatus::kSent);
+    EXPECT_EQ(sent.status, SendOutcome::kSent);
     buf.resize(sent.size);
     last_datagram_ = buf;
     PeerOutput to_out;
@@ -169,7 +169,7 @@ TEST_F(PeerTest, ResponderQueuesUntilConfirmedThenFlushes) {
   PeerOutput out;
   const auto p = Bytes("early");
   SendResult r = server_->Send(now_, p, absl::MakeSpan(buf), out);
-  EXPECT_EQ(r.status, SendStatus::kQueued);
+  EXPECT_EQ(r.status, SendOutcome::kQueued);
   EXPECT_TRUE(out.to_network.empty());  // No crossing initiation.
   EXPECT_EQ(server_->queued(), 1u);
 
@@ -191,7 +191,7 @@ TEST_F(PeerTest, ClientQueuesBeforeHandshakeAndDropsOldestWhenFull) {
   for (int i = 0; i < 6; ++i) {
     const auto p = Bytes("p" + std::to_string(i));
     SendResult r = client_->Send(now_, p, absl::MakeSpan(buf), c_out_);
-    EXPECT_EQ(r.status, SendStatus::kQueued);
+    EXPECT_EQ(r.status, SendOutcome::kQueued);
   }
   // Capacity 4: two oldest dropped and counted; one initiation sent.
   EXPECT_EQ(client_->queued(), 4u);
@@ -208,7 +208,7 @@ TEST_F(PeerTest, OversizePayloadIsDropped) {
   std::vector<uint8_t> huge(kMaxDatagramSize);
   std::vector<uint8_t> buf(kMaxDatagramSize + 64);
   SendResult r = client_->Send(now_, huge, absl::MakeSpan(buf), c_out_);
-  EXPECT_EQ(r.status, SendStatus::kDropped);
+  EXPECT_EQ(r.status, SendOutcome::kDropped);
   EXPECT_EQ(r.drop, DropReason::kOversize);
   const auto small = Bytes("x");
   std::vector<uint8_t> tiny(8);
@@ -495,7 +495,7 @@ TEST_F(PeerTest, NoReplyForFifteenSecondsStartsNewHandshake) {
   std::vector<uint8_t> buf(64);
   const auto p = Bytes("anyone?");
   ASSERT_EQ(client_->Send(now_, p, absl::MakeSpan(buf), c_out_).status,
-            SendStatus::kSent);
+            SendOutcome::kSent);
   const absl::Time deadline = client_->NextDeadline();
   EXPECT_GE(deadline, now_ + kNewHandshakeTimeout);
   EXPECT_LE(deadline, now_ + kNewHandshakeTimeout + kRekeyTimeoutJitter);
@@ -512,8 +512,8 @@ TEST_F(PeerTest, InitiatorRekeysAfterTimeAndSessionRotates) {
   const auto p = Bytes("old-but-valid");
   PeerOutput out;
   SendResult r = client_->Send(now_, p, absl::MakeSpan(buf), out);
-  EXPECT_EQ(r.status, SendStatus::kSent);  // Still sent on the old session.
-  ASSERT_EQ(out.to_network.size(), 1u);    // And a rekey initiation.
+  EXPECT_EQ(r.status, SendOutcome::kSent);  // Still sent on the old session.
+  ASSERT_EQ(out.to_network.size(), 1u);     // And a rekey initiation.
   EXPECT_EQ(out.to_network[0][0], 1);
   buf.resize(r.size);
   auto old_session_packet = buf;
@@ -541,7 +541,7 @@ TEST_F(PeerTest, InitiatorRekeysOnceWhenReceivingOnAnAgingSession) {
   std::vector<uint8_t> buf(64);
   const auto p = Bytes("young");
   SendResult r = server_->Send(now_, p, absl::MakeSpan(buf), out);
-  ASSERT_EQ(r.status, SendStatus::kSent);
+  ASSERT_EQ(r.status, SendOutcome::kSent);
   buf.resize(r.size);
   PeerOutput c;
   client_->Receive(now_, MessageType::kTransport, absl::MakeSpan(buf),
@@ -572,7 +572,7 @@ TEST_F(PeerTest, KeypairExpiresAfterRejectAfterTime) {
   // The client's keypair is expired too: the payload queues and a new
   // handshake starts.
   SendResult r = client_->Send(now_, p, absl::MakeSpan(buf), out);
-  EXPECT_EQ(r.status, SendStatus::kQueued);
+  EXPECT_EQ(r.status, SendOutcome::kQueued);
   ASSERT_EQ(out.to_network.size(), 1u);
   EXPECT_EQ(out.to_network[0][0], 1);
 }

@@ -119,7 +119,7 @@ class TunnelTableTest : public ::testing::Test {
     std::vector<uint8_t> buf(payload.size() + 32);
     std::vector<uint8_t> p(payload.begin(), payload.end());
     SendResult s = c.peer.Send(now_, p, absl::MakeSpan(buf), c.out);
-    EXPECT_EQ(s.status, SendStatus::kSent);
+    EXPECT_EQ(s.status, SendOutcome::kSent);
     buf.resize(s.size);
     up_.push_back(buf);
     return table_->HandleIncoming(now_, absl::MakeSpan(up_.back()), c.address,
@@ -182,7 +182,7 @@ TEST_F(TunnelTableTest, TwoClientsEachLearnTheirOwnAddressAndExchangeData) {
 
   std::vector<uint8_t> buf;
   OutgoingResult down = SendDown(c1, "to-one", buf);
-  ASSERT_EQ(down.status, SendStatus::kSent);
+  ASSERT_EQ(down.status, SendOutcome::kSent);
   PeerOutput o;
   ReceiveResult got = c1.peer.Receive(now_, MessageType::kTransport,
                                       absl::MakeSpan(buf), gateway_addr_, o);
@@ -219,7 +219,7 @@ TEST_F(TunnelTableTest, NoTunnelNoPacket) {
            1);
   std::vector<uint8_t> buf;
   OutgoingResult r = SendDown(c, "nobody", buf);
-  EXPECT_EQ(r.status, SendStatus::kDropped);
+  EXPECT_EQ(r.status, SendOutcome::kDropped);
   EXPECT_EQ(r.drop, DropReason::kNoTunnel);
   // Data from an unknown address is refused too.
   std::vector<uint8_t> data(48, 0);
@@ -463,7 +463,7 @@ TEST_F(TunnelTableTest, SpoofedInitiationWithoutConfirmationChangesNothing) {
   out_.Clear();  // The response reaches the victim's address, not the spoofer.
   EXPECT_EQ(Str(SendUp(victim, "up").payload), "up");
   std::vector<uint8_t> down;
-  ASSERT_EQ(SendDown(victim, "down", down).status, SendStatus::kSent);
+  ASSERT_EQ(SendDown(victim, "down", down).status, SendOutcome::kSent);
   EXPECT_FALSE(Removed(RemovalReason::kReplaced));
   EXPECT_EQ(table_->CountFor(victim.identity.public_key()), 1u);
   EXPECT_EQ(table_->CountFor(spoofer.identity.public_key()), 0u);
