@@ -1,7 +1,9 @@
 // Resolves the server's own address and connects to it until told to stop.
 #include "metrics/accept_nudger.h"
 
+#include <errno.h>
 #include <netdb.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -16,13 +18,14 @@ namespace {
 
 constexpr absl::Duration kNudgeEvery = absl::Milliseconds(5);
 
-// The host part of "host:port" ("[v6]:port" too), with a wildcard or empty
-// host replaced by loopback of the same family.
+// The host part of "host:port" ("[v6]:port" too), with a wildcard, empty or
+// missing host (civetweb takes a bare port) replaced by loopback of the same
+// family.
 std::string HostToReach(const std::string& listen) {
   absl::string_view host = listen;
-  if (const size_t colon = host.rfind(':'); colon != host.npos) {
-    host = host.substr(0, colon);
-  }
+  const size_t colon = host.rfind(':');
+  if (colon == host.npos) return "127.0.0.1";
+  host = host.substr(0, colon);
   host = absl::StripPrefix(absl::StripSuffix(host, "]"), "[");
   if (host.empty() || host == "0.0.0.0") return "127.0.0.1";
   if (host == "::") return "::1";
@@ -56,11 +59,19 @@ AcceptNudger::~AcceptNudger() {
 
 void AcceptNudger::Run() {
   do {
-    const int fd = socket(address_.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int fd = socket(address_.ss_family,
+                          SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return;
-    // A refused or failed connect changes nothing: the server is stopping.
-    (void)connect(fd, reinterpret_cast<const sockaddr*>(&address_),
-                  address_size_);
+    // Non-blocking, and given one interval to complete: an address that
+    // does not answer costs an interval, never the kernel's SYN timeout. A
+    // refused or failed connect changes nothing: the server is stopping.
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&address_),
+                address_size_) != 0 &&
+        errno == EINPROGRESS) {
+      pollfd writable{fd, POLLOUT, 0};
+      (void)poll(&writable, 1,
+                 static_cast<int>(absl::ToInt64Milliseconds(kNudgeEvery)));
+    }
     close(fd);
   } while (!done_.WaitForNotificationWithTimeout(kNudgeEvery));
 }

@@ -168,7 +168,10 @@ void ClientTunnel::PauseReading() {
     // epoll refused the socket (no memory, or its watch limit): counted as
     // a receive error, and tried again after a longer pause, so the tunnel
     // never goes deaf for good.
-    if (absl::Status watched = self->WatchSocket(); !watched.ok()) {
+    // AlreadyExists: the fd number now belongs to a newer socket, which
+    // OpenSocket has watched already.
+    if (absl::Status watched = self->WatchSocket();
+        !watched.ok() && !absl::IsAlreadyExists(watched)) {
       if (self->metrics_ != nullptr) {
         self->metrics_->receive_errors->Increment(1, self->worker_.index());
       }
@@ -446,6 +449,13 @@ void ClientTunnel::OnHandshakeCompleted(const core::PeerEvent& event) {
   }
   const service::Transition change = AfterHandshake(state_.load());
   const ClientState before = MoveTo(change.to);
+  // Counted before the event goes out: its snapshot carries the count.
+  if (before == ClientState::kReconnecting) {
+    port_->counters().reconnects.fetch_add(1, std::memory_order_relaxed);
+    if (config_.metrics != nullptr) {
+      config_.metrics->reconnects().Increment(1, worker_.index());
+    }
+  }
   const ClientEvent::Type type = change.event == TunnelEvent::kRekeyed
                                      ? ClientEvent::Type::kRekeyed
                                      : ClientEvent::Type::kEstablished;
@@ -453,12 +463,6 @@ void ClientTunnel::OnHandshakeCompleted(const core::PeerEvent& event) {
   if (before == ClientState::kConnecting) {
     Finish(address.value_or(core::Endpoint()));
     return;
-  }
-  if (before == ClientState::kReconnecting) {
-    port_->counters().reconnects.fetch_add(1, std::memory_order_relaxed);
-    if (config_.metrics != nullptr) {
-      config_.metrics->reconnects().Increment(1, worker_.index());
-    }
   }
   if (address != previous) {
     Emit({ClientEvent::Type::kAddressChanged, address, "", event});

@@ -54,7 +54,10 @@ void GatewayShard::ReadFailed() {
                          if (self == nullptr || !self->running_) return;
                          // epoll refused the socket: another failed read,
                          // retried after a longer pause.
-                         if (!self->WatchSocket().ok()) self->ReadFailed();
+                         const absl::Status watched = self->WatchSocket();
+                         if (!watched.ok() && !absl::IsAlreadyExists(watched)) {
+                           self->ReadFailed();
+                         }
                        });
 }
 

@@ -589,12 +589,9 @@ void SessionManager::OnTunnelEvent(const GatewayTunnelInfo& info,
     if (it == records_.end()) return;
     Record& record = *it->second;
     record.info.last_handshake_at = Now();
-    if (record.info.state == SessionState::kConnecting) {
-      record.info.state = SessionState::kEstablished;
-      PublishLocked(SessionEventType::kEstablished, record, "", deliveries);
-    } else {
-      PublishLocked(SessionEventType::kRekeyed, record, "", deliveries);
-    }
+    const Transition change = AfterHandshake(record.info.state);
+    record.info.state = change.to;
+    PublishLocked(change.event, record, "", deliveries);
   }
   Deliver(deliveries);
 }
