@@ -98,11 +98,11 @@ void SessionManager::AttachGateway(Gateway* gateway,
   identities_ = identities;
 }
 
-size_t SessionManager::CountForLocked(const crypto::PublicKey& peer) const {
+size_t SessionManager::CountForLocked(Role role,
+                                      const crypto::PublicKey& peer) const {
   size_t count = 0;
   for (const auto& [id, record] : records_) {
-    if (record->info.role == Role::kClient &&
-        record->info.peer_public_key == peer) {
+    if (record->info.role == role && record->info.peer_public_key == peer) {
       ++count;
     }
   }
@@ -538,6 +538,12 @@ SessionManager::GatewayTunnelCounts() const {
     }
   }
   return counts;
+}
+
+uint32_t SessionManager::GatewayTunnelsOf(
+    const crypto::PublicKey& identity) const {
+  absl::ReaderMutexLock lock(&mu_);
+  return static_cast<uint32_t>(CountForLocked(Role::kGateway, identity));
 }
 
 size_t SessionManager::size() const {

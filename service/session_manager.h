@@ -197,6 +197,8 @@ class SessionManager final : public GatewayObserver {
 
   // Gateway tunnels per client identity, counted in one pass.
   absl::flat_hash_map<crypto::PublicKey, uint32_t> GatewayTunnelCounts() const;
+  // Gateway tunnels of one client identity.
+  uint32_t GatewayTunnelsOf(const crypto::PublicKey& identity) const;
 
   // Closes every tunnel (drain on SIGTERM; cause kDrain).
   void CloseAll(const std::string& reason);
@@ -270,7 +272,8 @@ class SessionManager final : public GatewayObserver {
                      const std::string& reason, Delivery& out)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   static void Deliver(Delivery& deliveries);
-  size_t CountForLocked(const crypto::PublicKey& peer) const
+  // Tunnels of `role` whose peer is `peer`.
+  size_t CountForLocked(Role role, const crypto::PublicKey& peer) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The multiplexed stream holding this gateway tunnel, or null.
   const MuxSlot* MuxHoldingLocked(const Record& record) const

@@ -40,9 +40,7 @@ void SessionManager::RevokeIdentity(
   // Counted first: once the grant is gone, a packet arriving before the
   // workers get to it may already have removed a tunnel (per-packet
   // authorization), and it was closed by this revocation all the same.
-  const auto counts = GatewayTunnelCounts();
-  const auto it = counts.find(key);
-  const size_t held = it == counts.end() ? 0 : it->second;
+  const size_t held = GatewayTunnelsOf(key);
   const bool known = identities_->Revoke(key);
   gateway_->RevokeIdentityAsync(key, [done = std::move(done), held,
                                       known](size_t removed) {

@@ -50,7 +50,7 @@ std::optional<absl::StatusOr<TunnelSnapshot>> SessionManager::JoinLocked(
 }
 
 absl::Status SessionManager::AdmitClientLocked(const OpenParams& params) {
-  if (CountForLocked(params.peer_public_key) >=
+  if (CountForLocked(Role::kClient, params.peer_public_key) >=
       limits_.max_tunnels_per_identity) {
     return WithReason(absl::ResourceExhaustedError(absl::StrCat(
                           "already ", limits_.max_tunnels_per_identity,

@@ -30,13 +30,6 @@ std::string KeyToken(const crypto::PublicKey& key) {
       absl::string_view(reinterpret_cast<const char*>(key.data()), key.size()));
 }
 
-uint32_t TunnelsOf(const SessionManager& sessions,
-                   const crypto::PublicKey& key) {
-  const auto counts = sessions.GatewayTunnelCounts();
-  auto it = counts.find(key);
-  return it == counts.end() ? 0 : it->second;
-}
-
 }  // namespace
 
 grpc::Status GatewayServiceImpl::Precheck(
@@ -84,7 +77,8 @@ grpc::ServerUnaryReactor* GatewayServiceImpl::AuthorizeIdentity(
   const absl::StatusOr<IdentityRecord> record =
       sessions_.GrantIdentity(*key, now, expires, std::move(labels));
   if (!record.ok()) return FinishUnary(context, ToGrpc(record.status()));
-  ToProto(*record, TunnelsOf(sessions_, *key), *response->mutable_identity());
+  ToProto(*record, sessions_.GatewayTunnelsOf(*key),
+          *response->mutable_identity());
   return FinishUnary(context, grpc::Status::OK);
 }
 

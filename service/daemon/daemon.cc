@@ -112,19 +112,24 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(
     const DaemonConfig& config) {
   std::unique_ptr<Daemon> d(new Daemon());
   std::string api_token;
-  absl::Status ready = d->ReadSecrets(config, api_token);
+  const absl::Status started = d->StartSteps(config, api_token);
+  crypto::SecureZero(api_token.data(), api_token.size());
+  if (!started.ok()) return started;
+  return d;
+}
+
+absl::Status Daemon::StartSteps(const DaemonConfig& config,
+                                std::string& api_token) {
+  if (absl::Status s = ReadSecrets(config, api_token); !s.ok()) return s;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials =
       Credentials(config);
-  if (ready.ok()) ready = credentials.status();
-  if (ready.ok()) {
-    d->StartSessions(config);
-    ready = d->StartGateway(config);
+  if (!credentials.ok()) return credentials.status();
+  StartSessions(config);
+  if (absl::Status s = StartGateway(config); !s.ok()) return s;
+  if (absl::Status s = StartServer(config, api_token, *credentials); !s.ok()) {
+    return s;
   }
-  if (ready.ok()) ready = d->StartServer(config, api_token, *credentials);
-  crypto::SecureZero(api_token.data(), api_token.size());
-  if (ready.ok()) ready = d->StartExporter(config);
-  if (!ready.ok()) return ready;
-  return d;
+  return StartExporter(config);
 }
 
 absl::Status Daemon::ReadSecrets(const DaemonConfig& config,

@@ -116,7 +116,10 @@ class Daemon {
 
  private:
   Daemon() = default;
-  // Start's steps, in order. The private key, the API token (into
+  // Start's steps in order, stopping at the first error; `api_token` holds
+  // the token read, for the caller to zero.
+  absl::Status StartSteps(const DaemonConfig& config, std::string& api_token);
+  // The private key, the API token (into
   // `api_token`), the SNAP token and the control plane's CA bundle: a bad
   // one fails start-up.
   absl::Status ReadSecrets(const DaemonConfig& config, std::string& api_token);

@@ -117,6 +117,22 @@ class DataPlaneFixture : public ::testing::Test {
     identities_.Grant(identity.public_key(), now, now + ttl, {});
   }
 
+  // The client identity, authorized for an hour, connected; its first
+  // packet has made the gateway accept the tunnel, whose port this returns.
+  void ConnectWithGatewayPort(std::shared_ptr<ClientTunnel>& client,
+                              std::shared_ptr<TunnelPort>& gateway_port) {
+    Authorize(client_identity_, absl::Hours(1));
+    absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel =
+        Connect(client_identity_, ClientConfig());
+    ASSERT_TRUE(tunnel.ok()) << tunnel.status();
+    client = *tunnel;
+    ASSERT_EQ(client->port()->Send(Bytes("x")),
+              TunnelPort::SendStatus::kAccepted);
+    gateway_port =
+        recorder_.WaitForPort(*client->local_address(), absl::Seconds(10));
+    ASSERT_NE(gateway_port, nullptr);
+  }
+
   ClockType clock_;
   service::WorkerPool pool_{clock_, 2};
   core::LocalIdentity gateway_identity_{testing::FilledKey(2)};
@@ -325,15 +341,9 @@ TEST_F(DataPlaneFakeClockTest, AuthorizationExpiryStopsDeliveryAtTheGrantsEnd) {
 }
 
 TEST_F(DataPlaneTest, RevocationClosesTheTunnelAtOnce) {
-  Authorize(client_identity_, absl::Hours(1));
-  absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel =
-      Connect(client_identity_, ClientConfig());
-  ASSERT_TRUE(tunnel.ok()) << tunnel.status();
-  ASSERT_EQ((*tunnel)->port()->Send(Bytes("x")),
-            TunnelPort::SendStatus::kAccepted);
-  std::shared_ptr<TunnelPort> gateway_port =
-      recorder_.WaitForPort(*(*tunnel)->local_address(), absl::Seconds(10));
-  ASSERT_NE(gateway_port, nullptr);
+  std::shared_ptr<ClientTunnel> tunnel;
+  std::shared_ptr<TunnelPort> gateway_port;
+  ASSERT_NO_FATAL_FAILURE(ConnectWithGatewayPort(tunnel, gateway_port));
   identities_.Revoke(client_identity_.public_key());
   // A packet arriving in between may already have found the grant gone and
   // removed the tunnel; either way it is gone when RevokeIdentity returns.
@@ -343,7 +353,7 @@ TEST_F(DataPlaneTest, RevocationClosesTheTunnelAtOnce) {
                                        absl::ZeroDuration()));
   EXPECT_EQ(gateway_->tunnel_count(), 0u);
   // Later packets from the revoked identity are refused and counted.
-  (*tunnel)->port()->Send(Bytes("after"));
+  tunnel->port()->Send(Bytes("after"));
   const absl::Time deadline = absl::Now() + absl::Seconds(10);
   while (gateway_->stats().dropped(core::DropReason::kNoTunnel) == 0 &&
          absl::Now() < deadline) {
@@ -356,16 +366,10 @@ TEST_F(DataPlaneTest, RevocationClosesTheTunnelAtOnce) {
 // that session: a tunnel that has since taken the address (the old client's
 // port reused by a new socket) has another port and stays.
 TEST_F(DataPlaneTest, CloseRemovesOnlyTheSessionWithThatPort) {
-  Authorize(client_identity_, absl::Hours(1));
-  absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel =
-      Connect(client_identity_, ClientConfig());
-  ASSERT_TRUE(tunnel.ok()) << tunnel.status();
-  ASSERT_EQ((*tunnel)->port()->Send(Bytes("x")),
-            TunnelPort::SendStatus::kAccepted);
-  const core::Endpoint remote = *(*tunnel)->local_address();
-  std::shared_ptr<TunnelPort> gateway_port =
-      recorder_.WaitForPort(remote, absl::Seconds(10));
-  ASSERT_NE(gateway_port, nullptr);
+  std::shared_ptr<ClientTunnel> tunnel;
+  std::shared_ptr<TunnelPort> gateway_port;
+  ASSERT_NO_FATAL_FAILURE(ConnectWithGatewayPort(tunnel, gateway_port));
+  const core::Endpoint remote = *tunnel->local_address();
   // An earlier session's port: not this tunnel's.
   gateway_->CloseTunnelAsync(remote, std::make_shared<TunnelPort>(8, 8));
   // Work posted later to a worker runs after it.

@@ -96,6 +96,33 @@ class SessionManagerTest : public ::testing::Test {
                     .ok());
   }
 
+  // Opens `id` to self and waits (real time, bounded) until it is
+  // established.
+  void OpenEstablished(const std::string& id) {
+    std::shared_ptr<PendingOpen> open = StartOpen(id);
+    ASSERT_TRUE(open->done.WaitForNotificationWithTimeout(kWait));
+    ASSERT_TRUE(open->result.ok()) << open->result.status();
+    EXPECT_EQ(open->result->state, SessionState::kEstablished);
+  }
+
+  // Revokes `key` and waits (real time, bounded) for the answer.
+  absl::StatusOr<size_t> Revoke(const crypto::PublicKey& key) {
+    struct Answer {
+      absl::Notification done;
+      absl::StatusOr<size_t> result = absl::UnknownError("pending");
+    };
+    // Shared with the callback, which may outlive a wait that gave up.
+    auto answer = std::make_shared<Answer>();
+    sessions_->RevokeIdentity(key, [answer](absl::StatusOr<size_t> result) {
+      answer->result = std::move(result);
+      answer->done.Notify();
+    });
+    if (!answer->done.WaitForNotificationWithTimeout(kWait)) {
+      return absl::DeadlineExceededError("no answer to the revocation");
+    }
+    return answer->result;
+  }
+
   // The gateway side of the tunnels opened to self, waiting (real time) for
   // `count` of them.
   std::vector<TunnelSnapshot> GatewaySessions(size_t count) {
@@ -137,10 +164,7 @@ TEST_F(SessionManagerTest, UnauthorizedOpenTimesOutWhenItsTimeoutFallsDue) {
 
 TEST_F(SessionManagerTest, ClosedTunnelsAreRememberedForTheRetentionOnly) {
   GrantSelf();
-  std::shared_ptr<PendingOpen> open = StartOpen("short-lived");
-  ASSERT_TRUE(open->done.WaitForNotificationWithTimeout(kWait));
-  ASSERT_TRUE(open->result.ok()) << open->result.status();
-  EXPECT_EQ(open->result->state, SessionState::kEstablished);
+  ASSERT_NO_FATAL_FAILURE(OpenEstablished("short-lived"));
   ASSERT_TRUE(sessions_->Close("short-lived", "done with it").ok());
   Advance(limits_.closed_retention - absl::Seconds(1));
   absl::StatusOr<TunnelSnapshot> remembered = sessions_->Get("short-lived");
@@ -154,19 +178,10 @@ TEST_F(SessionManagerTest, ClosedTunnelsAreRememberedForTheRetentionOnly) {
 
 TEST_F(SessionManagerTest, RevocationClosesTheIdentitysGatewaySessions) {
   GrantSelf();
-  std::shared_ptr<PendingOpen> open = StartOpen("to-revoke");
-  ASSERT_TRUE(open->done.WaitForNotificationWithTimeout(kWait));
-  ASSERT_TRUE(open->result.ok()) << open->result.status();
+  ASSERT_NO_FATAL_FAILURE(OpenEstablished("to-revoke"));
   const std::vector<TunnelSnapshot> gateway_side = GatewaySessions(1);
   ASSERT_EQ(gateway_side.size(), 1u);
-  absl::Notification revoked;
-  absl::StatusOr<size_t> closed = absl::UnknownError("pending");
-  sessions_->RevokeIdentity(identity_.public_key(),
-                            [&](absl::StatusOr<size_t> result) {
-                              closed = result;
-                              revoked.Notify();
-                            });
-  ASSERT_TRUE(revoked.WaitForNotificationWithTimeout(kWait));
+  const absl::StatusOr<size_t> closed = Revoke(identity_.public_key());
   ASSERT_TRUE(closed.ok()) << closed.status();
   EXPECT_EQ(*closed, 1u);
   absl::StatusOr<TunnelSnapshot> gone =
@@ -175,23 +190,14 @@ TEST_F(SessionManagerTest, RevocationClosesTheIdentitysGatewaySessions) {
   EXPECT_EQ(gone->state, SessionState::kClosed);
   EXPECT_EQ(gone->close_cause, CloseCause::kRevoked);
 
-  absl::Notification again;
-  absl::StatusOr<size_t> unknown = size_t{0};
-  sessions_->RevokeIdentity(crypto::PublicKey{},
-                            [&](absl::StatusOr<size_t> result) {
-                              unknown = result;
-                              again.Notify();
-                            });
-  ASSERT_TRUE(again.WaitForNotificationWithTimeout(kWait));
+  const absl::StatusOr<size_t> unknown = Revoke(crypto::PublicKey{});
   EXPECT_EQ(unknown.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(ReasonOf(unknown.status()), reason::kIdentityNotAuthorized);
 }
 
 TEST_F(SessionManagerTest, DrainClosesEverySessionWithCauseDrain) {
   GrantSelf();
-  std::shared_ptr<PendingOpen> open = StartOpen("drained");
-  ASSERT_TRUE(open->done.WaitForNotificationWithTimeout(kWait));
-  ASSERT_TRUE(open->result.ok()) << open->result.status();
+  ASSERT_NO_FATAL_FAILURE(OpenEstablished("drained"));
   const std::vector<TunnelSnapshot> gateway_side = GatewaySessions(1);
   ASSERT_EQ(gateway_side.size(), 1u);
   // An open still handshaking when the drain comes (its peer key is not
