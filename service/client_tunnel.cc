@@ -17,6 +17,17 @@ namespace {
 // Payloads held by the protocol while a handshake is in flight.
 constexpr size_t kHandshakeQueue = 128;
 
+std::shared_ptr<const core::PeerConfig> PeerConfigOf(
+    const ClientTunnelConfig& config) {
+  core::PeerConfig peer;
+  peer.mode = config.mode;
+  peer.persistent_keepalive = config.persistent_keepalive;
+  peer.queue_capacity = kHandshakeQueue;
+  peer.no_reply_timeout = config.no_reply_timeout;
+  peer.keepalive_probes = config.keepalive_probes;
+  return std::make_shared<const core::PeerConfig>(peer);
+}
+
 }  // namespace
 
 std::shared_ptr<ClientTunnel> ClientTunnel::Open(
@@ -25,6 +36,7 @@ std::shared_ptr<ClientTunnel> ClientTunnel::Open(
     ConnectCallback on_connect) {
   auto tunnel = std::make_shared<ClientTunnel>(
       worker, local, config, std::move(on_event), std::move(on_connect));
+  tunnel->port_ = tunnel->MakePort();
   if (!worker.loop().Post([tunnel] { tunnel->Start(); })) {
     // The loop has finished, so nothing else runs on it: end here.
     tunnel->Shutdown("the worker has stopped",
@@ -55,20 +67,36 @@ ClientTunnel::ClientTunnel(Worker& worker, const core::LocalIdentity& local,
     : worker_(worker),
       local_(local),
       config_(config),
+      peer_config_(PeerConfigOf(config)),
       on_event_(std::move(on_event)),
       on_connect_(std::move(on_connect)),
-      port_(std::make_shared<TunnelPort>(config.port)),
       metrics_(config.metrics == nullptr
                    ? nullptr
                    : &config.metrics->role(Role::kClient)),
       backoff_(config.reconnect_backoff) {
   if (metrics_ != nullptr) {
     metrics_->tunnels_in(TunnelGaugeState::kConnecting).Increment();
-    RoleMetrics* m = metrics_;
-    const size_t shard = worker.index();
-    port_->SetDropObserver(
-        [m, shard](core::DropReason r, uint64_t n) { m->Drop(r, n, shard); });
   }
+}
+
+std::shared_ptr<TunnelPort> ClientTunnel::MakePort() {
+  // A payload sent wakes the worker to drain the port, once per burst.
+  std::weak_ptr<ClientTunnel> weak = weak_from_this();
+  io::EventLoop* loop = &worker_.loop();
+  auto wake = [weak, loop](const core::Endpoint&) {
+    loop->Post([weak] {
+      if (auto self = weak.lock()) self->DrainOutbound();
+    });
+  };
+  std::function<void(core::DropReason, uint64_t)> dropped;
+  if (RoleMetrics* m = metrics_) {
+    dropped = [m, shard = worker_.index()](core::DropReason r, uint64_t n) {
+      m->Drop(r, n, shard);
+    };
+  }
+  return std::make_shared<TunnelPort>(
+      PortContext::Make(config_.port, std::move(wake), std::move(dropped)),
+      config_.data_plane);
 }
 
 ClientState ClientTunnel::MoveTo(ClientState to) {
@@ -187,13 +215,6 @@ void ClientTunnel::Start() {
     return;
   }
   self_ = shared_from_this();
-  std::weak_ptr<ClientTunnel> weak = weak_from_this();
-  io::EventLoop* loop = &worker_.loop();
-  port_->SetSendWake([weak, loop] {
-    loop->Post([weak] {
-      if (auto self = weak.lock()) self->DrainOutbound();
-    });
-  });
   StartAttempt();
 }
 
@@ -217,14 +238,8 @@ void ClientTunnel::StartAttempt() {
       return;
     }
   }
-  core::PeerConfig peer_config;
-  peer_config.mode = config_.mode;
-  peer_config.persistent_keepalive = config_.persistent_keepalive;
-  peer_config.queue_capacity = kHandshakeQueue;
-  peer_config.no_reply_timeout = config_.no_reply_timeout;
-  peer_config.keepalive_probes = config_.keepalive_probes;
   peer_ = std::make_unique<core::Peer>(local_, config_.peer_public_key,
-                                       peer_config, worker_.rng());
+                                       peer_config_, worker_.rng());
   peer_timer_at_ = absl::InfiniteFuture();
   const absl::Time now = worker_.loop().clock().Now();
   peer_->Connect(now, out_);

@@ -113,6 +113,8 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   Worker& worker() { return worker_; }
 
  private:
+  // The tunnel's port, whose send wake drains it on the worker.
+  std::shared_ptr<TunnelPort> MakePort();
   void Start();
   // Ends the tunnel; a connect still pending fails with `connect_failure`
   // (CANCELLED when absent), after the state and gauges moved.
@@ -157,6 +159,8 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   Worker& worker_;
   const core::LocalIdentity& local_;
   const ClientTunnelConfig config_;
+  // Every attempt's peer shares it.
+  const std::shared_ptr<const core::PeerConfig> peer_config_;
   const EventCallback on_event_;
   ConnectCallback on_connect_;
   std::shared_ptr<TunnelPort> port_;

@@ -9,8 +9,6 @@
 #include "tunnel/io/receive_round.h"
 
 namespace snaptun::service {
-namespace {}  // namespace
-
 GatewayShard::GatewayShard(Worker& worker, io::UdpSocket socket,
                            const core::LocalIdentity& identity,
                            const core::Authorizer& authorizer,
@@ -30,7 +28,27 @@ GatewayShard::GatewayShard(Worker& worker, io::UdpSocket socket,
 
 absl::Status GatewayShard::Start() {
   running_ = true;
+  port_context_ = MakePortContext();
   return WatchSocket();
+}
+
+std::shared_ptr<const PortContext> GatewayShard::MakePortContext() {
+  // A payload sent on a tunnel's port wakes the worker to drain that port,
+  // once per burst.
+  std::weak_ptr<GatewayShard> weak = weak_from_this();
+  io::EventLoop* loop = &worker_.loop();
+  auto wake = [weak, loop](const core::Endpoint& remote) {
+    loop->Post([weak, remote] {
+      if (auto self = weak.lock()) self->DrainPort(remote);
+    });
+  };
+  std::function<void(core::DropReason, uint64_t)> dropped;
+  if (RoleMetrics* m = role_metrics_) {
+    dropped = [m, shard = worker_.index()](core::DropReason r, uint64_t n) {
+      m->Drop(r, n, shard);
+    };
+  }
+  return PortContext::Make(config_.port, std::move(wake), std::move(dropped));
 }
 
 absl::Status GatewayShard::WatchSocket() {
@@ -68,7 +86,7 @@ void GatewayShard::Stop() {
   worker_.loop().Cancel(timer_);
   out_.Clear();
   std::vector<core::Endpoint> remotes;
-  for (const auto& [remote, entry] : ports_) remotes.push_back(remote);
+  for (const PortEntry& entry : ports_) remotes.push_back(entry.port->remote());
   for (const core::Endpoint& remote : remotes) {
     table_.Remove(remote, core::RemovalReason::kClosed, out_);
   }
@@ -89,7 +107,7 @@ bool GatewayShard::Remove(const core::Endpoint& remote,
                           const TunnelPort* port) {
   if (!running_) return false;
   auto it = ports_.find(remote);
-  if (it == ports_.end() || it->second.port.get() != port) return false;
+  if (it == ports_.end() || it->port.get() != port) return false;
   const bool removed =
       table_.Remove(remote, core::RemovalReason::kClosed, out_);
   Apply();
@@ -126,7 +144,7 @@ void GatewayShard::OnReadable() {
             m->bytes_rx->Increment(result.payload.size(), worker_.index());
           }
           if (auto it = ports_.find(from); it != ports_.end()) {
-            deliveries_.emplace_back(it->second.port.get(), result.payload);
+            deliveries_.emplace_back(it->port.get(), result.payload);
           }
         });
     FlushDeliveries();
@@ -162,7 +180,7 @@ void GatewayShard::DropFrom(const core::Endpoint& from,
                             core::DropReason reason) {
   CountDrop(reason);
   if (auto it = ports_.find(from); it != ports_.end()) {
-    it->second.port->counters().Drop(reason);
+    it->port->counters().Drop(reason);
   }
 }
 
@@ -182,7 +200,7 @@ void GatewayShard::FlushDeliveries() {
 void GatewayShard::DrainPort(const core::Endpoint& remote) {
   auto it = ports_.find(remote);
   if (it == ports_.end() || !running_) return;
-  std::shared_ptr<TunnelPort> port = it->second.port;
+  std::shared_ptr<TunnelPort> port = it->port;
   outbound_.clear();
   const size_t taken = port->TakeOutbound(outbound_, kDrainBatch);
   const absl::Time now = worker_.loop().clock().Now();
@@ -273,21 +291,8 @@ void GatewayShard::CountFlushed() {
 }
 
 void GatewayShard::OnCreated(const GatewayTunnelInfo& info) {
-  auto port = std::make_shared<TunnelPort>(config_.port);
-  std::weak_ptr<GatewayShard> weak = weak_from_this();
-  io::EventLoop* loop = &worker_.loop();
-  const core::Endpoint remote = info.remote;
-  port->SetSendWake([weak, loop, remote] {
-    loop->Post([weak, remote] {
-      if (auto self = weak.lock()) self->DrainPort(remote);
-    });
-  });
-  if (RoleMetrics* m = role_metrics_) {
-    const size_t shard = worker_.index();
-    port->SetDropObserver(
-        [m, shard](core::DropReason r, uint64_t n) { m->Drop(r, n, shard); });
-  }
-  ports_[remote] = PortEntry{port};
+  auto port = std::make_shared<TunnelPort>(port_context_, info.remote);
+  ports_.insert(PortEntry{port});
   tunnels_.fetch_add(1, std::memory_order_relaxed);
   MoveGauge(std::nullopt, TunnelGaugeState::kConnecting);
   if (observer_ != nullptr) observer_->OnTunnelAccepted(info, port);
@@ -299,11 +304,10 @@ void GatewayShard::OnPeerEvent(const GatewayTunnelInfo& info,
   if (event.type == core::PeerEventType::kHandshakeCompleted) {
     stats_.handshakes_completed.fetch_add(1, std::memory_order_relaxed);
     if (auto it = ports_.find(info.remote); it != ports_.end()) {
-      it->second.port->counters().handshakes.fetch_add(
-          1, std::memory_order_relaxed);
-      const Transition change = AfterHandshake(it->second.state);
-      MoveGauge(it->second.state, change.to);
-      it->second.state = change.to;
+      it->port->counters().handshakes.fetch_add(1, std::memory_order_relaxed);
+      const Transition change = AfterHandshake(it->state);
+      MoveGauge(it->state, change.to);
+      it->state = change.to;
     }
   }
   if (observer_ != nullptr) observer_->OnTunnelEvent(info, event);
@@ -312,8 +316,8 @@ void GatewayShard::OnPeerEvent(const GatewayTunnelInfo& info,
 void GatewayShard::OnRemoved(const GatewayTunnelInfo& info,
                              core::RemovalReason reason) {
   if (auto it = ports_.find(info.remote); it != ports_.end()) {
-    it->second.port->Close();
-    MoveGauge(it->second.state, std::nullopt);
+    it->port->Close();
+    MoveGauge(it->state, std::nullopt);
     ports_.erase(it);
     tunnels_.fetch_sub(1, std::memory_order_relaxed);
   }

@@ -10,7 +10,8 @@
 #include <memory>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/hash/hash.h"
 #include "service/dataplane_metrics.h"
 #include "service/gateway_observer.h"
 #include "service/packet_policy.h"
@@ -51,6 +52,8 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   size_t tunnels() const { return tunnels_.load(std::memory_order_relaxed); }
 
  private:
+  // The limits and hooks every port of this shard shares.
+  std::shared_ptr<const PortContext> MakePortContext();
   void OnReadable();
   absl::Status WatchSocket();
   // A read failed: counted, and reading pauses (read_pause.h).
@@ -94,12 +97,39 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   core::TunnelTable table_;
   RoleMetrics* const role_metrics_;  // Null without metrics.
   core::TableOutput out_;
+  // A tunnel's port and its state here, found by the port's remote address
+  // (a set keyed by the port's own field, not a map with a second copy:
+  // an idle tunnel holds one entry).
   struct PortEntry {
     std::shared_ptr<TunnelPort> port;
-    // Connecting until the client confirms the first session.
-    TunnelState state = TunnelState::kConnecting;
+    // Connecting until the client confirms the first session. Mutable: the
+    // set's key is the port's remote, which never changes.
+    mutable TunnelState state = TunnelState::kConnecting;
   };
-  absl::flat_hash_map<core::Endpoint, PortEntry> ports_;
+  struct PortEntryHash {
+    using is_transparent = void;
+    size_t operator()(const core::Endpoint& remote) const {
+      return absl::Hash<core::Endpoint>()(remote);
+    }
+    size_t operator()(const PortEntry& entry) const {
+      return (*this)(entry.port->remote());
+    }
+  };
+  struct PortEntryEq {
+    using is_transparent = void;
+    static const core::Endpoint& Remote(const core::Endpoint& remote) {
+      return remote;
+    }
+    static const core::Endpoint& Remote(const PortEntry& entry) {
+      return entry.port->remote();
+    }
+    template <typename A, typename B>
+    bool operator()(const A& a, const B& b) const {
+      return Remote(a) == Remote(b);
+    }
+  };
+  absl::flat_hash_set<PortEntry, PortEntryHash, PortEntryEq> ports_;
+  std::shared_ptr<const PortContext> port_context_;
   std::vector<Packet> outbound_;
   // Payloads of one receive batch, delivered per port after the batch.
   std::vector<std::pair<TunnelPort*, absl::Span<const uint8_t>>> deliveries_;

@@ -39,7 +39,20 @@ PortLimits PacketLimits(size_t receive_capacity, size_t send_capacity) {
 
 }  // namespace
 
-TunnelPort::TunnelPort(const PortLimits& limits) : limits_(Sanitized(limits)) {}
+std::shared_ptr<const PortContext> PortContext::Make(
+    const PortLimits& limits,
+    std::function<void(const core::Endpoint&)> send_wake,
+    std::function<void(core::DropReason, uint64_t)> drop_observer) {
+  return std::make_shared<const PortContext>(PortContext{
+      Sanitized(limits), std::move(send_wake), std::move(drop_observer)});
+}
+
+TunnelPort::TunnelPort(std::shared_ptr<const PortContext> context,
+                       const core::Endpoint& remote)
+    : context_(std::move(context)), remote_(remote) {}
+
+TunnelPort::TunnelPort(const PortLimits& limits)
+    : TunnelPort(PortContext::Make(limits), core::Endpoint()) {}
 
 TunnelPort::TunnelPort(size_t receive_capacity, size_t send_capacity)
     : TunnelPort(PacketLimits(receive_capacity, send_capacity)) {}
@@ -52,31 +65,33 @@ TunnelPort::~TunnelPort() {
 bool TunnelPort::Admit(size_t count, size_t held, size_t cost,
                        size_t max_packets, size_t max_bytes) {
   if (count >= max_packets || held + cost > max_bytes) return false;
-  return limits_.budget == nullptr || limits_.budget->TryTake(cost);
+  return limits().budget == nullptr || limits().budget->TryTake(cost);
 }
 
 void TunnelPort::Release(size_t cost) {
-  if (limits_.budget != nullptr && cost > 0) limits_.budget->Give(cost);
+  if (limits().budget != nullptr && cost > 0) limits().budget->Give(cost);
 }
 
 bool TunnelPort::AdmitOutbound(size_t size) {
   const size_t cost = Cost(size);
-  if (!Admit(outbound_.size(), outbound_held_, cost, limits_.send_packets,
-             limits_.send_bytes)) {
+  if (!Admit(outbound_.size(), outbound_held_, cost, limits().send_packets,
+             limits().send_bytes)) {
     return false;
   }
   outbound_held_ += cost;
   return true;
 }
 
-std::function<void()> TunnelPort::WakeIfIdle() {
-  if (wake_pending_ || !send_wake_) return nullptr;
+bool TunnelPort::WakeIfIdle() {
+  if (wake_pending_ || !context_->send_wake) return false;
   wake_pending_ = true;
-  return send_wake_;
+  return true;
 }
 
+void TunnelPort::Wake() const { context_->send_wake(remote_); }
+
 TunnelPort::SendStatus TunnelPort::Send(Packet payload) {
-  std::function<void()> wake;
+  bool wake = false;
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return SendStatus::kClosed;
@@ -84,12 +99,12 @@ TunnelPort::SendStatus TunnelPort::Send(Packet payload) {
     outbound_.push_back(std::move(payload));
     wake = WakeIfIdle();
   }
-  if (wake) wake();
+  if (wake) Wake();
   return SendStatus::kAccepted;
 }
 
 size_t TunnelPort::SendBatch(std::vector<Packet>& payloads) {
-  std::function<void()> wake;
+  bool wake = false;
   size_t accepted = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -101,13 +116,13 @@ size_t TunnelPort::SendBatch(std::vector<Packet>& payloads) {
     if (accepted > 0) wake = WakeIfIdle();
   }
   payloads.erase(payloads.begin(), payloads.begin() + accepted);
-  if (wake) wake();
+  if (wake) Wake();
   return accepted;
 }
 
 size_t TunnelPort::SendCopies(
     absl::Span<const absl::Span<const uint8_t>> payloads) {
-  std::function<void()> wake;
+  bool wake = false;
   size_t accepted = 0;
   {
     absl::MutexLock lock(&mu_);
@@ -121,7 +136,7 @@ size_t TunnelPort::SendCopies(
     }
     if (accepted > 0) wake = WakeIfIdle();
   }
-  if (wake) wake();
+  if (wake) Wake();
   return accepted;
 }
 
@@ -151,7 +166,9 @@ size_t TunnelPort::Receive(std::vector<Packet>& out, size_t max,
 
 void TunnelPort::SetReceiveReady(std::function<void()> ready) {
   absl::MutexLock lock(&mu_);
-  receive_ready_ = std::move(ready);
+  receive_ready_ =
+      ready ? std::make_unique<std::function<void()>>(std::move(ready))
+            : nullptr;
 }
 
 bool TunnelPort::closed() const {
@@ -174,11 +191,6 @@ size_t TunnelPort::send_bytes_held() const {
   return outbound_held_;
 }
 
-void TunnelPort::SetSendWake(std::function<void()> wake) {
-  absl::MutexLock lock(&mu_);
-  send_wake_ = std::move(wake);
-}
-
 void TunnelPort::Deliver(absl::Span<const uint8_t> payload) {
   DeliverBatch(absl::MakeConstSpan(&payload, 1));
 }
@@ -196,8 +208,8 @@ void TunnelPort::DeliverBatch(
     // memory than the queue may hold.
     for (absl::Span<const uint8_t> p : payloads) {
       const size_t cost = Cost(p.size());
-      if (!Admit(inbound_.size(), inbound_held_, cost, limits_.receive_packets,
-                 limits_.receive_bytes)) {
+      if (!Admit(inbound_.size(), inbound_held_, cost, limits().receive_packets,
+                 limits().receive_bytes)) {
         break;
       }
       inbound_held_ += cost;
@@ -205,7 +217,9 @@ void TunnelPort::DeliverBatch(
       inbound_.push_back(Packet(p.begin(), p.end()));
       ++delivered;
     }
-    if (was_empty && delivered > 0) ready = receive_ready_;
+    if (was_empty && delivered > 0 && receive_ready_ != nullptr) {
+      ready = *receive_ready_;
+    }
     // Counted before the payloads can be seen, so a reader never finds a
     // payload its counters do not include.
     if (delivered < payloads.size()) {
@@ -215,9 +229,9 @@ void TunnelPort::DeliverBatch(
     counters_.rx_packets.fetch_add(delivered, std::memory_order_relaxed);
     counters_.rx_bytes.fetch_add(bytes, std::memory_order_relaxed);
   }
-  if (delivered < payloads.size() && drop_observer_) {
-    drop_observer_(core::DropReason::kReceiveQueueFull,
-                   payloads.size() - delivered);
+  if (delivered < payloads.size() && context_->drop_observer) {
+    context_->drop_observer(core::DropReason::kReceiveQueueFull,
+                            payloads.size() - delivered);
   }
   if (ready) ready();
 }
@@ -247,8 +261,7 @@ void TunnelPort::Close() {
     outbound_.clear();
     Release(outbound_held_);
     outbound_held_ = 0;
-    send_wake_ = nullptr;
-    ready = std::move(receive_ready_);
+    if (receive_ready_ != nullptr) ready = std::move(*receive_ready_);
     receive_ready_ = nullptr;
   }
   if (ready) ready();

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -21,6 +22,7 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "service/byte_budget.h"
+#include "tunnel/core/endpoint.h"
 #include "tunnel/core/fifo.h"
 #include "tunnel/core/verdict.h"
 
@@ -78,6 +80,26 @@ struct PortLimits {
   ByteBudget* budget = nullptr;
 };
 
+// What every port of one owner (a gateway shard, a client tunnel) shares and
+// never changes: the limits and the owner's two hooks. Ports hold it by
+// pointer, so an idle port carries neither its own copy of the limits nor
+// callbacks of its own.
+struct PortContext {
+  // Limits raised to their floors (see PortLimits).
+  static std::shared_ptr<const PortContext> Make(
+      const PortLimits& limits,
+      std::function<void(const core::Endpoint&)> send_wake = nullptr,
+      std::function<void(core::DropReason, uint64_t)> drop_observer = nullptr);
+
+  PortLimits limits;
+  // Any thread: the port for `remote` has payloads to send and no drain is
+  // pending yet. Never called once the port is closed.
+  std::function<void(const core::Endpoint& remote)> send_wake;
+  // Told of every drop a port makes itself (receive queue full), on the
+  // worker thread, for metrics.
+  std::function<void(core::DropReason, uint64_t)> drop_observer;
+};
+
 class TunnelPort {
  public:
   enum class SendStatus : uint8_t { kAccepted, kFull, kClosed };
@@ -87,6 +109,10 @@ class TunnelPort {
   // What a payload of `size` bytes is charged while queued.
   static size_t Cost(size_t size) { return size + kPacketOverhead; }
 
+  // The port of the tunnel with `remote`, which its send wake names.
+  TunnelPort(std::shared_ptr<const PortContext> context,
+             const core::Endpoint& remote);
+  // A port with a context of its own and no hooks (tests, tools).
   explicit TunnelPort(const PortLimits& limits);
   // Packet limits only, with the default byte limits and no shared budget.
   TunnelPort(size_t receive_capacity, size_t send_capacity);
@@ -120,14 +146,7 @@ class TunnelPort {
   const TunnelCounters& counters() const { return counters_; }
 
   // --- The worker's side ---
-  // Installed once by the owner: schedules a drain of the send queue.
-  void SetSendWake(std::function<void()> wake);
-  // Installed once by the owner, before the port is shared: told of every
-  // drop the port itself makes (receive queue full), for metrics.
-  void SetDropObserver(
-      std::function<void(core::DropReason, uint64_t)> observer) {
-    drop_observer_ = std::move(observer);
-  }
+  const core::Endpoint& remote() const { return remote_; }
   void Deliver(absl::Span<const uint8_t> payload);
   // Delivers a batch under one lock and with at most one wake-up. Only
   // what fits is copied; the rest is dropped as `receive_queue_full`.
@@ -145,21 +164,25 @@ class TunnelPort {
   void Release(size_t cost);
   // Charges a payload of `size` to the send queue if it fits.
   bool AdmitOutbound(size_t size) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // The worker's wake-up, when no drain is pending yet.
-  std::function<void()> WakeIfIdle() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // True when the owner must be woken: there is a wake and no drain is
+  // pending yet. The caller wakes it (Wake) after unlocking.
+  bool WakeIfIdle() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void Wake() const;
+  const PortLimits& limits() const { return context_->limits; }
 
-  const PortLimits limits_;
+  // Fields are ordered for size: an idle gateway tunnel holds one port.
+  const std::shared_ptr<const PortContext> context_;
   TunnelCounters counters_;
-  std::function<void(core::DropReason, uint64_t)> drop_observer_;
   mutable absl::Mutex mu_;
   core::Fifo<Packet> inbound_ ABSL_GUARDED_BY(mu_);
   core::Fifo<Packet> outbound_ ABSL_GUARDED_BY(mu_);
   size_t inbound_held_ ABSL_GUARDED_BY(mu_) = 0;
   size_t outbound_held_ ABSL_GUARDED_BY(mu_) = 0;
+  // Set while a stream reads the port; allocated only then.
+  std::unique_ptr<std::function<void()>> receive_ready_ ABSL_GUARDED_BY(mu_);
+  const core::Endpoint remote_;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool wake_pending_ ABSL_GUARDED_BY(mu_) = false;
-  std::function<void()> send_wake_ ABSL_GUARDED_BY(mu_);
-  std::function<void()> receive_ready_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace snaptun::service

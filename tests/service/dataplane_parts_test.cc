@@ -67,9 +67,17 @@ TEST(TunnelPortTest, FullReceiveQueueDropsAndCounts) {
 }
 
 TEST(TunnelPortTest, SendWakesOncePerBurstAndRefusesWhenFull) {
-  TunnelPort port(4, 3);
   std::atomic<int> wakes{0};
-  port.SetSendWake([&] { ++wakes; });
+  const core::Endpoint remote = core::Endpoint::Ipv4({192, 0, 2, 7}, 4000);
+  PortLimits limits;
+  limits.receive_packets = 4;
+  limits.send_packets = 3;
+  TunnelPort port(PortContext::Make(limits,
+                                    [&](const core::Endpoint& to) {
+                                      EXPECT_EQ(to, remote);  // Its remote.
+                                      ++wakes;
+                                    }),
+                  remote);
   EXPECT_EQ(port.Send({1}), TunnelPort::SendStatus::kAccepted);
   EXPECT_EQ(port.Send({2}), TunnelPort::SendStatus::kAccepted);
   EXPECT_EQ(port.Send({3}), TunnelPort::SendStatus::kAccepted);
@@ -82,6 +90,36 @@ TEST(TunnelPortTest, SendWakesOncePerBurstAndRefusesWhenFull) {
   EXPECT_EQ(port.TakeOutbound(out, 10), 2u);
   EXPECT_EQ(port.Send({6}), TunnelPort::SendStatus::kAccepted);
   EXPECT_EQ(wakes.load(), 2);
+  // A closed port wakes its owner no more.
+  EXPECT_EQ(port.TakeOutbound(out, 10), 1u);
+  port.Close();
+  EXPECT_EQ(port.Send({7}), TunnelPort::SendStatus::kClosed);
+  EXPECT_EQ(wakes.load(), 2);
+}
+
+// Ports of one owner share its context: one drop observer told of each
+// port's own drops, and one set of limits.
+TEST(TunnelPortTest, PortsShareTheirOwnersContext) {
+  uint64_t dropped = 0;
+  PortLimits limits;
+  limits.receive_packets = 1;
+  auto context = PortContext::Make(
+      limits, nullptr, [&](core::DropReason reason, uint64_t count) {
+        EXPECT_EQ(reason, core::DropReason::kReceiveQueueFull);
+        dropped += count;
+      });
+  TunnelPort a(context, core::Endpoint::Ipv4({192, 0, 2, 1}, 1));
+  TunnelPort b(context, core::Endpoint::Ipv4({192, 0, 2, 2}, 2));
+  const std::vector<uint8_t> data = {1, 2, 3};
+  for (TunnelPort* port : {&a, &b}) {
+    port->Deliver(data);
+    port->Deliver(data);  // Beyond the one packet the limits allow.
+  }
+  EXPECT_EQ(dropped, 2u);
+  EXPECT_EQ(a.counters().dropped(core::DropReason::kReceiveQueueFull), 1u);
+  EXPECT_EQ(b.remote(), core::Endpoint::Ipv4({192, 0, 2, 2}, 2));
+  // Nothing to wake: a send is queued all the same.
+  EXPECT_EQ(a.Send({1}), TunnelPort::SendStatus::kAccepted);
 }
 
 TEST(TunnelPortTest, CloseWakesReceiversAndRefusesSends) {

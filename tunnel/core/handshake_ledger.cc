@@ -2,6 +2,7 @@
 #include "tunnel/core/handshake_ledger.h"
 
 #include <algorithm>
+#include <cstring>
 
 namespace snaptun::core {
 
@@ -27,6 +28,12 @@ int64_t UnixNanos(const crypto::Tai64n& t) {
   return unix_seconds * 1000000000 + nanos;
 }
 
+uint64_t Fingerprint(const crypto::PublicKey& key) {
+  uint64_t fingerprint;
+  std::memcpy(&fingerprint, key.data(), sizeof(fingerprint));
+  return fingerprint;
+}
+
 }  // namespace
 
 bool HandshakeLedger::Claim(const crypto::PublicKey& identity,
@@ -43,11 +50,12 @@ bool HandshakeLedger::Claim(const crypto::PublicKey& identity,
   }
   Seen& seen = it->second;
   if (at < seen.newest - window) return false;
+  const uint64_t fingerprint = Fingerprint(ephemeral);
   for (const auto& [when, key] : seen.recent) {
-    if (key == ephemeral) return false;
+    if (key == fingerprint) return false;
   }
   seen.newest = std::max(seen.newest, at);
-  seen.recent.emplace_back(at, ephemeral);
+  seen.recent.emplace_back(at, fingerprint);
   size_t expired = 0;
   while (expired < seen.recent.size() &&
          (seen.recent[expired].first < seen.newest - window ||

@@ -47,10 +47,15 @@ class HandshakeLedger {
   // Every identity that ever connected keeps one entry, so it is small: the
   // one recent initiation an idle identity has lives inline (a std::deque
   // allocated 576 bytes per identity, a quarter of an idle tunnel).
+  // An initiation's ephemeral key is remembered by its first 8 bytes: a
+  // replay repeats them exactly, and two honest ephemeral keys (random
+  // curve points) share them with probability 2^-64. Half the bytes of the
+  // key itself.
   struct Seen {
     int64_t newest = 0;  // Unix nanoseconds of the newest timestamp.
-    // Accepted initiations within the window, oldest first.
-    absl::InlinedVector<std::pair<int64_t, crypto::PublicKey>, 1> recent;
+    // Accepted initiations within the window (time, ephemeral key's
+    // fingerprint), oldest first.
+    absl::InlinedVector<std::pair<int64_t, uint64_t>, 1> recent;
   };
 
   const size_t max_identities_;

@@ -49,8 +49,15 @@ void PeerOutput::Clear() {
 }
 
 Peer::Peer(const LocalIdentity& local, const crypto::PublicKey& remote,
+           std::shared_ptr<const PeerConfig> config, crypto::RandomSource& rng)
+    : local_(local),
+      remote_key_(remote),
+      config_(std::move(config)),
+      rng_(rng) {}
+
+Peer::Peer(const LocalIdentity& local, const crypto::PublicKey& remote,
            const PeerConfig& config, crypto::RandomSource& rng)
-    : local_(local), remote_key_(remote), config_(config), rng_(rng) {}
+    : Peer(local, remote, std::make_shared<const PeerConfig>(config), rng) {}
 
 size_t Peer::SealedSize(size_t payload_size, Mode mode) {
   return PaddedSize(payload_size, mode) + transport::kOverhead;
@@ -111,7 +118,7 @@ void Peer::Fail(absl::Time now, HandshakeFailure failure, PeerOutput& out) {
 
 size_t Peer::SealWithCurrent(absl::Time now, absl::Span<const uint8_t> payload,
                              uint8_t* out) {
-  const size_t padded = PaddedSize(payload.size(), config_.mode);
+  const size_t padded = PaddedSize(payload.size(), config_->mode);
   size_t written;
   if (padded != payload.size()) {
     // Pad in the output buffer, then seal in place.
@@ -128,14 +135,14 @@ size_t Peer::SealWithCurrent(absl::Time now, absl::Span<const uint8_t> payload,
   const bool probe = payload.empty() && Probing() && current_->initiator();
   if ((!payload.empty() || probe) &&
       new_handshake_at_ == absl::InfiniteFuture()) {
-    new_handshake_at_ = now + config_.no_reply_timeout + Jitter(rng_);
+    new_handshake_at_ = now + config_->no_reply_timeout + Jitter(rng_);
   }
   return written;
 }
 
 SendResult Peer::Send(absl::Time now, absl::Span<const uint8_t> payload,
                       absl::Span<uint8_t> datagram, PeerOutput& out) {
-  const size_t sealed = SealedSize(payload.size(), config_.mode);
+  const size_t sealed = SealedSize(payload.size(), config_->mode);
   if (sealed > kMaxDatagramSize) {
     return {SendOutcome::kDropped, DropReason::kOversize};
   }
@@ -149,8 +156,8 @@ SendResult Peer::Send(absl::Time now, absl::Span<const uint8_t> payload,
       return {SendOutcome::kSent, DropReason::kNone, n};
     }
   }
-  if (queue_.size() >= config_.queue_capacity) {
-    if (config_.queue_capacity == 0) {
+  if (queue_.size() >= config_->queue_capacity) {
+    if (config_->queue_capacity == 0) {
       return {SendOutcome::kDropped, DropReason::kHandshakeQueueFull};
     }
     queue_.pop_front();  // Fresher data is worth more than older data.
@@ -173,7 +180,7 @@ bool Peer::RekeyDue(absl::Time now) const {
 void Peer::FlushQueue(absl::Time now, PeerOutput& out) {
   while (!queue_.empty() && current_ != nullptr && current_->Valid(now)) {
     const std::vector<uint8_t>& payload = queue_.front();
-    std::vector<uint8_t> datagram(SealedSize(payload.size(), config_.mode));
+    std::vector<uint8_t> datagram(SealedSize(payload.size(), config_->mode));
     const size_t n = SealWithCurrent(now, payload, datagram.data());
     if (n == 0) break;
     datagram.resize(n);
@@ -264,9 +271,9 @@ ReceiveResult Peer::AcceptInitiation(absl::Time now,
   }
 
   const uint32_t index = rng_.NextU32();
-  std::vector<uint8_t> msg(response::Size(config_.mode));
+  std::vector<uint8_t> msg(response::Size(config_->mode));
   TransportKeys keys;
-  if (!WriteResponse(contents, config_.mode, from,
+  if (!WriteResponse(contents, config_->mode, from,
                      crypto::X25519KeyPair::Generate(rng_), index, msg.data(),
                      keys)) {
     Fail(now, HandshakeFailure::kDecryptFailed, out);
@@ -301,7 +308,7 @@ ReceiveResult Peer::ReceiveResponse(absl::Time now,
   TransportKeys keys;
   std::optional<Endpoint> observed;
   const HandshakeFailure f =
-      OpenResponse(local_, *pending_, message, config_.mode, keys, observed);
+      OpenResponse(local_, *pending_, message, config_->mode, keys, observed);
   if (f != HandshakeFailure::kNone) {
     Fail(now, f, out);
     return Dropped(DropReasonFor(f), f);
@@ -392,7 +399,7 @@ ReceiveResult Peer::ReceiveTransport(absl::Time now,
   if (keepalive_at_ == absl::InfiniteFuture()) {
     keepalive_at_ = now + kKeepaliveTimeout;
   }
-  if (config_.mode == Mode::kWireGuard) {
+  if (config_->mode == Mode::kWireGuard) {
     payload = payload.first(UnpaddedSize(payload));
   }
   return ReceiveResult{ReceiveResult::Kind::kData, DropReason::kNone,
@@ -432,9 +439,9 @@ void Peer::OnTimer(absl::Time now, PeerOutput& out) {
     keepalive_at_ = absl::InfiniteFuture();
     if (current_ != nullptr && current_->Valid(now)) SendKeepalive(now, out);
   }
-  if (config_.persistent_keepalive > absl::ZeroDuration() && !gave_up_ &&
+  if (config_->persistent_keepalive > absl::ZeroDuration() && !gave_up_ &&
       now - std::max<absl::Time>(last_sent_, last_received_) >=
-          config_.persistent_keepalive) {
+          config_->persistent_keepalive) {
     SendKeepalive(now, out);
   }
 }
@@ -450,11 +457,11 @@ absl::Time Peer::NextDeadline() const {
   for (const Keypair* k : {previous_.get(), current_.get(), next_.get()}) {
     if (k != nullptr) next = std::min(next, k->created() + kRejectAfterTime);
   }
-  if (config_.persistent_keepalive > absl::ZeroDuration() && !gave_up_ &&
+  if (config_->persistent_keepalive > absl::ZeroDuration() && !gave_up_ &&
       pending_ == nullptr) {
     const absl::Time last = std::max<absl::Time>(last_sent_, last_received_);
     if (last != absl::InfinitePast()) {
-      next = std::min(next, last + config_.persistent_keepalive);
+      next = std::min(next, last + config_->persistent_keepalive);
     }
   }
   return next;

@@ -113,6 +113,12 @@ struct ReceiveResult {
 
 class Peer {
  public:
+  // `config` is shared, immutable, by every peer of one owner (a tunnel
+  // table holds one for all its tunnels): an idle tunnel carries a pointer,
+  // not a copy.
+  Peer(const LocalIdentity& local, const crypto::PublicKey& remote,
+       std::shared_ptr<const PeerConfig> config, crypto::RandomSource& rng);
+  // A peer with a config of its own (a client tunnel, tests).
   Peer(const LocalIdentity& local, const crypto::PublicKey& remote,
        const PeerConfig& config, crypto::RandomSource& rng);
   Peer(const Peer&) = delete;
@@ -156,7 +162,7 @@ class Peer {
   bool Dead(absl::Time now) const;
 
   const crypto::PublicKey& remote_public_key() const { return remote_key_; }
-  Mode mode() const { return config_.mode; }
+  Mode mode() const { return config_->mode; }
   // SNAP mode: the address the responder observed for us.
   const std::optional<Endpoint>& observed_address() const { return observed_; }
   absl::Time last_handshake() const { return last_handshake_; }
@@ -173,7 +179,7 @@ class Peer {
   void SendInitiation(absl::Time now, PeerOutput& out);
   void SendKeepalive(absl::Time now, PeerOutput& out);
   bool Probing() const {
-    return config_.mode == Mode::kSnap && config_.keepalive_probes;
+    return config_->mode == Mode::kSnap && config_->keepalive_probes;
   }
   size_t SealWithCurrent(absl::Time now, absl::Span<const uint8_t> payload,
                          uint8_t* out);
@@ -198,7 +204,7 @@ class Peer {
   // Its mac1 and cookie keys are derived when a handshake message needs
   // them (a hash each), not kept: an idle tunnel carries only the key.
   const crypto::PublicKey remote_key_;
-  const PeerConfig config_;
+  const std::shared_ptr<const PeerConfig> config_;
   crypto::RandomSource& rng_;
 
   // Initiator side of a handshake in flight; allocated only then, since a

@@ -41,6 +41,18 @@ void TableOutput::Clear() {
   flushed_bytes = 0;
 }
 
+namespace {
+
+std::shared_ptr<const PeerConfig> PeerConfigOf(
+    const TunnelTableConfig& config) {
+  PeerConfig peer;
+  peer.mode = config.mode;
+  peer.queue_capacity = config.queue_capacity;
+  return std::make_shared<const PeerConfig>(peer);
+}
+
+}  // namespace
+
 TunnelTable::TunnelTable(const LocalIdentity& local,
                          const Authorizer& authorizer,
                          crypto::RandomSource& rng,
@@ -50,6 +62,7 @@ TunnelTable::TunnelTable(const LocalIdentity& local,
       authorizer_(authorizer),
       rng_(rng),
       config_(config),
+      peer_config_(PeerConfigOf(config)),
       own_ledger_(shared != nullptr
                       ? nullptr
                       : std::make_unique<HandshakeLedger>(
@@ -243,10 +256,7 @@ IncomingResult TunnelTable::HandleInitiation(absl::Time now,
   if (same != nullptr) {
     peer = same->peer.get();
   } else {
-    PeerConfig peer_config;
-    peer_config.mode = config_.mode;
-    peer_config.queue_capacity = config_.queue_capacity;
-    fresh = std::make_unique<Peer>(local_, contents.remote_static, peer_config,
+    fresh = std::make_unique<Peer>(local_, contents.remote_static, peer_config_,
                                    rng_);
     peer = fresh.get();
   }

@@ -183,6 +183,8 @@ class TunnelTable {
   const Authorizer& authorizer_;
   crypto::RandomSource& rng_;
   const TunnelTableConfig config_;
+  // Every tunnel's peer shares this one (mode and queue from config_).
+  const std::shared_ptr<const PeerConfig> peer_config_;
   std::unique_ptr<HandshakeLedger> own_ledger_;
   HandshakeLedger& ledger_;
   CookieChecker cookies_;
