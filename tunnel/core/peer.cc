@@ -326,10 +326,14 @@ ReceiveResult Peer::ReceiveResponse(absl::Time now,
   last_handshake_ = now;
   new_handshake_at_ = absl::InfiniteFuture();
   if (observed.has_value()) {
-    if (observed_.has_value() && *observed_ != *observed) {
+    if (observed_ != nullptr && *observed_ != *observed) {
       out.events.push_back({PeerEventType::kAddressChanged});
     }
-    observed_ = observed;
+    if (observed_ == nullptr) {
+      observed_ = std::make_unique<Endpoint>(*observed);
+    } else {
+      *observed_ = *observed;
+    }
   }
   out.events.push_back({PeerEventType::kHandshakeCompleted,
                         HandshakeFailure::kNone, now - handshake_started_,

@@ -164,7 +164,10 @@ class Peer {
   const crypto::PublicKey& remote_public_key() const { return remote_key_; }
   Mode mode() const { return config_->mode; }
   // SNAP mode: the address the responder observed for us.
-  const std::optional<Endpoint>& observed_address() const { return observed_; }
+  std::optional<Endpoint> observed_address() const {
+    if (observed_ == nullptr) return std::nullopt;
+    return *observed_;
+  }
   absl::Time last_handshake() const { return last_handshake_; }
   // The newest initiation timestamp this peer accepted as responder.
   const crypto::Tai64n& last_timestamp() const { return last_timestamp_; }
@@ -216,20 +219,19 @@ class Peer {
   CompactTime handshake_started_ = absl::InfinitePast();
   CompactTime last_initiation_sent_ = absl::InfinitePast();
   CompactTime retransmit_at_ = absl::InfiniteFuture();
-  // What we sent last, to match cookie replies against.
-  uint32_t last_sent_index_ = 0;
-  std::optional<crypto::Bytes<16>> last_sent_mac1_;
   CookieJar cookies_;
 
   // Responder side: replay and flood protection of initiations.
   crypto::Tai64n last_timestamp_{};
+  // What we sent last, to match cookie replies against (its mac1 is below,
+  // with the other byte-aligned fields: the order keeps the peer small).
+  uint32_t last_sent_index_ = 0;
   CompactTime last_initiation_accepted_ = absl::InfinitePast();
   CompactTime response_sent_at_ = absl::InfinitePast();
 
   std::unique_ptr<Keypair> previous_;
   std::unique_ptr<Keypair> current_;
   std::unique_ptr<Keypair> next_;  // Responder's, until confirmed.
-  bool rekeyed_on_receive_ = false;
 
   CompactTime last_sent_ = absl::InfinitePast();
   CompactTime last_received_ = absl::InfinitePast();
@@ -238,7 +240,11 @@ class Peer {
   CompactTime new_handshake_at_ = absl::InfiniteFuture();  // No reply.
 
   Fifo<std::vector<uint8_t>> queue_;
-  std::optional<Endpoint> observed_;
+  // Set by the first SNAP response: an initiator's alone, so a gateway's
+  // tunnels (responders) carry a null pointer instead of the address.
+  std::unique_ptr<Endpoint> observed_;
+  std::optional<crypto::Bytes<16>> last_sent_mac1_;
+  bool rekeyed_on_receive_ = false;
   bool gave_up_ = false;
 };
 
