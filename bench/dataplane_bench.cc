@@ -17,8 +17,9 @@
 // 1, 64 and 1024 tunnels with two workers on each side. Packets per second
 // are counted where they arrive, over the same interval.
 //
-//   dataplane_bench [SECONDS] [CSV|-] [one]
-//     CSV: rows for bench/plot.sh; "one": only the first part.
+//   dataplane_bench [SECONDS] [CSV|-] [one|snap]
+//     CSV: rows for bench/plot.sh; "one": only the first part; "snap": the
+//     SNAP tunnel alone, then its AEAD bound (for a profiler).
 #include <poll.h>
 #include <time.h>
 
@@ -353,6 +354,18 @@ void OneTunnelBothModes(absl::Duration duration, std::FILE* csv) {
               "AEAD bound", aead.TwoCoreBound(), aead.seal_ns, aead.open_ns);
 }
 
+// The SNAP tunnel alone, for a profiler (bench/profile_dataplane.sh): no
+// raw-UDP or AEAD phase in the recorded window.
+void SnapTunnelOnly(absl::Duration duration) {
+  const Result snap = Tunnel({duration, core::Mode::kSnap, 1400, 1, 1});
+  const AeadCost aead = MeasureAead(1400);
+  std::printf("tunnel, SNAP mode, 1400 B: %.0f packets/s, %.0f%% of the AEAD "
+              "bound (%.0f)\n",
+              snap.packets_per_second,
+              100 * snap.packets_per_second / aead.TwoCoreBound(),
+              aead.TwoCoreBound());
+}
+
 void PayloadSizes(absl::Duration duration, std::FILE* csv) {
   std::printf("\n%-8s %12s %12s %12s %8s %9s\n", "payload", "raw UDP", "tunnel",
               "AEAD bound", "vs raw", "vs AEAD");
@@ -399,6 +412,10 @@ int Main(int argc, char** argv) {
   const std::string csv_path = argc > 2 ? argv[2] : "-";
   std::FILE* csv =
       csv_path == "-" ? nullptr : std::fopen(csv_path.c_str(), "w");
+  if (argc > 3 && std::string(argv[3]) == "snap") {
+    SnapTunnelOnly(duration);
+    return 0;
+  }
   if (csv != nullptr) std::fprintf(csv, "series,x,packets_per_second,gbps\n");
   OneTunnelBothModes(duration, csv);
   if (argc > 3 && std::string(argv[3]) == "one") return 0;
