@@ -7,9 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
-#include "service/pump_limits.h"
 #include "tunnel/core/messages.h"
-#include "tunnel/io/receive_round.h"
 
 namespace snaptun::service {
 namespace {
@@ -70,6 +68,7 @@ ClientTunnel::ClientTunnel(Worker& worker, const core::LocalIdentity& local,
       peer_config_(PeerConfigOf(config)),
       on_event_(std::move(on_event)),
       on_connect_(std::move(on_connect)),
+      pump_(worker, config.mode, *this),
       metrics_(config.metrics == nullptr
                    ? nullptr
                    : &config.metrics->role(Role::kClient)),
@@ -290,53 +289,59 @@ void ClientTunnel::RetryAfterBackoff() {
       });
 }
 
-void ClientTunnel::OnReadable() {
-  for (int round = 0; round < kReceiveRoundsPerWake; ++round) {
-    if (socket_.fd() < 0) return;
-    const absl::Time now = worker_.loop().clock().Now();
-    absl::StatusOr<io::ReceiveStats> received = worker_.receiver().Receive(
-        socket_.fd(),
-        [&](absl::Span<uint8_t> datagram, const core::Endpoint& from) {
-          const std::optional<core::MessageType> type =
-              core::Classify(datagram, config_.mode);
-          if (!type.has_value()) {
-            CountDrop(core::DropReason::kInvalidPacket);
-            return;
-          }
-          if (peer_ == nullptr) {
-            CountDrop(core::DropReason::kNoTunnel);
-            return;
-          }
-          const core::ReceiveResult result =
-              peer_->Receive(now, *type, datagram, from, out_);
-          if (result.kind == core::ReceiveResult::Kind::kData) {
-            deliveries_.push_back(result.payload);
-          } else if (result.kind == core::ReceiveResult::Kind::kDropped) {
-            CountDrop(result.drop);
-          }
-        });
-    if (metrics_ != nullptr && !deliveries_.empty()) {
-      uint64_t bytes = 0;
-      for (absl::Span<const uint8_t> p : deliveries_) bytes += p.size();
-      metrics_->packets_rx->Increment(deliveries_.size(), worker_.index());
-      metrics_->bytes_rx->Increment(bytes, worker_.index());
-    }
-    port_->DeliverBatch(deliveries_);
-    deliveries_.clear();
-    if (!received.ok()) {
-      ReadFailed(worker_.receiver().error());
-      return;
-    }
-    read_pause_.Succeeded();
-    receive_errors_.Succeeded();
-    // The socket is this tunnel's own: its kernel drops are the tunnel's.
-    const io::RoundLosses lost =
-        io::AccountRound(*received, socket_, kernel_drops_);
-    CountDrop(core::DropReason::kSocketOverflow, lost.socket_overflow);
-    CountDrop(core::DropReason::kOversize, lost.oversize);
-    Apply();
-    if (lost.drained) break;
+void ClientTunnel::OnReadable() { pump_.Receive(socket_, kernel_drops_); }
+
+void ClientTunnel::OnDatagram(absl::Time now, absl::Span<uint8_t> datagram,
+                              const core::Endpoint& from) {
+  const std::optional<core::MessageType> type =
+      core::Classify(datagram, config_.mode);
+  if (!type.has_value()) {
+    CountDrop(core::DropReason::kInvalidPacket);
+    return;
   }
+  if (peer_ == nullptr) {
+    CountDrop(core::DropReason::kNoTunnel);
+    return;
+  }
+  const core::ReceiveResult result =
+      peer_->Receive(now, *type, datagram, from, out_);
+  if (result.kind == core::ReceiveResult::Kind::kData) {
+    pump_.Deliver(*port_, result.payload);
+  } else if (result.kind == core::ReceiveResult::Kind::kDropped) {
+    CountDrop(result.drop);
+  }
+}
+
+core::SendResult ClientTunnel::Seal(absl::Time now, const core::Endpoint&,
+                                    const Packet& payload,
+                                    absl::Span<uint8_t> datagram) {
+  if (peer_ == nullptr) {
+    return {core::SendOutcome::kDropped, core::DropReason::kNoTunnel};
+  }
+  return peer_->Send(now, payload, datagram, out_);
+}
+
+void ClientTunnel::ReceiveSucceeded(const io::ReceiveStats&) {
+  read_pause_.Succeeded();
+  receive_errors_.Succeeded();
+}
+
+void ClientTunnel::ReceiveFailed(int error) { ReadFailed(error); }
+
+void ClientTunnel::Sent(TunnelPort&, const Packet& payload) {
+  CountSent(1, payload.size());
+}
+
+// Every drop of a client tunnel is its port's (the socket is its own).
+void ClientTunnel::Dropped(TunnelPort*, core::DropReason reason,
+                           uint64_t count) {
+  CountDrop(reason, count);
+}
+
+void ClientTunnel::Received(uint64_t packets, uint64_t bytes) {
+  if (metrics_ == nullptr) return;
+  metrics_->packets_rx->Increment(packets, worker_.index());
+  metrics_->bytes_rx->Increment(bytes, worker_.index());
 }
 
 void ClientTunnel::OnTimer() {
@@ -353,34 +358,11 @@ void ClientTunnel::OnTimer() {
 }
 
 void ClientTunnel::DrainOutbound() {
-  outbound_.clear();
-  const size_t taken = port_->TakeOutbound(outbound_, kDrainBatch);
-  if (peer_ == nullptr) {
-    CountDrop(core::DropReason::kNoTunnel, taken);
-    return;
-  }
-  const absl::Time now = worker_.loop().clock().Now();
-  io::BatchSender& sender = worker_.sender();
-  for (const Packet& payload : outbound_) {
-    if (sender.full()) Apply();
-    absl::Span<uint8_t> datagram =
-        sender.Reserve(config_.data_plane,
-                       core::Peer::SealedSize(payload.size(), config_.mode));
-    const core::SendResult result = peer_->Send(now, payload, datagram, out_);
-    if (result.status == core::SendOutcome::kSent) {
-      sender.Commit(result.size);
-      CountSent(1, payload.size());
-    } else if (result.status == core::SendOutcome::kDropped) {
-      CountDrop(result.drop);
-    }
-  }
-  Apply();
-  if (taken == kDrainBatch) {
-    std::weak_ptr<ClientTunnel> weak = weak_from_this();
-    worker_.loop().Post([weak] {
-      if (auto self = weak.lock()) self->DrainOutbound();
-    });
-  }
+  if (!pump_.Drain(*port_, config_.data_plane)) return;
+  std::weak_ptr<ClientTunnel> weak = weak_from_this();
+  worker_.loop().Post([weak] {
+    if (auto self = weak.lock()) self->DrainOutbound();
+  });
 }
 
 void ClientTunnel::Apply() {

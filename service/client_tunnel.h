@@ -27,6 +27,7 @@
 #include "service/backoff.h"
 #include "service/dataplane_metrics.h"
 #include "service/error_reason.h"
+#include "service/packet_pump.h"
 #include "service/read_pause.h"
 #include "service/socket_error_watch.h"
 #include "service/tunnel_lifecycle.h"
@@ -79,7 +80,8 @@ struct ClientEvent {
   core::PeerEvent peer_event{};  // The protocol event behind it.
 };
 
-class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
+class ClientTunnel : public std::enable_shared_from_this<ClientTunnel>,
+                     private PumpRole {
  public:
   using ConnectCallback = std::function<void(absl::StatusOr<core::Endpoint>)>;
   // Protocol-level events (handshakes, failures) and lifecycle events both
@@ -132,6 +134,25 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   void OnReadable();
   void OnTimer();
   void DrainOutbound();
+  // The pump's questions (packet_pump.h): one socket, one peer, one port.
+  // A datagram on the connected socket: classified, opened by the peer.
+  void OnDatagram(absl::Time now, absl::Span<uint8_t> datagram,
+                  const core::Endpoint& from) override;
+  // Sealed by the peer (queued while it has no session).
+  core::SendResult Seal(absl::Time now, const core::Endpoint& to,
+                        const Packet& payload,
+                        absl::Span<uint8_t> datagram) override;
+  // Reported when persistent, then reading pauses (ReadFailed).
+  void ReceiveFailed(int error) override;
+  // Resets the read pause and the receive error run.
+  void ReceiveSucceeded(const io::ReceiveStats& stats) override;
+  // The role's rx metrics.
+  void Received(uint64_t packets, uint64_t bytes) override;
+  // CountSent: the port's and the role's tx.
+  void Sent(TunnelPort& port, const Packet& payload) override;
+  // CountDrop: every drop is the tunnel's own.
+  void Dropped(TunnelPort* port, core::DropReason reason,
+               uint64_t count) override;
   void HandlePeerEvent(const core::PeerEvent& event);
   void OnHandshakeCompleted(const core::PeerEvent& event);
   // The peer expired its session: retry the attempt, or lose the session.
@@ -139,7 +160,7 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   // The address the gateway saw (SNAP) or the socket's own (WireGuard).
   std::optional<core::Endpoint> SeenAddress();
   void LoseSession(const std::string& reason);
-  void Apply();
+  void Apply() override;
   void Reschedule();
   void Emit(ClientEvent event);
   // Opens (or replaces) the connected socket and watches it.
@@ -163,6 +184,7 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   const std::shared_ptr<const core::PeerConfig> peer_config_;
   const EventCallback on_event_;
   ConnectCallback on_connect_;
+  PacketPump pump_;
   std::shared_ptr<TunnelPort> port_;
   RoleMetrics* const metrics_;  // Null without metrics.
   std::atomic<ClientState> state_{ClientState::kConnecting};
@@ -176,8 +198,6 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel> {
   SocketErrorWatch send_errors_;
   SocketErrorWatch receive_errors_;
   ReadPause read_pause_;
-  std::vector<Packet> outbound_;
-  std::vector<absl::Span<const uint8_t>> deliveries_;
   io::EventLoop::TimerId peer_timer_ = 0;
   absl::Time peer_timer_at_ = absl::InfiniteFuture();
   io::EventLoop::TimerId attempt_timer_ = 0;

@@ -5,9 +5,6 @@
 
 #include <utility>
 
-#include "service/pump_limits.h"
-#include "tunnel/io/receive_round.h"
-
 namespace snaptun::service {
 GatewayShard::GatewayShard(Worker& worker, io::UdpSocket socket,
                            const core::LocalIdentity& identity,
@@ -22,6 +19,7 @@ GatewayShard::GatewayShard(Worker& worker, io::UdpSocket socket,
       observer_(observer),
       stats_(stats),
       table_(identity, authorizer, worker.rng(), config.table, ledger),
+      pump_(worker, config.table.mode, *this),
       role_metrics_(config.metrics == nullptr
                         ? nullptr
                         : &config.metrics->role(Role::kGateway)) {}
@@ -115,55 +113,77 @@ bool GatewayShard::Remove(const core::Endpoint& remote,
 }
 
 void GatewayShard::OnReadable() {
-  for (int round = 0; round < kReceiveRoundsPerWake && running_; ++round) {
-    const absl::Time now = worker_.loop().clock().Now();
-    absl::StatusOr<io::ReceiveStats> received = worker_.receiver().Receive(
-        socket_.fd(),
-        [&](absl::Span<uint8_t> datagram, const core::Endpoint& from) {
-          const core::IncomingResult result =
-              table_.HandleIncoming(now, datagram, from, out_);
-          if (!out_.events.empty()) {
-            // A tunnel was created, replaced or removed: its port must
-            // change before this datagram's payload is delivered.
-            FlushDeliveries();
-            Apply();
-          }
-          CountFailure(result.failure);
-          if (result.initiation) CountInitiation(result);
-          if (result.kind == core::ReceiveResult::Kind::kDropped) {
-            DropFrom(from, result.drop);
-            return;
-          }
-          if (result.kind != core::ReceiveResult::Kind::kData) return;
-          if (!PassesPolicy(result.payload, from)) return;
-          stats_.rx_packets.fetch_add(1, std::memory_order_relaxed);
-          stats_.rx_bytes.fetch_add(result.payload.size(),
-                                    std::memory_order_relaxed);
-          if (RoleMetrics* m = role_metrics_) {
-            m->packets_rx->Increment(1, worker_.index());
-            m->bytes_rx->Increment(result.payload.size(), worker_.index());
-          }
-          if (auto it = ports_.find(from); it != ports_.end()) {
-            deliveries_.emplace_back(it->port.get(), result.payload);
-          }
-        });
-    FlushDeliveries();
-    if (!received.ok()) {
-      ReadFailed();
-      return;
-    }
-    read_pause_.Succeeded();
-    // The kernel's drops on this shard's socket (shared by many tunnels, so
-    // counted for the role only).
-    const io::RoundLosses lost =
-        io::AccountRound(*received, socket_, kernel_drops_);
-    stats_.datagrams_received.fetch_add(
-        received->datagrams + received->truncated, std::memory_order_relaxed);
-    CountDrop(core::DropReason::kSocketOverflow, lost.socket_overflow);
-    CountDrop(core::DropReason::kOversize, lost.oversize);
+  if (running_) pump_.Receive(socket_, kernel_drops_);
+}
+
+void GatewayShard::OnDatagram(absl::Time now, absl::Span<uint8_t> datagram,
+                              const core::Endpoint& from) {
+  const core::IncomingResult result =
+      table_.HandleIncoming(now, datagram, from, out_);
+  if (!out_.events.empty()) {
+    // A tunnel was created, replaced or removed: its port must change
+    // before this datagram's payload is delivered.
+    pump_.FlushDeliveries();
     Apply();
-    if (lost.drained) break;
   }
+  CountFailure(result.failure);
+  if (result.initiation) CountInitiation(result);
+  if (result.kind == core::ReceiveResult::Kind::kDropped) {
+    DropFrom(from, result.drop);
+    return;
+  }
+  if (result.kind != core::ReceiveResult::Kind::kData) return;
+  if (!PassesPolicy(result.payload, from)) return;
+  if (auto it = ports_.find(from); it != ports_.end()) {
+    pump_.Deliver(*it->port, result.payload);
+  }
+}
+
+core::SendResult GatewayShard::Seal(absl::Time now, const core::Endpoint& to,
+                                    const Packet& payload,
+                                    absl::Span<uint8_t> datagram) {
+  const core::OutgoingResult result =
+      table_.HandleOutgoing(now, to, payload, datagram, out_);
+  return {result.status, result.drop, result.size};
+}
+
+void GatewayShard::ReceiveFailed(int) { ReadFailed(); }
+
+void GatewayShard::ReceiveSucceeded(const io::ReceiveStats& received) {
+  read_pause_.Succeeded();
+  stats_.datagrams_received.fetch_add(received.datagrams + received.truncated,
+                                      std::memory_order_relaxed);
+}
+
+void GatewayShard::Received(uint64_t packets, uint64_t bytes) {
+  stats_.rx_packets.fetch_add(packets, std::memory_order_relaxed);
+  stats_.rx_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  if (RoleMetrics* m = role_metrics_) {
+    m->packets_rx->Increment(packets, worker_.index());
+    m->bytes_rx->Increment(bytes, worker_.index());
+  }
+}
+
+void GatewayShard::Sent(TunnelPort& port, const Packet& payload) {
+  if (config_.policy != nullptr) {
+    config_.policy->CountEgress(payload, worker_.index());
+  }
+  port.counters().tx_packets.fetch_add(1, std::memory_order_relaxed);
+  port.counters().tx_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+  stats_.tx_packets.fetch_add(1, std::memory_order_relaxed);
+  stats_.tx_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
+  if (RoleMetrics* m = role_metrics_) {
+    m->packets_tx->Increment(1, worker_.index());
+    m->bytes_tx->Increment(payload.size(), worker_.index());
+  }
+}
+
+// The shard's socket carries many tunnels: a drop without a port (the
+// round's kernel and oversize losses) is counted for the role only.
+void GatewayShard::Dropped(TunnelPort* port, core::DropReason reason,
+                           uint64_t count) {
+  if (port != nullptr) port->counters().Drop(reason, count);
+  CountDrop(reason, count);
 }
 
 bool GatewayShard::PassesPolicy(absl::Span<const uint8_t> payload,
@@ -184,64 +204,16 @@ void GatewayShard::DropFrom(const core::Endpoint& from,
   }
 }
 
-void GatewayShard::FlushDeliveries() {
-  // Consecutive payloads of one tunnel go in one batch: one lock, one wake.
-  for (size_t i = 0; i < deliveries_.size();) {
-    TunnelPort* port = deliveries_[i].first;
-    run_.clear();
-    for (; i < deliveries_.size() && deliveries_[i].first == port; ++i) {
-      run_.push_back(deliveries_[i].second);
-    }
-    port->DeliverBatch(run_);
-  }
-  deliveries_.clear();
-}
-
 void GatewayShard::DrainPort(const core::Endpoint& remote) {
   auto it = ports_.find(remote);
   if (it == ports_.end() || !running_) return;
+  // Held for the drain: applying the table's output may remove the tunnel.
   std::shared_ptr<TunnelPort> port = it->port;
-  outbound_.clear();
-  const size_t taken = port->TakeOutbound(outbound_, kDrainBatch);
-  const absl::Time now = worker_.loop().clock().Now();
-  io::BatchSender& sender = worker_.sender();
-  for (const Packet& payload : outbound_) {
-    if (sender.full()) Apply();
-    absl::Span<uint8_t> datagram =
-        sender.Reserve(remote, core::Peer::SealedSize(payload.size(), mode_));
-    const core::OutgoingResult result =
-        table_.HandleOutgoing(now, remote, payload, datagram, out_);
-    switch (result.status) {
-      case core::SendOutcome::kSent:
-        sender.Commit(result.size);
-        if (config_.policy != nullptr) {
-          config_.policy->CountEgress(payload, worker_.index());
-        }
-        port->counters().tx_packets.fetch_add(1, std::memory_order_relaxed);
-        port->counters().tx_bytes.fetch_add(payload.size(),
-                                            std::memory_order_relaxed);
-        stats_.tx_packets.fetch_add(1, std::memory_order_relaxed);
-        stats_.tx_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
-        if (RoleMetrics* m = role_metrics_) {
-          m->packets_tx->Increment(1, worker_.index());
-          m->bytes_tx->Increment(payload.size(), worker_.index());
-        }
-        break;
-      case core::SendOutcome::kQueued:
-        break;
-      case core::SendOutcome::kDropped:
-        port->counters().Drop(result.drop);
-        CountDrop(result.drop);
-        break;
-    }
-  }
-  Apply();
-  if (taken == kDrainBatch) {
-    std::weak_ptr<GatewayShard> weak = weak_from_this();
-    worker_.loop().Post([weak, remote] {
-      if (auto self = weak.lock()) self->DrainPort(remote);
-    });
-  }
+  if (!pump_.Drain(*port, remote)) return;
+  std::weak_ptr<GatewayShard> weak = weak_from_this();
+  worker_.loop().Post([weak, remote] {
+    if (auto self = weak.lock()) self->DrainPort(remote);
+  });
 }
 
 void GatewayShard::OnTimer() {

@@ -15,6 +15,7 @@
 #include "service/dataplane_metrics.h"
 #include "service/gateway_observer.h"
 #include "service/packet_policy.h"
+#include "service/packet_pump.h"
 #include "service/read_pause.h"
 #include "service/tunnel_port.h"
 #include "service/worker.h"
@@ -32,7 +33,8 @@ struct GatewayShardConfig {
   const PacketPolicy* policy = nullptr;
 };
 
-class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
+class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
+                     private PumpRole {
  public:
   GatewayShard(Worker& worker, io::UdpSocket socket,
                const core::LocalIdentity& identity,
@@ -54,21 +56,44 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
  private:
   // The limits and hooks every port of this shard shares.
   std::shared_ptr<const PortContext> MakePortContext();
+  // The pump's questions (packet_pump.h), grouped by concern below: the
+  // gateway finds a tunnel by remote address in its table, and its one
+  // socket is shared by every tunnel of the shard.
+  //
+  // Reading: the socket became readable; a round's outcome.
   void OnReadable();
   absl::Status WatchSocket();
+  // Counted for the role; reading pauses (ReadFailed).
+  void ReceiveFailed(int error) override;
   // A read failed: counted, and reading pauses (read_pause.h).
   void ReadFailed();
+  // Resets the read pause; counts the datagrams read.
+  void ReceiveSucceeded(const io::ReceiveStats& received) override;
   void OnTimer();
-  void DrainPort(const core::Endpoint& remote);
-  void FlushDeliveries();
-  // The packet policy's verdict on a client's payload; a refusal is counted.
+  // Inbound: through the table (handshakes create tunnels), then the
+  // packet policy, whose refusal is counted.
+  void OnDatagram(absl::Time now, absl::Span<uint8_t> datagram,
+                  const core::Endpoint& from) override;
   bool PassesPolicy(absl::Span<const uint8_t> payload,
                     const core::Endpoint& from);
   // A datagram from `from` dropped: counted for the role and on its
   // tunnel, if it has one.
   void DropFrom(const core::Endpoint& from, core::DropReason reason);
+  // Gateway stats and the role's rx metrics.
+  void Received(uint64_t packets, uint64_t bytes) override;
+  // Outbound: the port of the tunnel at `remote` is drained by the pump,
+  // each payload sealed by the table's tunnel at `to`.
+  void DrainPort(const core::Endpoint& remote);
+  core::SendResult Seal(absl::Time now, const core::Endpoint& to,
+                        const Packet& payload,
+                        absl::Span<uint8_t> datagram) override;
+  // The packet policy's egress count, the port's and the role's tx.
+  void Sent(TunnelPort& port, const Packet& payload) override;
+  // On the port when the drop has a tunnel, and for the role always.
+  void Dropped(TunnelPort* port, core::DropReason reason,
+               uint64_t count) override;
   // Acts on everything the table asked for, sends, re-arms the timer.
-  void Apply();
+  void Apply() override;
   // Apply's parts: payloads sealed once a handshake completed, a tunnel
   // created (its port), a peer event, a tunnel removed, and the datagrams
   // and drops of the table's output.
@@ -95,6 +120,7 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   GatewayObserver* const observer_;
   GatewayStats& stats_;
   core::TunnelTable table_;
+  PacketPump pump_;
   RoleMetrics* const role_metrics_;  // Null without metrics.
   core::TableOutput out_;
   // A tunnel's port and its state here, found by the port's remote address
@@ -130,10 +156,6 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard> {
   };
   absl::flat_hash_set<PortEntry, PortEntryHash, PortEntryEq> ports_;
   std::shared_ptr<const PortContext> port_context_;
-  std::vector<Packet> outbound_;
-  // Payloads of one receive batch, delivered per port after the batch.
-  std::vector<std::pair<TunnelPort*, absl::Span<const uint8_t>>> deliveries_;
-  std::vector<absl::Span<const uint8_t>> run_;
   io::EventLoop::TimerId timer_ = 0;
   absl::Time timer_at_ = absl::InfiniteFuture();
   std::atomic<size_t> tunnels_{0};

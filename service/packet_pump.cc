@@ -1,0 +1,84 @@
+// Receive rounds and port drains, the same for both roles.
+#include "service/packet_pump.h"
+
+#include "tunnel/io/receive_round.h"
+
+namespace snaptun::service {
+
+PacketPump::PacketPump(Worker& worker, core::Mode mode, PumpRole& role)
+    : worker_(worker), mode_(mode), role_(role) {}
+
+void PacketPump::Receive(io::UdpSocket& socket,
+                         io::KernelDropCounter& kernel_drops) {
+  for (int round = 0; round < kReceiveRoundsPerWake; ++round) {
+    if (socket.fd() < 0) return;
+    const absl::Time now = worker_.loop().clock().Now();
+    absl::StatusOr<io::ReceiveStats> received = worker_.receiver().Receive(
+        socket.fd(),
+        [&](absl::Span<uint8_t> datagram, const core::Endpoint& from) {
+          role_.OnDatagram(now, datagram, from);
+        });
+    FlushDeliveries();
+    if (!received.ok()) {
+      role_.ReceiveFailed(worker_.receiver().error());
+      return;
+    }
+    role_.ReceiveSucceeded(*received);
+    const io::RoundLosses lost =
+        io::AccountRound(*received, socket, kernel_drops);
+    if (lost.socket_overflow != 0) {
+      role_.Dropped(nullptr, core::DropReason::kSocketOverflow,
+                    lost.socket_overflow);
+    }
+    if (lost.oversize != 0) {
+      role_.Dropped(nullptr, core::DropReason::kOversize, lost.oversize);
+    }
+    role_.Apply();
+    if (lost.drained) return;
+  }
+}
+
+void PacketPump::FlushDeliveries() {
+  if (deliveries_.empty()) return;
+  uint64_t bytes = 0;
+  for (const auto& [port, payload] : deliveries_) bytes += payload.size();
+  role_.Received(deliveries_.size(), bytes);
+  // Consecutive payloads of one tunnel go in one batch: one lock, one wake.
+  for (size_t i = 0; i < deliveries_.size();) {
+    TunnelPort* port = deliveries_[i].first;
+    run_.clear();
+    for (; i < deliveries_.size() && deliveries_[i].first == port; ++i) {
+      run_.push_back(deliveries_[i].second);
+    }
+    port->DeliverBatch(run_);
+  }
+  deliveries_.clear();
+}
+
+bool PacketPump::Drain(TunnelPort& port, const core::Endpoint& to) {
+  outbound_.clear();
+  const size_t taken = port.TakeOutbound(outbound_, kDrainBatch);
+  const absl::Time now = worker_.loop().clock().Now();
+  io::BatchSender& sender = worker_.sender();
+  for (const Packet& payload : outbound_) {
+    if (sender.full()) role_.Apply();
+    absl::Span<uint8_t> datagram =
+        sender.Reserve(to, core::Peer::SealedSize(payload.size(), mode_));
+    const core::SendResult result = role_.Seal(now, to, payload, datagram);
+    switch (result.status) {
+      case core::SendOutcome::kSent:
+        sender.Commit(result.size);
+        role_.Sent(port, payload);
+        break;
+      case core::SendOutcome::kQueued:
+        break;
+      case core::SendOutcome::kDropped:
+        role_.Dropped(&port, result.drop, 1);
+        break;
+    }
+  }
+  role_.Apply();
+  return taken == kDrainBatch;
+}
+
+}  // namespace snaptun::service
