@@ -92,20 +92,20 @@ X25519Costs MeasureX25519(crypto::RandomSource& rng) {
 
 void PrintGatewayCounts(const service::GatewayStats& stats) {
   for (size_t i = 0; i < core::kDropReasonCount; ++i) {
-    if (stats.drops[i].load() == 0) continue;
+    if (stats.drops[i] == 0) continue;
     std::printf(
         "  gateway drops %s: %llu\n",
         std::string(core::DropReasonName(static_cast<core::DropReason>(i)))
             .c_str(),
-        static_cast<unsigned long long>(stats.drops[i].load()));
+        static_cast<unsigned long long>(stats.drops[i]));
   }
   for (size_t i = 0; i < core::kHandshakeFailureCount; ++i) {
-    if (stats.failures[i].load() == 0) continue;
+    if (stats.failures[i] == 0) continue;
     std::printf("  gateway handshake failures %s: %llu\n",
                 std::string(core::HandshakeFailureName(
                                 static_cast<core::HandshakeFailure>(i)))
                     .c_str(),
-                static_cast<unsigned long long>(stats.failures[i].load()));
+                static_cast<unsigned long long>(stats.failures[i]));
   }
 }
 
@@ -122,10 +122,9 @@ double RunHandshakes(service::WorkerPool& pool,
   size_t answered = 0;
   const absl::Duration elapsed = testing::RunLoadHandshakes(
       clients, gateway->local_address(), false, answered);
-  std::printf(
-      "  (%zu of %zu answered in %s; cookies sent %llu)\n", answered, count,
-      absl::FormatDuration(elapsed).c_str(),
-      static_cast<unsigned long long>(gateway->stats().cookies_sent.load()));
+  std::printf("  (%zu of %zu answered in %s; cookies sent %llu)\n", answered,
+              count, absl::FormatDuration(elapsed).c_str(),
+              static_cast<unsigned long long>(gateway->stats().cookies_sent));
   PrintGatewayCounts(gateway->stats());
   gateway->Stop();
   return answered == count ? answered / absl::ToDoubleSeconds(elapsed) : 0;

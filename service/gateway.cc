@@ -51,7 +51,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     GatewayObserver* observer) {
   std::unique_ptr<Gateway> gateway(new Gateway());
   gateway->mode_ = config.mode;
-  const GatewayShardConfig shard_config = ShardConfigFor(config, pool.size());
+  gateway->UseMetrics(config.metrics);
+  GatewayShardConfig shard_config = ShardConfigFor(config, pool.size());
+  shard_config.metrics = gateway->metrics_;
   // One limiter and replay record for all workers (see handshake_ledger.h).
   gateway->ledger_ = std::make_unique<core::HandshakeLedger>(
       config.rate_limiter, std::max<size_t>(config.max_tunnels, 1024));
@@ -64,15 +66,13 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     absl::StatusOr<io::UdpSocket> socket =
         io::UdpSocket::Bind(bind_to, options);
     if (!socket.ok()) return socket.status();
-    if (config.metrics != nullptr) {
-      config.metrics->role(Role::kGateway)
-          .SocketBuffers(
-              options.receive_buffer_bytes, socket->receive_buffer_bytes(),
-              options.send_buffer_bytes, socket->send_buffer_bytes());
-    }
+    gateway->metrics_->role(Role::kGateway)
+        .SocketBuffers(options.receive_buffer_bytes,
+                       socket->receive_buffer_bytes(),
+                       options.send_buffer_bytes, socket->send_buffer_bytes());
     gateway->shards_.push_back(std::make_shared<GatewayShard>(
         pool.at(i), std::move(*socket), identity, authorizer, shard_config,
-        observer, gateway->stats_, gateway->ledger_.get()));
+        observer, gateway->datagrams_received_, gateway->ledger_.get()));
   }
   gateway->local_address_ = bind_to;
   for (auto& shard : gateway->shards_) {
@@ -85,6 +85,38 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
 }
 
 Gateway::~Gateway() { Stop(); }
+
+void Gateway::UseMetrics(DataPlaneMetrics* metrics) {
+  if (metrics != nullptr) {
+    metrics_ = metrics;
+    return;
+  }
+  own_registry_ = std::make_unique<prometheus::Registry>();
+  own_cells_ = std::make_unique<metrics::WorkerMetrics>();
+  own_metrics_ =
+      std::make_unique<DataPlaneMetrics>(*own_registry_, *own_cells_);
+  metrics_ = own_metrics_.get();
+}
+
+GatewayStats Gateway::stats() const {
+  const RoleMetrics& m = metrics_->role(Role::kGateway);
+  GatewayStats stats;
+  stats.datagrams_received = datagrams_received_.Value();
+  stats.rx_packets = m.packets_rx->Value();
+  stats.rx_bytes = m.bytes_rx->Value();
+  stats.tx_packets = m.packets_tx->Value();
+  stats.tx_bytes = m.bytes_tx->Value();
+  stats.handshakes_completed = m.handshakes_completed->Value();
+  stats.cookies_sent = metrics_->cookies_sent().Value();
+  // Index 0 is kNone, which has no series.
+  for (size_t i = 1; i < core::kDropReasonCount; ++i) {
+    stats.drops[i] = m.drops[i]->Value();
+  }
+  for (size_t i = 1; i < core::kHandshakeFailureCount; ++i) {
+    stats.failures[i] = m.failures[i]->Value();
+  }
+  return stats;
+}
 
 void Gateway::Stop() {
   if (stopped_) return;

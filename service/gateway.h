@@ -6,6 +6,8 @@
 #ifndef SNAPTUN_SERVICE_GATEWAY_H_
 #define SNAPTUN_SERVICE_GATEWAY_H_
 
+#include <array>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -21,6 +23,25 @@
 #include "tunnel/io/udp_socket.h"
 
 namespace snaptun::service {
+
+// The gateway role's counts as of now: a view of the one count the workers
+// keep, in the role's worker-local metric cells (dataplane_metrics.h), not
+// a second set of counters.
+struct GatewayStats {
+  uint64_t datagrams_received = 0;
+  uint64_t rx_packets = 0;
+  uint64_t rx_bytes = 0;
+  uint64_t tx_packets = 0;
+  uint64_t tx_bytes = 0;
+  uint64_t handshakes_completed = 0;
+  uint64_t cookies_sent = 0;
+  std::array<uint64_t, core::kDropReasonCount> drops{};
+  std::array<uint64_t, core::kHandshakeFailureCount> failures{};
+
+  uint64_t dropped(core::DropReason reason) const {
+    return drops[static_cast<size_t>(reason)];
+  }
+};
 
 struct GatewayConfig {
   core::Endpoint listen;
@@ -40,7 +61,8 @@ struct GatewayConfig {
   // (--socket_gro). reuse_port is the gateway's own business.
   io::UdpSocketOptions socket;
   core::RateLimiterConfig rate_limiter;
-  // Optional; outlives the gateway.
+  // Optional; outlives the gateway. Without it the gateway counts into
+  // metrics of its own, which only stats() reads.
   DataPlaneMetrics* metrics = nullptr;
   // The packet policy on what clients send (optional; outlives the
   // gateway).
@@ -75,14 +97,23 @@ class Gateway {
   void CloseTunnelAsync(const core::Endpoint& remote,
                         std::shared_ptr<const TunnelPort> port);
   size_t tunnel_count() const;
-  const GatewayStats& stats() const { return stats_; }
+  // Read from the workers' cells; any thread.
+  GatewayStats stats() const;
 
  private:
   Gateway() = default;
+  // Counts into `metrics`, or into metrics of its own when it is null.
+  void UseMetrics(DataPlaneMetrics* metrics);
 
   core::Endpoint local_address_;
   core::Mode mode_ = core::Mode::kSnap;
-  GatewayStats stats_;
+  // The metrics the shards count into: the config's, or these of its own.
+  std::unique_ptr<prometheus::Registry> own_registry_;
+  std::unique_ptr<metrics::WorkerMetrics> own_cells_;
+  std::unique_ptr<DataPlaneMetrics> own_metrics_;
+  DataPlaneMetrics* metrics_ = nullptr;
+  // Datagrams read from the shards' sockets (no metric of its own).
+  metrics::WorkerCounter datagrams_received_;
   std::unique_ptr<core::HandshakeLedger> ledger_;
   std::vector<std::shared_ptr<GatewayShard>> shards_;
   bool stopped_ = false;

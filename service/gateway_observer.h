@@ -1,11 +1,9 @@
 // What the gateway tells the layer above it (the session manager, tests)
-// about accepted tunnels, and the gateway-wide counters it keeps. Observer
-// calls come from worker threads and must not block.
+// about accepted tunnels. Observer calls come from worker threads and must
+// not block.
 #ifndef SNAPTUN_SERVICE_GATEWAY_OBSERVER_H_
 #define SNAPTUN_SERVICE_GATEWAY_OBSERVER_H_
 
-#include <array>
-#include <atomic>
 #include <cstdint>
 #include <memory>
 
@@ -33,27 +31,6 @@ class GatewayObserver {
                              const core::PeerEvent& event) {}
   virtual void OnTunnelRemoved(const GatewayTunnelInfo& info,
                                core::RemovalReason reason) {}
-};
-
-struct GatewayStats {
-  std::atomic<uint64_t> datagrams_received{0};
-  std::atomic<uint64_t> rx_packets{0};
-  std::atomic<uint64_t> rx_bytes{0};
-  std::atomic<uint64_t> tx_packets{0};
-  std::atomic<uint64_t> tx_bytes{0};
-  std::atomic<uint64_t> handshakes_completed{0};
-  std::atomic<uint64_t> cookies_sent{0};
-  std::array<std::atomic<uint64_t>, core::kDropReasonCount> drops{};
-  std::array<std::atomic<uint64_t>, core::kHandshakeFailureCount> failures{};
-
-  void Drop(core::DropReason reason, uint64_t count = 1) {
-    if (count == 0) return;
-    drops[static_cast<size_t>(reason)].fetch_add(count,
-                                                 std::memory_order_relaxed);
-  }
-  uint64_t dropped(core::DropReason reason) const {
-    return drops[static_cast<size_t>(reason)].load(std::memory_order_relaxed);
-  }
 };
 
 }  // namespace snaptun::service

@@ -10,14 +10,15 @@ GatewayShard::GatewayShard(Worker& worker, io::UdpSocket socket,
                            const core::LocalIdentity& identity,
                            const core::Authorizer& authorizer,
                            const GatewayShardConfig& config,
-                           GatewayObserver* observer, GatewayStats& stats,
+                           GatewayObserver* observer,
+                           metrics::WorkerCounter& datagrams_received,
                            core::HandshakeLedger* ledger)
     : worker_(worker),
       socket_(std::move(socket)),
       mode_(config.table.mode),
       config_(config),
       observer_(observer),
-      stats_(stats),
+      datagrams_received_(datagrams_received),
       table_(identity, authorizer, worker.rng(), config.table, ledger),
       pump_(worker, config.table.mode, *this),
       role_metrics_(config.metrics == nullptr
@@ -151,13 +152,11 @@ void GatewayShard::ReceiveFailed(int) { ReadFailed(); }
 
 void GatewayShard::ReceiveSucceeded(const io::ReceiveStats& received) {
   read_pause_.Succeeded();
-  stats_.datagrams_received.fetch_add(received.datagrams + received.truncated,
-                                      std::memory_order_relaxed);
+  datagrams_received_.Increment(received.datagrams + received.truncated,
+                                worker_.index());
 }
 
 void GatewayShard::Received(uint64_t packets, uint64_t bytes) {
-  stats_.rx_packets.fetch_add(packets, std::memory_order_relaxed);
-  stats_.rx_bytes.fetch_add(bytes, std::memory_order_relaxed);
   if (RoleMetrics* m = role_metrics_) {
     m->packets_rx->Increment(packets, worker_.index());
     m->bytes_rx->Increment(bytes, worker_.index());
@@ -170,8 +169,6 @@ void GatewayShard::Sent(TunnelPort& port, const Packet& payload) {
   }
   port.counters().tx_packets.fetch_add(1, std::memory_order_relaxed);
   port.counters().tx_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
-  stats_.tx_packets.fetch_add(1, std::memory_order_relaxed);
-  stats_.tx_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
   if (RoleMetrics* m = role_metrics_) {
     m->packets_tx->Increment(1, worker_.index());
     m->bytes_tx->Increment(payload.size(), worker_.index());
@@ -239,7 +236,6 @@ void GatewayShard::Apply() {
         OnRemoved(info, event.removal);
         break;
       case core::TableEvent::Type::kCookieSent:
-        stats_.cookies_sent.fetch_add(1, std::memory_order_relaxed);
         if (config_.metrics != nullptr) {
           config_.metrics->cookies_sent().Increment(1, worker_.index());
         }
@@ -254,8 +250,6 @@ void GatewayShard::CountFlushed() {
   if (out_.flushed_packets == 0) return;
   // Payloads queued until the client confirmed the session, sealed now:
   // counted for the role (the tunnel's port counted none of them).
-  stats_.tx_packets.fetch_add(out_.flushed_packets, std::memory_order_relaxed);
-  stats_.tx_bytes.fetch_add(out_.flushed_bytes, std::memory_order_relaxed);
   if (RoleMetrics* m = role_metrics_) {
     m->packets_tx->Increment(out_.flushed_packets, worker_.index());
     m->bytes_tx->Increment(out_.flushed_bytes, worker_.index());
@@ -274,7 +268,6 @@ void GatewayShard::OnPeerEvent(const GatewayTunnelInfo& info,
                                const core::PeerEvent& event) {
   CountPeerEvent(event);
   if (event.type == core::PeerEventType::kHandshakeCompleted) {
-    stats_.handshakes_completed.fetch_add(1, std::memory_order_relaxed);
     if (auto it = ports_.find(info.remote); it != ports_.end()) {
       it->port->counters().handshakes.fetch_add(1, std::memory_order_relaxed);
       const Transition change = AfterHandshake(it->state);
@@ -318,15 +311,12 @@ void GatewayShard::SendOutput() {
 
 void GatewayShard::CountDrop(core::DropReason reason, uint64_t count) {
   if (count == 0 || reason == core::DropReason::kNone) return;
-  stats_.Drop(reason, count);
   if (role_metrics_ != nullptr)
     role_metrics_->Drop(reason, count, worker_.index());
 }
 
 void GatewayShard::CountFailure(core::HandshakeFailure failure) {
   if (failure == core::HandshakeFailure::kNone) return;
-  stats_.failures[static_cast<size_t>(failure)].fetch_add(
-      1, std::memory_order_relaxed);
   if (role_metrics_ != nullptr) role_metrics_->Fail(failure, worker_.index());
 }
 

@@ -40,7 +40,8 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
                const core::LocalIdentity& identity,
                const core::Authorizer& authorizer,
                const GatewayShardConfig& config, GatewayObserver* observer,
-               GatewayStats& stats, core::HandshakeLedger* ledger);
+               metrics::WorkerCounter& datagrams_received,
+               core::HandshakeLedger* ledger);
 
   // Loop-thread only.
   // Watches the socket; an error when epoll refuses it.
@@ -79,7 +80,7 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
   // A datagram from `from` dropped: counted for the role and on its
   // tunnel, if it has one.
   void DropFrom(const core::Endpoint& from, core::DropReason reason);
-  // Gateway stats and the role's rx metrics.
+  // The role's rx metrics.
   void Received(uint64_t packets, uint64_t bytes) override;
   // Outbound: the port of the tunnel at `remote` is drained by the pump,
   // each payload sealed by the table's tunnel at `to`.
@@ -103,7 +104,7 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
   void OnRemoved(const GatewayTunnelInfo& info, core::RemovalReason reason);
   void SendOutput();
   void Reschedule();
-  // Gateway-wide stats and metrics together.
+  // The role's metrics (one count: Gateway::stats reads them).
   void CountDrop(core::DropReason reason, uint64_t count = 1);
   void CountInitiation(const core::IncomingResult& result);
   void CountPeerEvent(const core::PeerEvent& event);
@@ -118,7 +119,7 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
   const core::Mode mode_;
   const GatewayShardConfig config_;
   GatewayObserver* const observer_;
-  GatewayStats& stats_;
+  metrics::WorkerCounter& datagrams_received_;
   core::TunnelTable table_;
   PacketPump pump_;
   RoleMetrics* const role_metrics_;  // Null without metrics.

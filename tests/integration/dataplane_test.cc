@@ -186,7 +186,7 @@ TEST_F(DataPlaneTest, ConnectAndEchoWithTheObservedAddress) {
   EXPECT_EQ((*tunnel)->port()->counters().tx_packets.load(), 1u);
   EXPECT_EQ((*tunnel)->port()->counters().rx_packets.load(), 1u);
   EXPECT_EQ(gateway_port->counters().rx_bytes.load(), hello.size());
-  EXPECT_EQ(gateway_->stats().handshakes_completed.load(), 1u);
+  EXPECT_EQ(gateway_->stats().handshakes_completed, 1u);
 }
 
 TEST_F(DataPlaneTest, DualStackGatewaySeesIpv4ClientsAsIpv4) {
@@ -288,8 +288,7 @@ TEST_F(DataPlaneTest, UnauthorizedIdentityNeverCompletes) {
   EXPECT_EQ(recorder_.accepted(), 0u);
   EXPECT_GE(
       gateway_->stats()
-          .failures[static_cast<size_t>(core::HandshakeFailure::kUnauthorized)]
-          .load(),
+          .failures[static_cast<size_t>(core::HandshakeFailure::kUnauthorized)],
       1u);
 }
 
@@ -681,8 +680,8 @@ TEST_F(DataPlaneTest, GarbageFloodIsCountedAndTheTunnelKeepsWorking) {
   EXPECT_GE(flooded.load(), 20000u);
   // Every datagram the kernel accepted is either junk counted as dropped or
   // a legitimate packet; wait until the gateway has worked through them.
-  const service::GatewayStats& stats = gateway_->stats();
   auto junk_dropped = [&] {
+    const service::GatewayStats stats = gateway_->stats();
     return stats.dropped(core::DropReason::kInvalidPacket) +
            stats.dropped(core::DropReason::kNoTunnel) +
            stats.dropped(core::DropReason::kOversize);
@@ -693,7 +692,8 @@ TEST_F(DataPlaneTest, GarbageFloodIsCountedAndTheTunnelKeepsWorking) {
   // machine the backlog can outlast a fixed count of drops.
   const uint64_t accepted = flooded.load() + sent.size();
   auto worked_through = [&] {
-    return stats.datagrams_received.load() +
+    const service::GatewayStats stats = gateway_->stats();
+    return stats.datagrams_received +
                stats.dropped(core::DropReason::kSocketOverflow) >=
            accepted;
   };

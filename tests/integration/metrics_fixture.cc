@@ -56,7 +56,7 @@ int main() {
   // The port is announced only once the gateway counted all ten, so the
   // first scrape's value does not depend on the machine's speed.
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
-  while ((*gateway)->stats().rx_packets.load() < 10 && absl::Now() < deadline) {
+  while ((*gateway)->stats().rx_packets < 10 && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(5));
   }
   auto exporter = metrics::Exporter::Start("127.0.0.1:0", exposition);

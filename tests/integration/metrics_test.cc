@@ -312,13 +312,13 @@ TEST_F(MetricsTest, KernelDropsAreCountedAndEveryDatagramIsAccountedFor) {
   sent += send(socket.fd(), junk.data(), junk.size(), 0) ==
           static_cast<ssize_t>(junk.size());
   auto accounted = [&] {
-    return static_cast<double>(gateway_->stats().datagrams_received.load()) +
+    return static_cast<double>(gateway_->stats().datagrams_received) +
            Drops("gateway", "socket_overflow");
   };
   Eventually(accounted, static_cast<double>(sent));
   EXPECT_GT(Drops("gateway", "socket_overflow"), 0);
   EXPECT_EQ(Drops("gateway", "invalid_packet"),
-            static_cast<double>(gateway_->stats().datagrams_received.load()));
+            static_cast<double>(gateway_->stats().datagrams_received));
 }
 
 TEST_F(MetricsTest, HandshakeFailuresByReason) {
