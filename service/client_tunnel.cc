@@ -14,6 +14,9 @@ namespace {
 
 // Payloads held by the protocol while a handshake is in flight.
 constexpr size_t kHandshakeQueue = 128;
+// How long Connect waits in real time beyond the connect timeout, which
+// the worker's clock enforces first (with its own error) when it is real.
+constexpr absl::Duration kConnectWaitMargin = absl::Seconds(2);
 
 std::shared_ptr<const core::PeerConfig> PeerConfigOf(
     const ClientTunnelConfig& config) {
@@ -46,16 +49,33 @@ std::shared_ptr<ClientTunnel> ClientTunnel::Open(
 absl::StatusOr<std::shared_ptr<ClientTunnel>> ClientTunnel::Connect(
     Worker& worker, const core::LocalIdentity& local,
     const ClientTunnelConfig& config, EventCallback on_event) {
-  absl::Notification done;
-  absl::Status status;
+  // Shared with the callback, which may run after this returns (below).
+  struct Outcome {
+    absl::Notification done;
+    absl::Status status;
+  };
+  auto outcome = std::make_shared<Outcome>();
   std::shared_ptr<ClientTunnel> tunnel =
       Open(worker, local, config, std::move(on_event),
-           [&](absl::StatusOr<core::Endpoint> result) {
-             status = result.status();
-             done.Notify();
+           [outcome](absl::StatusOr<core::Endpoint> result) {
+             outcome->status = result.status();
+             outcome->done.Notify();
            });
-  done.WaitForNotification();
-  if (!status.ok()) return status;
+  // The connect timeout runs on the worker's clock. This wait is bounded in
+  // real time too, so that a caller whose clock does not move (a test's
+  // fake clock, when a loopback datagram is lost) fails instead of hanging.
+  if (!outcome->done.WaitForNotificationWithTimeout(config.connect_timeout +
+                                                    kConnectWaitMargin)) {
+    tunnel->Close("the connect was not answered in real time");
+    return WithReason(
+        absl::DeadlineExceededError(absl::StrCat(
+            "the handshake with ", config.data_plane.ToString(),
+            " did not complete within ",
+            absl::FormatDuration(config.connect_timeout + kConnectWaitMargin),
+            " of real time")),
+        reason::kHandshakeTimeout);
+  }
+  if (!outcome->status.ok()) return outcome->status;
   return tunnel;
 }
 

@@ -95,7 +95,8 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel>,
                                             EventCallback on_event,
                                             ConnectCallback on_connect);
   // Open and wait for the outcome (tests, tools). A failed connect leaves
-  // nothing behind.
+  // nothing behind. The wait is also bounded in real time (the connect
+  // timeout and a margin), whatever the worker's clock does.
   static absl::StatusOr<std::shared_ptr<ClientTunnel>> Connect(
       Worker& worker, const core::LocalIdentity& local,
       const ClientTunnelConfig& config, EventCallback on_event = nullptr);

@@ -186,5 +186,29 @@ TEST_F(ClientReconnectTest, FreshSocketPerAttemptGrowingBackoffThenRecovery) {
   EXPECT_NE(tunnel_->local_address()->port(), first_port);
 }
 
+// Connect's wait is bounded in real time as well: on a clock that never
+// moves, against an address that never answers, it fails with
+// DEADLINE_EXCEEDED instead of waiting for a timer that cannot fire.
+TEST_F(ClientReconnectTest, ConnectGivesUpInRealTimeWhenTheClockStandsStill) {
+  absl::StatusOr<io::UdpSocket> sink =
+      io::UdpSocket::Bind(kLoopback, io::UdpSocketOptions{});
+  ASSERT_TRUE(sink.ok()) << sink.status();
+  service::ClientTunnelConfig config;
+  config.peer_public_key = gateway_identity_.public_key();
+  config.data_plane = *sink->LocalEndpoint();
+  config.connect_timeout = absl::Milliseconds(100);
+  const absl::Time fake_start = clock_.Now();
+  absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel =
+      ClientTunnel::Connect(pool_.at(0), client_identity_, config);
+  EXPECT_EQ(tunnel.status().code(), absl::StatusCode::kDeadlineExceeded)
+      << tunnel.status();
+  EXPECT_EQ(clock_.Now(), fake_start);  // The worker's clock never moved.
+  // It was trying: the initiation reached the address.
+  std::vector<Seen> seen;
+  Collect(*sink, seen);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.front().type, 1);  // A handshake initiation.
+}
+
 }  // namespace
 }  // namespace snaptun
