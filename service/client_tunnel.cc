@@ -195,7 +195,7 @@ void ClientTunnel::ReadFailed(int error) {
   const absl::Time now = worker_.loop().clock().Now();
   if (std::optional<std::string> reason =
           receive_errors_.Failed(now, "receives", error, 0)) {
-    Emit({ClientEvent::Type::kSocketErrors, std::nullopt, *reason, {}});
+    Emit({TunnelEvent::kSocketErrors, std::nullopt, *reason, {}});
   }
   // Stop reading for a while: the error would wake the loop at once.
   PauseReading();
@@ -247,7 +247,7 @@ void ClientTunnel::StartAttempt() {
     // none can be opened now (no route yet), this attempt fails and the
     // next one, after the backoff, tries again.
     if (absl::Status opened = OpenSocket(); !opened.ok()) {
-      Emit({ClientEvent::Type::kSocketErrors,
+      Emit({TunnelEvent::kSocketErrors,
             std::nullopt,
             absl::StrCat("cannot open a socket to reconnect: ",
                          opened.message()),
@@ -419,12 +419,11 @@ void ClientTunnel::Flushed(const io::FlushStats& stats) {
   std::optional<std::string> reason = send_errors_.Failed(
       worker_.loop().clock().Now(), "sends", stats.last_error, stats.dropped);
   if (reason.has_value()) {
-    Emit({ClientEvent::Type::kSocketErrors, std::nullopt, *reason, {}});
+    Emit({TunnelEvent::kSocketErrors, std::nullopt, *reason, {}});
   }
 }
 
 void ClientTunnel::HandlePeerEvent(const core::PeerEvent& event) {
-  Emit({ClientEvent::Type::kHandshake, std::nullopt, "", event});
   if (metrics_ != nullptr) {
     const size_t shard = worker_.index();
     config_.metrics->CountPeerEvent(Role::kClient, event, shard);
@@ -473,16 +472,13 @@ void ClientTunnel::OnHandshakeCompleted(const core::PeerEvent& event) {
       config_.metrics->reconnects().Increment(1, worker_.index());
     }
   }
-  const ClientEvent::Type type = change.event == TunnelEvent::kRekeyed
-                                     ? ClientEvent::Type::kRekeyed
-                                     : ClientEvent::Type::kEstablished;
-  Emit({type, address, "", event});
+  Emit({change.event, address, "", event});
   if (before == ClientState::kConnecting) {
     Finish(address.value_or(core::Endpoint()));
     return;
   }
   if (address != previous) {
-    Emit({ClientEvent::Type::kAddressChanged, address, "", event});
+    Emit({TunnelEvent::kAddressChanged, address, "", event});
   }
 }
 
@@ -498,7 +494,7 @@ void ClientTunnel::OnSessionExpired() {
 
 void ClientTunnel::LoseSession(const std::string& reason) {
   MoveTo(AfterSessionLost().to);
-  Emit({ClientEvent::Type::kReconnecting, std::nullopt, reason});
+  Emit({TunnelEvent::kReconnecting, std::nullopt, reason});
   if (peer_ != nullptr) {
     CountDrop(core::DropReason::kNoTunnel, peer_->queued());
   }
@@ -541,7 +537,7 @@ void ClientTunnel::Shutdown(const std::string& reason,
   port_->Close();
   Finish(connect_failure.value_or(
       absl::CancelledError(absl::StrCat("tunnel closed: ", reason))));
-  Emit({ClientEvent::Type::kClosed, std::nullopt, reason});
+  Emit({TunnelEvent::kClosed, std::nullopt, reason});
   // Release the self-reference after this call returns.
   if (self_ != nullptr) {
     worker_.loop().Post([keep = std::move(self_)] {});

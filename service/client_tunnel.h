@@ -62,30 +62,22 @@ struct ClientTunnelConfig {
 // The client driver's state: the tunnel lifecycle's.
 using ClientState = TunnelState;
 
+// A lifecycle event of the tunnel (tunnel_lifecycle.h); the session layer
+// announces kOpened itself, so a client tunnel never sends it. kEstablished
+// and kRekeyed follow every completed handshake.
 struct ClientEvent {
-  enum class Type : uint8_t {
-    kHandshake,  // A protocol event: see peer_event.
-    kEstablished,
-    kRekeyed,
-    kReconnecting,
-    kAddressChanged,
-    kClosed,
-    // Sends (or receives) on the tunnel's socket keep failing; reason says
-    // how (socket_error_watch.h).
-    kSocketErrors
-  };
-  Type type;
+  TunnelEvent type;
   std::optional<core::Endpoint> address;  // kEstablished, kAddressChanged.
   std::string reason;            // kReconnecting, kClosed, kSocketErrors.
-  core::PeerEvent peer_event{};  // The protocol event behind it.
+  core::PeerEvent peer_event{};  // The protocol event behind it, if any.
 };
 
 class ClientTunnel : public std::enable_shared_from_this<ClientTunnel>,
                      private PumpRole {
  public:
   using ConnectCallback = std::function<void(absl::StatusOr<core::Endpoint>)>;
-  // Protocol-level events (handshakes, failures) and lifecycle events both
-  // arrive here, on the worker thread.
+  // Lifecycle events arrive here, on the worker thread. Protocol events
+  // (initiations, failures, cookies) are counted in the metrics.
   using EventCallback = std::function<void(const ClientEvent&)>;
 
   // Starts connecting on `worker`; `on_connect` runs once, on the worker.

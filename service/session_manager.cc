@@ -228,22 +228,21 @@ void SessionManager::OnClientEvent(const std::string& id,
     if (it == records_.end()) return;
     Record& record = *it->second;
     switch (event.type) {
-      case ClientEvent::Type::kHandshake:
-        if (event.peer_event.type == core::PeerEventType::kHandshakeCompleted) {
-          record.info.last_handshake_at = Now();
-        }
+      case TunnelEvent::kOpened:  // Announced by Open itself.
         break;
-      case ClientEvent::Type::kEstablished:
+      case TunnelEvent::kEstablished:
+        record.info.last_handshake_at = Now();
         // The first establishment is reported by OnConnected.
         if (record.info.state == SessionState::kReconnecting) {
           record.info.state = SessionState::kEstablished;
           PublishLocked(SessionEventType::kEstablished, record, "", deliveries);
         }
         break;
-      case ClientEvent::Type::kRekeyed:
+      case TunnelEvent::kRekeyed:
+        record.info.last_handshake_at = Now();
         PublishLocked(SessionEventType::kRekeyed, record, "", deliveries);
         break;
-      case ClientEvent::Type::kReconnecting:
+      case TunnelEvent::kReconnecting:
         // The gateway may have lost the grant (a restart): renew it now
         // rather than at the next refresh (W8).
         if (!record.registered_url.empty() && registrar_ != nullptr) {
@@ -253,18 +252,18 @@ void SessionManager::OnClientEvent(const std::string& id,
         PublishLocked(SessionEventType::kReconnecting, record, event.reason,
                       deliveries);
         break;
-      case ClientEvent::Type::kAddressChanged:
+      case TunnelEvent::kAddressChanged:
         if (event.address.has_value()) {
           record.info.local_address = event.address->ToString();
         }
         PublishLocked(SessionEventType::kAddressChanged, record, "",
                       deliveries);
         break;
-      case ClientEvent::Type::kSocketErrors:
+      case TunnelEvent::kSocketErrors:
         PublishLocked(SessionEventType::kSocketErrors, record, event.reason,
                       deliveries);
         break;
-      case ClientEvent::Type::kClosed:
+      case TunnelEvent::kClosed:
         if (record.info.state == SessionState::kConnecting) break;
         record.info.state = SessionState::kClosed;
         record.info.close_reason = event.reason;

@@ -109,7 +109,7 @@ TEST_F(ClientReconnectTest, FreshSocketPerAttemptGrowingBackoffThenRecovery) {
   config.reconnect_backoff.jitter = 0;
   absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel = ClientTunnel::Connect(
       pool_.at(0), client_identity_, config, [this](const ClientEvent& e) {
-        if (e.type == ClientEvent::Type::kReconnecting) {
+        if (e.type == service::TunnelEvent::kReconnecting) {
           absl::MutexLock lock(&mu_);
           if (!reconnecting_at_.has_value()) reconnecting_at_ = clock_.Now();
         }

@@ -583,7 +583,7 @@ TEST_F(DataPlaneFakeClockTest, NatRebindingIsSurfacedAsAnAddressChange) {
     absl::SleepFor(absl::Milliseconds(20));
     absl::MutexLock lock(&log->mu);
     for (const service::ClientEvent& event : log->events) {
-      if (event.type == service::ClientEvent::Type::kAddressChanged) {
+      if (event.type == service::TunnelEvent::kAddressChanged) {
         changed = event.address;
       }
     }
