@@ -359,11 +359,11 @@ void OneTunnelBothModes(absl::Duration duration, std::FILE* csv) {
 void SnapTunnelOnly(absl::Duration duration) {
   const Result snap = Tunnel({duration, core::Mode::kSnap, 1400, 1, 1});
   const AeadCost aead = MeasureAead(1400);
-  std::printf("tunnel, SNAP mode, 1400 B: %.0f packets/s, %.0f%% of the AEAD "
-              "bound (%.0f)\n",
-              snap.packets_per_second,
-              100 * snap.packets_per_second / aead.TwoCoreBound(),
-              aead.TwoCoreBound());
+  std::printf(
+      "tunnel, SNAP mode, 1400 B: %.0f packets/s, %.0f%% of the AEAD "
+      "bound (%.0f)\n",
+      snap.packets_per_second,
+      100 * snap.packets_per_second / aead.TwoCoreBound(), aead.TwoCoreBound());
 }
 
 void PayloadSizes(absl::Duration duration, std::FILE* csv) {

@@ -35,8 +35,8 @@ std::shared_ptr<ClientTunnel> ClientTunnel::Open(
     Worker& worker, const core::LocalIdentity& local,
     const ClientTunnelConfig& config, EventCallback on_event,
     ConnectCallback on_connect) {
-  auto tunnel = std::make_shared<ClientTunnel>(
-      worker, local, config, std::move(on_event), std::move(on_connect));
+  std::shared_ptr<ClientTunnel> tunnel(new ClientTunnel(
+      worker, local, config, std::move(on_event), std::move(on_connect)));
   tunnel->port_ = tunnel->MakePort();
   if (!worker.loop().Post([tunnel] { tunnel->Start(); })) {
     // The loop has finished, so nothing else runs on it: end here.

@@ -93,10 +93,6 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel>,
       Worker& worker, const core::LocalIdentity& local,
       const ClientTunnelConfig& config, EventCallback on_event = nullptr);
 
-  ClientTunnel(Worker& worker, const core::LocalIdentity& local,
-               const ClientTunnelConfig& config, EventCallback on_event,
-               ConnectCallback on_connect);
-
   // Thread-safe. Ends the tunnel; the port closes.
   void Close(const std::string& reason = "closed");
 
@@ -108,6 +104,10 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel>,
   Worker& worker() { return worker_; }
 
  private:
+  // Through Open, which gives the tunnel its port before it is shared.
+  ClientTunnel(Worker& worker, const core::LocalIdentity& local,
+               const ClientTunnelConfig& config, EventCallback on_event,
+               ConnectCallback on_connect);
   // The tunnel's port, whose send wake drains it on the worker.
   std::shared_ptr<TunnelPort> MakePort();
   void Start();

@@ -258,6 +258,15 @@ void GatewayShard::CountFlushed() {
 
 void GatewayShard::OnCreated(const GatewayTunnelInfo& info) {
   auto port = std::make_shared<TunnelPort>(port_context_, info.remote);
+  if (auto old = ports_.find(info.remote); old != ports_.end()) {
+    // The table reports a replaced tunnel's removal first; were it not to,
+    // the newer tunnel wins here as it does in the table, and the older
+    // port closes rather than leak.
+    old->port->Close();
+    MoveGauge(old->state, std::nullopt);
+    ports_.erase(old);
+    tunnels_.fetch_sub(1, std::memory_order_relaxed);
+  }
   ports_.insert(PortEntry{port});
   tunnels_.fetch_add(1, std::memory_order_relaxed);
   MoveGauge(std::nullopt, TunnelGaugeState::kConnecting);

@@ -93,7 +93,8 @@ struct PortContext {
 
   PortLimits limits;
   // Any thread: the port for `remote` has payloads to send and no drain is
-  // pending yet. Never called once the port is closed.
+  // pending yet. Not called for a payload offered after the port closed
+  // (one offered just before may still wake the owner just after).
   std::function<void(const core::Endpoint& remote)> send_wake;
   // Told of every drop a port makes itself (receive queue full), on the
   // worker thread, for metrics.
