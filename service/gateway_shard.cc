@@ -222,7 +222,6 @@ void GatewayShard::OnTimer() {
 }
 
 void GatewayShard::Apply() {
-  CountFlushed();
   for (const core::TableEvent& event : out_.events) {
     const GatewayTunnelInfo info{event.remote, event.identity, worker_.index()};
     switch (event.type) {
@@ -242,17 +241,25 @@ void GatewayShard::Apply() {
         break;
     }
   }
+  // After the events: a tunnel created in this output has its port now.
+  CountFlushed();
   SendOutput();
   Reschedule();
 }
 
 void GatewayShard::CountFlushed() {
-  if (out_.flushed_packets == 0) return;
   // Payloads queued until the client confirmed the session, sealed now:
-  // counted for the role (the tunnel's port counted none of them).
-  if (RoleMetrics* m = role_metrics_) {
-    m->packets_tx->Increment(out_.flushed_packets, worker_.index());
-    m->bytes_tx->Increment(out_.flushed_bytes, worker_.index());
+  // counted on their tunnel's port and for the role, like any payload sent.
+  for (const core::TableOutput::Flushed& flushed : out_.flushed) {
+    if (auto it = ports_.find(flushed.remote); it != ports_.end()) {
+      TunnelCounters& counters = it->port->counters();
+      counters.tx_packets.fetch_add(flushed.packets, std::memory_order_relaxed);
+      counters.tx_bytes.fetch_add(flushed.bytes, std::memory_order_relaxed);
+    }
+    if (RoleMetrics* m = role_metrics_) {
+      m->packets_tx->Increment(flushed.packets, worker_.index());
+      m->bytes_tx->Increment(flushed.bytes, worker_.index());
+    }
   }
 }
 

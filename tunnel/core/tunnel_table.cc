@@ -37,8 +37,7 @@ void TableOutput::Clear() {
   to_network.clear();
   events.clear();
   std::fill(std::begin(drops), std::end(drops), 0);
-  flushed_packets = 0;
-  flushed_bytes = 0;
+  flushed.clear();
 }
 
 namespace {
@@ -88,8 +87,10 @@ void TunnelTable::Collect(const Endpoint& remote,
   }
   for (size_t i = 0; i < kDropReasonCount; ++i)
     out.drops[i] += peer_out.drops[i];
-  out.flushed_packets += peer_out.flushed_packets;
-  out.flushed_bytes += peer_out.flushed_bytes;
+  if (peer_out.flushed_packets != 0) {
+    out.flushed.push_back(
+        {remote, peer_out.flushed_packets, peer_out.flushed_bytes});
+  }
   peer_out.Clear();
 }
 

@@ -73,9 +73,14 @@ struct TableOutput {
   std::vector<std::pair<Endpoint, std::vector<uint8_t>>> to_network;
   std::vector<TableEvent> events;
   uint32_t drops[kDropReasonCount] = {};
-  // Queued payloads the peers sealed once a session became usable.
-  uint32_t flushed_packets = 0;
-  uint64_t flushed_bytes = 0;
+  // Queued payloads a tunnel's peer sealed once a session became usable,
+  // per tunnel, so they are counted on that tunnel as well as in sum.
+  struct Flushed {
+    Endpoint remote;
+    uint32_t packets = 0;
+    uint64_t bytes = 0;
+  };
+  std::vector<Flushed> flushed;
 
   void Clear();
 };

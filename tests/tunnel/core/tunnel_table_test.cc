@@ -160,6 +160,32 @@ class TunnelTableTest : public ::testing::Test {
   std::vector<std::vector<uint8_t>> up_;
 };
 
+// A payload for a tunnel whose client has not confirmed the session yet
+// waits in the responder's queue; the confirmation seals it, and the
+// output says for which tunnel, so the gateway counts it on that tunnel's
+// port too.
+TEST_F(TunnelTableTest, PayloadsFlushedOnConfirmationNameTheirTunnel) {
+  Client c(0x12, Endpoint::Ipv4({192, 168, 1, 3}, 2222), gateway_.public_key(),
+           3);
+  Authorize(c);
+  c.peer.Connect(now_, c.out);
+  ToGateway(c);  // The initiation: a tunnel, not yet confirmed.
+  std::vector<uint8_t> buf;
+  EXPECT_EQ(SendDown(c, "early", buf).status, SendOutcome::kQueued);
+  EXPECT_TRUE(out_.flushed.empty());
+  ToClient(c);  // The response; the client confirms with a keepalive.
+  out_.flushed.clear();
+  ASSERT_EQ(ToGateway(c).size(), 1u);
+  ASSERT_EQ(out_.flushed.size(), 1u);
+  EXPECT_EQ(out_.flushed[0].remote, c.address);
+  EXPECT_EQ(out_.flushed[0].packets, 1u);
+  EXPECT_EQ(out_.flushed[0].bytes, 5u);
+  // The client receives it.
+  const std::vector<ReceiveResult> got = ToClient(c);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(Str(got[0].payload), "early");
+}
+
 TEST_F(TunnelTableTest, TwoClientsEachLearnTheirOwnAddressAndExchangeData) {
   Client c1(0x10, Endpoint::Ipv4({192, 168, 1, 1}, 1234), gateway_.public_key(),
             1);
