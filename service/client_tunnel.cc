@@ -107,14 +107,11 @@ std::shared_ptr<TunnelPort> ClientTunnel::MakePort() {
       if (auto self = weak.lock()) self->DrainOutbound();
     });
   };
-  std::function<void(core::DropReason, uint64_t)> dropped;
-  if (RoleMetrics* m = metrics_) {
-    dropped = [m, shard = worker_.index()](core::DropReason r, uint64_t n) {
-      m->Drop(r, n, shard);
-    };
-  }
   return std::make_shared<TunnelPort>(
-      PortContext::Make(config_.port, std::move(wake), std::move(dropped)),
+      PortContext::Make(config_.port, std::move(wake),
+                        metrics_ == nullptr
+                            ? nullptr
+                            : metrics_->DropObserver(worker_.index())),
       config_.data_plane);
 }
 
@@ -134,12 +131,8 @@ io::UdpSocketOptions ClientTunnel::SocketOptions() const {
 }
 
 void ClientTunnel::CountSent(uint64_t packets, uint64_t bytes) {
-  port_->counters().tx_packets.fetch_add(packets, std::memory_order_relaxed);
-  port_->counters().tx_bytes.fetch_add(bytes, std::memory_order_relaxed);
-  if (metrics_ != nullptr) {
-    metrics_->packets_tx->Increment(packets, worker_.index());
-    metrics_->bytes_tx->Increment(bytes, worker_.index());
-  }
+  port_->counters().Sent(packets, bytes);
+  if (metrics_ != nullptr) metrics_->Sent(packets, bytes, worker_.index());
 }
 
 void ClientTunnel::CountDrop(core::DropReason reason, uint64_t count) {
@@ -359,9 +352,7 @@ void ClientTunnel::Dropped(TunnelPort*, core::DropReason reason,
 }
 
 void ClientTunnel::Received(uint64_t packets, uint64_t bytes) {
-  if (metrics_ == nullptr) return;
-  metrics_->packets_rx->Increment(packets, worker_.index());
-  metrics_->bytes_rx->Increment(bytes, worker_.index());
+  if (metrics_ != nullptr) metrics_->Received(packets, bytes, worker_.index());
 }
 
 void ClientTunnel::OnTimer() {

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <cstddef>
+#include <functional>
 
 #include "metrics/worker_metrics.h"
 #include "service/role.h"
@@ -68,6 +69,21 @@ struct RoleMetrics {
     if (count > 0 && reason != core::DropReason::kNone) {
       drops[static_cast<size_t>(reason)]->Increment(count, shard);
     }
+  }
+  // Drop, for a port's own drops (PortContext::drop_observer).
+  std::function<void(core::DropReason, uint64_t)> DropObserver(size_t shard) {
+    return [this, shard](core::DropReason reason, uint64_t count) {
+      Drop(reason, count, shard);
+    };
+  }
+  // Payloads sealed and sent (tx) or opened and delivered (rx).
+  void Sent(uint64_t packets, uint64_t bytes, size_t shard) {
+    packets_tx->Increment(packets, shard);
+    bytes_tx->Increment(bytes, shard);
+  }
+  void Received(uint64_t packets, uint64_t bytes, size_t shard) {
+    packets_rx->Increment(packets, shard);
+    bytes_rx->Increment(bytes, shard);
   }
   void Fail(core::HandshakeFailure failure, size_t shard) {
     if (failure != core::HandshakeFailure::kNone) {

@@ -15,7 +15,6 @@ GatewayShard::GatewayShard(Worker& worker, io::UdpSocket socket,
                            core::HandshakeLedger* ledger)
     : worker_(worker),
       socket_(std::move(socket)),
-      mode_(config.table.mode),
       config_(config),
       observer_(observer),
       datagrams_received_(datagrams_received),
@@ -41,13 +40,10 @@ std::shared_ptr<const PortContext> GatewayShard::MakePortContext() {
       if (auto self = weak.lock()) self->DrainPort(remote);
     });
   };
-  std::function<void(core::DropReason, uint64_t)> dropped;
-  if (RoleMetrics* m = role_metrics_) {
-    dropped = [m, shard = worker_.index()](core::DropReason r, uint64_t n) {
-      m->Drop(r, n, shard);
-    };
-  }
-  return PortContext::Make(config_.port, std::move(wake), std::move(dropped));
+  return PortContext::Make(config_.port, std::move(wake),
+                           role_metrics_ == nullptr
+                               ? nullptr
+                               : role_metrics_->DropObserver(worker_.index()));
 }
 
 absl::Status GatewayShard::WatchSocket() {
@@ -158,8 +154,7 @@ void GatewayShard::ReceiveSucceeded(const io::ReceiveStats& received) {
 
 void GatewayShard::Received(uint64_t packets, uint64_t bytes) {
   if (RoleMetrics* m = role_metrics_) {
-    m->packets_rx->Increment(packets, worker_.index());
-    m->bytes_rx->Increment(bytes, worker_.index());
+    m->Received(packets, bytes, worker_.index());
   }
 }
 
@@ -167,12 +162,7 @@ void GatewayShard::Sent(TunnelPort& port, const Packet& payload) {
   if (config_.policy != nullptr) {
     config_.policy->CountEgress(payload, worker_.index());
   }
-  port.counters().tx_packets.fetch_add(1, std::memory_order_relaxed);
-  port.counters().tx_bytes.fetch_add(payload.size(), std::memory_order_relaxed);
-  if (RoleMetrics* m = role_metrics_) {
-    m->packets_tx->Increment(1, worker_.index());
-    m->bytes_tx->Increment(payload.size(), worker_.index());
-  }
+  CountSent(&port, 1, payload.size());
 }
 
 // The shard's socket carries many tunnels: a drop without a port (the
@@ -195,10 +185,14 @@ bool GatewayShard::PassesPolicy(absl::Span<const uint8_t> payload,
 
 void GatewayShard::DropFrom(const core::Endpoint& from,
                             core::DropReason reason) {
-  CountDrop(reason);
-  if (auto it = ports_.find(from); it != ports_.end()) {
-    it->port->counters().Drop(reason);
-  }
+  auto it = ports_.find(from);
+  Dropped(it == ports_.end() ? nullptr : it->port.get(), reason, 1);
+}
+
+void GatewayShard::CountSent(TunnelPort* port, uint64_t packets,
+                             uint64_t bytes) {
+  if (port != nullptr) port->counters().Sent(packets, bytes);
+  if (RoleMetrics* m = role_metrics_) m->Sent(packets, bytes, worker_.index());
 }
 
 void GatewayShard::DrainPort(const core::Endpoint& remote) {
@@ -251,15 +245,9 @@ void GatewayShard::CountFlushed() {
   // Payloads queued until the client confirmed the session, sealed now:
   // counted on their tunnel's port and for the role, like any payload sent.
   for (const core::TableOutput::Flushed& flushed : out_.flushed) {
-    if (auto it = ports_.find(flushed.remote); it != ports_.end()) {
-      TunnelCounters& counters = it->port->counters();
-      counters.tx_packets.fetch_add(flushed.packets, std::memory_order_relaxed);
-      counters.tx_bytes.fetch_add(flushed.bytes, std::memory_order_relaxed);
-    }
-    if (RoleMetrics* m = role_metrics_) {
-      m->packets_tx->Increment(flushed.packets, worker_.index());
-      m->bytes_tx->Increment(flushed.bytes, worker_.index());
-    }
+    auto it = ports_.find(flushed.remote);
+    CountSent(it == ports_.end() ? nullptr : it->port.get(), flushed.packets,
+              flushed.bytes);
   }
 }
 

@@ -106,6 +106,9 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
   void Reschedule();
   // The role's metrics (one count: Gateway::stats reads them).
   void CountDrop(core::DropReason reason, uint64_t count = 1);
+  // Payloads sealed and sent: on their tunnel's port, if it has one, and
+  // for the role.
+  void CountSent(TunnelPort* port, uint64_t packets, uint64_t bytes);
   void CountInitiation(const core::IncomingResult& result);
   void CountPeerEvent(const core::PeerEvent& event);
   void CountFailure(core::HandshakeFailure failure);
@@ -116,7 +119,6 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
   io::UdpSocket socket_;
   io::KernelDropCounter kernel_drops_;
   ReadPause read_pause_;
-  const core::Mode mode_;
   const GatewayShardConfig config_;
   GatewayObserver* const observer_;
   metrics::WorkerCounter& datagrams_received_;

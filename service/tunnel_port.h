@@ -47,6 +47,11 @@ class TunnelCounters {
   std::atomic<uint64_t> handshakes{0};
   std::atomic<uint64_t> reconnects{0};
 
+  // Payloads sealed and handed to the sender.
+  void Sent(uint64_t packets, uint64_t bytes) {
+    tx_packets.fetch_add(packets, std::memory_order_relaxed);
+    tx_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  }
   void Drop(core::DropReason reason, uint64_t count = 1) {
     DropCells()[static_cast<size_t>(reason)].fetch_add(
         count, std::memory_order_relaxed);
