@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "tunnel/core/messages.h"
+#include "tunnel/io/udp_channel.h"
 
 namespace snaptun::service {
 namespace {
@@ -158,28 +159,34 @@ void ClientTunnel::Close(const std::string& reason) {
 }
 
 absl::Status ClientTunnel::OpenSocket() {
-  absl::StatusOr<io::UdpSocket> socket =
-      io::UdpSocket::Connect(config_.data_plane, SocketOptions());
-  if (!socket.ok()) return socket.status();
-  if (socket_.fd() >= 0) {
-    worker_.loop().Unwatch(socket_.fd());
-    socket_.Close();
-  }
-  socket_ = std::move(*socket);
+  io::DatagramNetwork& network =
+      config_.network != nullptr ? *config_.network : io::UdpNetwork::Get();
+  absl::StatusOr<std::unique_ptr<io::DatagramChannel>> channel =
+      network.Connect(config_.data_plane, SocketOptions());
+  if (!channel.ok()) return channel.status();
+  CloseSocket();
+  channel_ = std::move(*channel);
   kernel_drops_ = io::KernelDropCounter();
   if (metrics_ != nullptr) {
     metrics_->SocketBuffers(
-        config_.socket.receive_buffer_bytes, socket_.receive_buffer_bytes(),
-        config_.socket.send_buffer_bytes, socket_.send_buffer_bytes());
+        config_.socket.receive_buffer_bytes, channel_->receive_buffer_bytes(),
+        config_.socket.send_buffer_bytes, channel_->send_buffer_bytes());
   }
   return WatchSocket();
 }
 
+void ClientTunnel::CloseSocket() {
+  if (channel_ == nullptr) return;
+  worker_.loop().Unwatch(channel_->readiness_fd());
+  channel_.reset();
+}
+
 absl::Status ClientTunnel::WatchSocket() {
   std::weak_ptr<ClientTunnel> weak = weak_from_this();
-  return worker_.loop().Watch(socket_.fd(), EPOLLIN, [weak](uint32_t) {
-    if (auto self = weak.lock()) self->OnReadable();
-  });
+  return worker_.loop().Watch(channel_->readiness_fd(), EPOLLIN,
+                              [weak](uint32_t) {
+                                if (auto self = weak.lock()) self->OnReadable();
+                              });
 }
 
 void ClientTunnel::ReadFailed(int error) {
@@ -195,13 +202,14 @@ void ClientTunnel::ReadFailed(int error) {
 }
 
 void ClientTunnel::PauseReading() {
-  const int fd = socket_.fd();
+  const int fd = channel_->readiness_fd();
   worker_.loop().Unwatch(fd);
   std::weak_ptr<ClientTunnel> weak = weak_from_this();
   const absl::Time now = worker_.loop().clock().Now();
   worker_.loop().RunAt(now + read_pause_.Failed(), [weak, fd] {
     auto self = weak.lock();
-    if (self == nullptr || self->socket_.fd() != fd ||
+    if (self == nullptr || self->channel_ == nullptr ||
+        self->channel_->readiness_fd() != fd ||
         self->state_.load() == ClientState::kClosed) {
       return;
     }
@@ -302,7 +310,7 @@ void ClientTunnel::RetryAfterBackoff() {
       });
 }
 
-void ClientTunnel::OnReadable() { pump_.Receive(socket_, kernel_drops_); }
+void ClientTunnel::OnReadable() { pump_.Receive(kernel_drops_); }
 
 void ClientTunnel::OnDatagram(absl::Time now, absl::Span<uint8_t> datagram,
                               const core::Endpoint& from) {
@@ -388,12 +396,12 @@ void ClientTunnel::Apply() {
   if (out_.flushed_packets != 0)
     CountSent(out_.flushed_packets, out_.flushed_bytes);
   out_.Clear();
-  if (socket_.fd() >= 0) {
+  if (channel_ != nullptr) {
     for (const std::vector<uint8_t>& datagram : datagrams) {
-      if (sender.full()) Flushed(sender.Flush(socket_.fd(), true));
+      if (sender.full()) Flushed(channel_->Flush(sender));
       sender.Queue(config_.data_plane, datagram);
     }
-    if (!sender.empty()) Flushed(sender.Flush(socket_.fd(), true));
+    if (!sender.empty()) Flushed(channel_->Flush(sender));
   }
   for (const core::PeerEvent& event : events) HandlePeerEvent(event);
   Reschedule();
@@ -437,7 +445,8 @@ void ClientTunnel::HandlePeerEvent(const core::PeerEvent& event) {
 
 std::optional<core::Endpoint> ClientTunnel::SeenAddress() {
   if (config_.mode == core::Mode::kSnap) return peer_->observed_address();
-  absl::StatusOr<core::Endpoint> local = socket_.LocalEndpoint();
+  if (channel_ == nullptr) return std::nullopt;
+  absl::StatusOr<core::Endpoint> local = channel_->LocalEndpoint();
   if (!local.ok()) return std::nullopt;
   return *local;
 }
@@ -520,10 +529,7 @@ void ClientTunnel::Shutdown(const std::string& reason,
     if (*timer != 0) worker_.loop().Cancel(*timer);
     *timer = 0;
   }
-  if (socket_.fd() >= 0) {
-    worker_.loop().Unwatch(socket_.fd());
-    socket_.Close();
-  }
+  CloseSocket();
   peer_.reset();
   port_->Close();
   Finish(connect_failure.value_or(

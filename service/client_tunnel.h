@@ -35,6 +35,7 @@
 #include "service/worker.h"
 #include "tunnel/core/identity.h"
 #include "tunnel/core/peer.h"
+#include "tunnel/io/datagram_channel.h"
 #include "tunnel/io/receive_control.h"
 #include "tunnel/io/udp_socket.h"
 
@@ -54,6 +55,9 @@ struct ClientTunnelConfig {
   PortLimits port;
   // Kernel socket buffers asked for, and UDP GRO (see GatewayConfig).
   io::UdpSocketOptions socket;
+  // Where each attempt's connected channel comes from; null: real UDP
+  // (io::UdpNetwork). Outlives the tunnel.
+  io::DatagramNetwork* network = nullptr;
   BackoffPolicy reconnect_backoff;
   // Optional; outlives the tunnel.
   DataPlaneMetrics* metrics = nullptr;
@@ -127,7 +131,8 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel>,
   void OnReadable();
   void OnTimer();
   void DrainOutbound();
-  // The pump's questions (packet_pump.h): one socket, one peer, one port.
+  // The pump's questions (packet_pump.h): one channel, one peer, one port.
+  io::DatagramChannel* channel() override { return channel_.get(); }
   // A datagram on the connected socket: classified, opened by the peer.
   void OnDatagram(absl::Time now, absl::Span<uint8_t> datagram,
                   const core::Endpoint& from) override;
@@ -156,8 +161,10 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel>,
   void Apply() override;
   void Reschedule();
   void Emit(ClientEvent event);
-  // Opens (or replaces) the connected socket and watches it.
+  // Opens (or replaces) the connected channel and watches it.
   absl::Status OpenSocket();
+  // Unwatches and closes the channel, if open.
+  void CloseSocket();
   absl::Status WatchSocket();
   // Stops reading for the read pause's next interval, then watches again.
   void PauseReading();
@@ -183,7 +190,7 @@ class ClientTunnel : public std::enable_shared_from_this<ClientTunnel>,
   std::atomic<ClientState> state_{ClientState::kConnecting};
 
   // Loop-thread state.
-  io::UdpSocket socket_;
+  std::unique_ptr<io::DatagramChannel> channel_;
   io::KernelDropCounter kernel_drops_;
   std::unique_ptr<core::Peer> peer_;
   core::PeerOutput out_;

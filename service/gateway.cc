@@ -2,7 +2,7 @@
 #include "service/gateway.h"
 
 #include "absl/strings/str_cat.h"
-#include "tunnel/io/udp_socket.h"
+#include "tunnel/io/udp_channel.h"
 
 namespace snaptun::service {
 namespace {
@@ -30,17 +30,19 @@ GatewayShardConfig ShardConfigFor(const GatewayConfig& config, size_t workers) {
 // instead of splitting the first one's tunnels, and port 0 resolves to a
 // port nobody holds. (Two daemons starting in the same instant can still
 // both pass; nothing short of a lock closes that window.)
-absl::StatusOr<core::Endpoint> ClaimAddress(const core::Endpoint& listen) {
+absl::StatusOr<core::Endpoint> ClaimAddress(io::DatagramNetwork& network,
+                                            const core::Endpoint& listen) {
   io::UdpSocketOptions probe;
   probe.gro = false;
-  absl::StatusOr<io::UdpSocket> exclusive = io::UdpSocket::Bind(listen, probe);
+  absl::StatusOr<std::unique_ptr<io::DatagramChannel>> exclusive =
+      network.Bind(listen, probe);
   if (!exclusive.ok()) {
     return absl::Status(
         exclusive.status().code(),
         absl::StrCat(exclusive.status().message(),
                      " (is another snaptund already listening there?)"));
   }
-  return exclusive->LocalEndpoint();
+  return (*exclusive)->LocalEndpoint();
 }
 
 }  // namespace
@@ -57,21 +59,23 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   // One limiter and replay record for all workers (see handshake_ledger.h).
   gateway->ledger_ = std::make_unique<core::HandshakeLedger>(
       config.rate_limiter, std::max<size_t>(config.max_tunnels, 1024));
-  absl::StatusOr<core::Endpoint> claimed = ClaimAddress(config.listen);
+  io::DatagramNetwork& network =
+      config.network != nullptr ? *config.network : io::UdpNetwork::Get();
+  absl::StatusOr<core::Endpoint> claimed = ClaimAddress(network, config.listen);
   if (!claimed.ok()) return claimed.status();
   const core::Endpoint bind_to = *claimed;
   io::UdpSocketOptions options = config.socket;
   options.reuse_port = true;
   for (size_t i = 0; i < pool.size(); ++i) {
-    absl::StatusOr<io::UdpSocket> socket =
-        io::UdpSocket::Bind(bind_to, options);
-    if (!socket.ok()) return socket.status();
+    absl::StatusOr<std::unique_ptr<io::DatagramChannel>> channel =
+        network.Bind(bind_to, options);
+    if (!channel.ok()) return channel.status();
     gateway->metrics_->role(Role::kGateway)
-        .SocketBuffers(options.receive_buffer_bytes,
-                       socket->receive_buffer_bytes(),
-                       options.send_buffer_bytes, socket->send_buffer_bytes());
+        .SocketBuffers(
+            options.receive_buffer_bytes, (*channel)->receive_buffer_bytes(),
+            options.send_buffer_bytes, (*channel)->send_buffer_bytes());
     gateway->shards_.push_back(std::make_shared<GatewayShard>(
-        pool.at(i), std::move(*socket), identity, authorizer, shard_config,
+        pool.at(i), std::move(*channel), identity, authorizer, shard_config,
         observer, gateway->datagrams_received_, gateway->ledger_.get()));
   }
   gateway->local_address_ = bind_to;

@@ -20,6 +20,7 @@
 #include "tunnel/core/authorizer.h"
 #include "tunnel/core/identity.h"
 #include "tunnel/core/tunnel_quota.h"
+#include "tunnel/io/datagram_channel.h"
 #include "tunnel/io/udp_socket.h"
 
 namespace snaptun::service {
@@ -60,6 +61,9 @@ struct GatewayConfig {
   // rmem_max/wmem_max), --socket_receive_buffer_kib and _send_, and UDP GRO
   // (--socket_gro). reuse_port is the gateway's own business.
   io::UdpSocketOptions socket;
+  // Where the shards' channels come from; null: real UDP (io::UdpNetwork).
+  // Outlives the gateway.
+  io::DatagramNetwork* network = nullptr;
   core::RateLimiterConfig rate_limiter;
   // Optional; outlives the gateway. Without it the gateway counts into
   // metrics of its own, which only stats() reads.

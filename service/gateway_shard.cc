@@ -1,20 +1,19 @@
 // Receive → table → deliver; ports → table → send; timers by deadline.
 #include "service/gateway_shard.h"
 
+#include <errno.h>
 #include <sys/epoll.h>
 
 #include <utility>
 
 namespace snaptun::service {
-GatewayShard::GatewayShard(Worker& worker, io::UdpSocket socket,
-                           const core::LocalIdentity& identity,
-                           const core::Authorizer& authorizer,
-                           const GatewayShardConfig& config,
-                           GatewayObserver* observer,
-                           metrics::WorkerCounter& datagrams_received,
-                           core::HandshakeLedger* ledger)
+GatewayShard::GatewayShard(
+    Worker& worker, std::unique_ptr<io::DatagramChannel> channel,
+    const core::LocalIdentity& identity, const core::Authorizer& authorizer,
+    const GatewayShardConfig& config, GatewayObserver* observer,
+    metrics::WorkerCounter& datagrams_received, core::HandshakeLedger* ledger)
     : worker_(worker),
-      socket_(std::move(socket)),
+      channel_(std::move(channel)),
       config_(config),
       observer_(observer),
       datagrams_received_(datagrams_received),
@@ -48,9 +47,10 @@ std::shared_ptr<const PortContext> GatewayShard::MakePortContext() {
 
 absl::Status GatewayShard::WatchSocket() {
   std::weak_ptr<GatewayShard> weak = weak_from_this();
-  return worker_.loop().Watch(socket_.fd(), EPOLLIN, [weak](uint32_t) {
-    if (auto self = weak.lock()) self->OnReadable();
-  });
+  return worker_.loop().Watch(channel_->readiness_fd(), EPOLLIN,
+                              [weak](uint32_t) {
+                                if (auto self = weak.lock()) self->OnReadable();
+                              });
 }
 
 void GatewayShard::ReadFailed() {
@@ -59,7 +59,7 @@ void GatewayShard::ReadFailed() {
   }
   // Stop reading for a while: the error would wake the loop at once. The
   // socket is shared by many tunnels, so the metric is the report.
-  worker_.loop().Unwatch(socket_.fd());
+  worker_.loop().Unwatch(channel_->readiness_fd());
   std::weak_ptr<GatewayShard> weak = weak_from_this();
   worker_.loop().RunAt(worker_.loop().clock().Now() + read_pause_.Failed(),
                        [weak] {
@@ -77,7 +77,7 @@ void GatewayShard::ReadFailed() {
 void GatewayShard::Stop() {
   if (!running_) return;
   running_ = false;
-  worker_.loop().Unwatch(socket_.fd());
+  worker_.loop().Unwatch(channel_->readiness_fd());
   worker_.loop().Cancel(timer_);
   out_.Clear();
   std::vector<core::Endpoint> remotes;
@@ -87,7 +87,7 @@ void GatewayShard::Stop() {
   }
   out_.to_network.clear();
   Apply();
-  socket_.Close();
+  channel_.reset();
 }
 
 size_t GatewayShard::RemoveIdentity(const crypto::PublicKey& identity) {
@@ -109,9 +109,7 @@ bool GatewayShard::Remove(const core::Endpoint& remote,
   return removed;
 }
 
-void GatewayShard::OnReadable() {
-  if (running_) pump_.Receive(socket_, kernel_drops_);
-}
+void GatewayShard::OnReadable() { pump_.Receive(kernel_drops_); }
 
 void GatewayShard::OnDatagram(absl::Time now, absl::Span<uint8_t> datagram,
                               const core::Endpoint& from) {
@@ -295,22 +293,27 @@ void GatewayShard::OnRemoved(const GatewayTunnelInfo& info,
 
 void GatewayShard::SendOutput() {
   io::BatchSender& sender = worker_.sender();
-  auto flushed = [this](const io::FlushStats& stats) {
+  // After Stop the channel is gone: what the table still sends (a last
+  // word to a removed tunnel) is dropped as a failed send.
+  auto flush = [this, &sender] {
+    const io::FlushStats stats =
+        channel_ != nullptr
+            ? channel_->Flush(sender)
+            : sender.FlushEach([](const core::Endpoint&,
+                                  absl::Span<const uint8_t>) { return EBADF; });
     stats.ForEachDrop([this](core::DropReason reason, size_t count) {
       CountDrop(reason, count);
     });
   };
   for (auto& [to, datagram] : out_.to_network) {
-    if (sender.full()) flushed(sender.Flush(socket_.fd(), false));
+    if (sender.full()) flush();
     sender.Queue(to, datagram);
   }
   for (size_t i = 0; i < core::kDropReasonCount; ++i) {
     CountDrop(static_cast<core::DropReason>(i), out_.drops[i]);
   }
   out_.Clear();
-  if (!sender.empty() && socket_.fd() >= 0) {
-    flushed(sender.Flush(socket_.fd(), false));
-  }
+  if (!sender.empty()) flush();
 }
 
 void GatewayShard::CountDrop(core::DropReason reason, uint64_t count) {

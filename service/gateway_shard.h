@@ -20,8 +20,8 @@
 #include "service/tunnel_port.h"
 #include "service/worker.h"
 #include "tunnel/core/tunnel_table.h"
+#include "tunnel/io/datagram_channel.h"
 #include "tunnel/io/receive_control.h"
-#include "tunnel/io/udp_socket.h"
 
 namespace snaptun::service {
 
@@ -36,7 +36,7 @@ struct GatewayShardConfig {
 class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
                      private PumpRole {
  public:
-  GatewayShard(Worker& worker, io::UdpSocket socket,
+  GatewayShard(Worker& worker, std::unique_ptr<io::DatagramChannel> channel,
                const core::LocalIdentity& identity,
                const core::Authorizer& authorizer,
                const GatewayShardConfig& config, GatewayObserver* observer,
@@ -63,6 +63,9 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
   //
   // Reading: the socket became readable; a round's outcome.
   void OnReadable();
+  io::DatagramChannel* channel() override {
+    return running_ ? channel_.get() : nullptr;
+  }
   absl::Status WatchSocket();
   // Counted for the role; reading pauses (ReadFailed).
   void ReceiveFailed(int error) override;
@@ -116,7 +119,7 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
                  std::optional<TunnelGaugeState> to);
 
   Worker& worker_;
-  io::UdpSocket socket_;
+  std::unique_ptr<io::DatagramChannel> channel_;
   io::KernelDropCounter kernel_drops_;
   ReadPause read_pause_;
   const GatewayShardConfig config_;

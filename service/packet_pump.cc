@@ -8,24 +8,24 @@ namespace snaptun::service {
 PacketPump::PacketPump(Worker& worker, core::Mode mode, PumpRole& role)
     : worker_(worker), mode_(mode), role_(role) {}
 
-void PacketPump::Receive(io::UdpSocket& socket,
-                         io::KernelDropCounter& kernel_drops) {
+void PacketPump::Receive(io::KernelDropCounter& kernel_drops) {
   for (int round = 0; round < kReceiveRoundsPerWake; ++round) {
-    if (socket.fd() < 0) return;
+    io::DatagramChannel* channel = role_.channel();
+    if (channel == nullptr) return;
     const absl::Time now = worker_.loop().clock().Now();
-    absl::StatusOr<io::ReceiveStats> received = worker_.receiver().Receive(
-        socket.fd(),
+    absl::StatusOr<io::ReceiveStats> received = channel->Receive(
+        worker_.receiver(),
         [&](absl::Span<uint8_t> datagram, const core::Endpoint& from) {
           role_.OnDatagram(now, datagram, from);
         });
     FlushDeliveries();
     if (!received.ok()) {
-      role_.ReceiveFailed(worker_.receiver().error());
+      role_.ReceiveFailed(channel->error());
       return;
     }
     role_.ReceiveSucceeded(*received);
     const io::RoundLosses lost =
-        io::AccountRound(*received, socket, kernel_drops);
+        io::AccountRound(*received, *channel, kernel_drops);
     if (lost.socket_overflow != 0) {
       role_.Dropped(nullptr, core::DropReason::kSocketOverflow,
                     lost.socket_overflow);

@@ -24,8 +24,8 @@
 #include "tunnel/core/messages.h"
 #include "tunnel/core/peer.h"
 #include "tunnel/core/verdict.h"
+#include "tunnel/io/datagram_channel.h"
 #include "tunnel/io/receive_control.h"
-#include "tunnel/io/udp_socket.h"
 
 namespace snaptun::service {
 
@@ -52,6 +52,8 @@ class PumpRole {
   // Acts on what the protocol asked for: events, datagrams, timers. The
   // role flushes the worker's sender here.
   virtual void Apply() = 0;
+  // The channel the role receives on; null once it closed it.
+  virtual io::DatagramChannel* channel() = 0;
   // A receive round's outcome.
   virtual void ReceiveFailed(int error) = 0;
   virtual void ReceiveSucceeded(const io::ReceiveStats& stats) = 0;
@@ -72,9 +74,10 @@ class PacketPump {
   PacketPump(const PacketPump&) = delete;
   PacketPump& operator=(const PacketPump&) = delete;
 
-  // Up to kReceiveRoundsPerWake rounds on `socket`; stops early when the
-  // socket is drained, a read fails, or the role closed the socket.
-  void Receive(io::UdpSocket& socket, io::KernelDropCounter& kernel_drops);
+  // Up to kReceiveRoundsPerWake rounds on the role's channel (`channel()`
+  // is asked again each round); stops early when the channel is drained, a
+  // read fails, or the role closed the channel (it became null).
+  void Receive(io::KernelDropCounter& kernel_drops);
   // From the role's OnDatagram: `payload` (inside the receive buffer) goes
   // to `port` when the round ends or at the next FlushDeliveries.
   void Deliver(TunnelPort& port, absl::Span<const uint8_t> payload) {

@@ -124,6 +124,7 @@ void SessionManager::StartClient(const std::string& id) {
     config.keepalive_probes = limits_.keepalive_probes;
     config.port = limits_.port;
     config.socket = limits_.socket;
+    config.network = limits_.network;
     config.port.receive_packets = record.params.receive_queue_capacity;
   }
   config.metrics = metrics_;

@@ -27,6 +27,7 @@
 #include "service/identity_store.h"
 #include "service/session.h"
 #include "service/worker.h"
+#include "tunnel/io/datagram_channel.h"
 #include "tunnel/io/udp_socket.h"
 
 namespace snaptun::service {
@@ -62,6 +63,9 @@ struct SessionLimits {
   // and their sockets' options.
   PortLimits port;
   io::UdpSocketOptions socket;
+  // Where client tunnels' channels come from; null: real UDP. Tests pass a
+  // MemoryNetwork (the gateway's is GatewayConfig::network).
+  io::DatagramNetwork* network = nullptr;
   // Client tunnels in SNAP mode probe their gateway with keepalives.
   bool keepalive_probes = true;
   // Closed tunnels remembered for GetTunnel/ListTunnels/CloseTunnel.

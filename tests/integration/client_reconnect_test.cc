@@ -1,13 +1,12 @@
 // A client tunnel whose gateway disappears, on a fake clock (the worker's
-// timers fire when the test moves time), over real loopback sockets:
+// timers fire when the test moves time) and the in-memory network (no
+// datagram is lost to the kernel's timing, so four simulated minutes take
+// milliseconds and always see the same datagrams):
 //   - it notices within the liveness bound (W27) and reconnects;
 //   - each reconnect attempt uses a fresh socket, so a changed local
 //     address cannot strand it (W33);
 //   - the pause between failed attempts grows by the backoff policy (W1);
 //   - once a gateway answers again on the same address, it recovers.
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <memory>
 #include <optional>
 #include <vector>
@@ -22,8 +21,7 @@
 #include "tests/testing/keys.h"
 #include "tests/testing/loop_turns.h"
 #include "tunnel/io/clock.h"
-#include "tunnel/io/socket_address.h"
-#include "tunnel/io/udp_socket.h"
+#include "tunnel/io/memory_network.h"
 
 namespace snaptun {
 namespace {
@@ -51,6 +49,7 @@ class ClientReconnectTest : public ::testing::Test {
   std::unique_ptr<service::Gateway> StartGateway(const core::Endpoint& at) {
     service::GatewayConfig config;
     config.listen = at;
+    config.network = &network_;
     absl::StatusOr<std::unique_ptr<service::Gateway>> gateway =
         service::Gateway::Start(pool_, gateway_identity_, identities_, config,
                                 &recorder_);
@@ -65,20 +64,25 @@ class ClientReconnectTest : public ::testing::Test {
   }
 
   // What reached the stand-in for the vanished gateway since the last call.
-  void Collect(const io::UdpSocket& sink, std::vector<Seen>& seen) {
-    uint8_t buffer[2048];
-    while (true) {
-      io::SocketAddress from;
-      from.length = sizeof(from.storage);
-      const ssize_t n = recvfrom(sink.fd(), buffer, sizeof(buffer),
-                                 MSG_DONTWAIT, from.get(), &from.length);
-      if (n <= 0) return;
-      const std::optional<core::Endpoint> source =
-          io::FromSocketAddress(from.get(), from.length);
-      seen.push_back({clock_.Now(), source->port(), buffer[0]});
-    }
+  void Collect(io::DatagramChannel& sink, std::vector<Seen>& seen) {
+    io::BatchReceiver unused(1);
+    absl::StatusOr<io::ReceiveStats> received = sink.Receive(
+        unused, [&](absl::Span<uint8_t> datagram, const core::Endpoint& from) {
+          seen.push_back({clock_.Now(), from.port(), datagram[0]});
+        });
+    EXPECT_TRUE(received.ok());
   }
 
+  // A channel bound at `at` that answers nothing.
+  std::unique_ptr<io::DatagramChannel> Sink(const core::Endpoint& at) {
+    absl::StatusOr<std::unique_ptr<io::DatagramChannel>> sink =
+        network_.Bind(at, io::UdpSocketOptions{});
+    EXPECT_TRUE(sink.ok()) << sink.status();
+    return sink.ok() ? std::move(*sink) : nullptr;
+  }
+
+  // Declared first: the workers' channels may refer to it until they stop.
+  io::MemoryNetwork network_;
   io::FakeClock clock_;
   service::WorkerPool pool_{clock_, 1};
   core::LocalIdentity gateway_identity_{testing::FilledKey(2)};
@@ -103,6 +107,7 @@ TEST_F(ClientReconnectTest, FreshSocketPerAttemptGrowingBackoffThenRecovery) {
   config.data_plane = gateway_address;
   config.persistent_keepalive = absl::Seconds(10);
   config.connect_timeout = absl::Seconds(3);
+  config.network = &network_;
   config.reconnect_backoff.initial = absl::Seconds(2);
   config.reconnect_backoff.max = absl::Seconds(60);
   config.reconnect_backoff.multiplier = 2;
@@ -119,13 +124,12 @@ TEST_F(ClientReconnectTest, FreshSocketPerAttemptGrowingBackoffThenRecovery) {
   const uint16_t first_port = tunnel_->local_address()->port();
   const absl::Time lost_at = clock_.Now();
 
-  // The gateway vanishes; a plain socket on its address records what the
+  // The gateway vanishes; a channel on its address records what the
   // client sends there.
   gateway_->Stop();
   gateway_.reset();
-  absl::StatusOr<io::UdpSocket> sink =
-      io::UdpSocket::Bind(gateway_address, io::UdpSocketOptions{});
-  ASSERT_TRUE(sink.ok()) << sink.status();
+  std::unique_ptr<io::DatagramChannel> sink = Sink(gateway_address);
+  ASSERT_NE(sink, nullptr);
   std::vector<Seen> seen;
   while (clock_.Now() - lost_at < absl::Minutes(4)) {
     Advance(absl::Milliseconds(250));
@@ -174,7 +178,7 @@ TEST_F(ClientReconnectTest, FreshSocketPerAttemptGrowingBackoffThenRecovery) {
 
   // A gateway answers on the same address again: the next attempt
   // succeeds, from yet another socket.
-  sink->Close();
+  sink.reset();
   gateway_ = StartGateway(gateway_address);
   ASSERT_NE(gateway_, nullptr);
   for (int i = 0; i < 4 * 120 && tunnel_->state() != ClientState::kEstablished;
@@ -190,12 +194,12 @@ TEST_F(ClientReconnectTest, FreshSocketPerAttemptGrowingBackoffThenRecovery) {
 // moves, against an address that never answers, it fails with
 // DEADLINE_EXCEEDED instead of waiting for a timer that cannot fire.
 TEST_F(ClientReconnectTest, ConnectGivesUpInRealTimeWhenTheClockStandsStill) {
-  absl::StatusOr<io::UdpSocket> sink =
-      io::UdpSocket::Bind(kLoopback, io::UdpSocketOptions{});
-  ASSERT_TRUE(sink.ok()) << sink.status();
+  std::unique_ptr<io::DatagramChannel> sink = Sink(kLoopback);
+  ASSERT_NE(sink, nullptr);
   service::ClientTunnelConfig config;
   config.peer_public_key = gateway_identity_.public_key();
   config.data_plane = *sink->LocalEndpoint();
+  config.network = &network_;
   config.connect_timeout = absl::Milliseconds(100);
   const absl::Time fake_start = clock_.Now();
   absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel =

@@ -1,6 +1,7 @@
-// The session manager on a fake clock: one daemon's manager, gateway and
-// identity store on loopback sockets, opening tunnels to itself, with every
-// timer (connect timeouts, closed-tunnel retention) moved by the test.
+// The session manager on a fake clock and the in-memory network: one
+// daemon's manager, gateway and identity store, opening tunnels to itself,
+// with every timer (connect timeouts, closed-tunnel retention) moved by the
+// test and no datagram left to the kernel's timing.
 //   - an unauthorized open fails DEADLINE_EXCEEDED (HANDSHAKE_TIMEOUT) when
 //     its connect timeout falls due, not before;
 //   - a closed tunnel is remembered for the retention, then forgotten;
@@ -21,6 +22,7 @@
 #include "tests/testing/keys.h"
 #include "tests/testing/loop_turns.h"
 #include "tunnel/io/clock.h"
+#include "tunnel/io/memory_network.h"
 
 namespace snaptun::service {
 namespace {
@@ -32,10 +34,12 @@ class SessionManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     limits_.closed_retention = absl::Minutes(5);
+    limits_.network = &network_;
     sessions_ =
         std::make_unique<SessionManager>(pool_, identity_, limits_, nullptr);
     GatewayConfig config;
     config.listen = kLoopback;
+    config.network = &network_;
     absl::StatusOr<std::unique_ptr<Gateway>> gateway =
         Gateway::Start(pool_, identity_, identities_, config, sessions_.get());
     ASSERT_TRUE(gateway.ok()) << gateway.status();
@@ -139,6 +143,8 @@ class SessionManagerTest : public ::testing::Test {
     }
   }
 
+  // Declared first: the workers' channels may refer to it until they stop.
+  io::MemoryNetwork network_;
   io::FakeClock clock_;
   WorkerPool pool_{clock_, 2};
   core::LocalIdentity identity_{testing::FilledKey(3)};

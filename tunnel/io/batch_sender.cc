@@ -151,4 +151,25 @@ FlushStats BatchSender::Flush(int fd, bool connected) {
   return stats;
 }
 
+FlushStats BatchSender::FlushEach(
+    const std::function<int(const core::Endpoint& to,
+                            absl::Span<const uint8_t> datagram)>& send) {
+  FlushStats stats;
+  for (size_t i = 0; i < count_; ++i) {
+    const Slot& slot = slots_[i];
+    ++stats.sends;
+    const int error =
+        send(slot.to, absl::MakeConstSpan(slot.bytes.data(), slot.size));
+    if (error == 0) {
+      ++stats.sent;
+      continue;
+    }
+    ++stats.dropped;
+    ++stats.other_error;
+    stats.last_error = error;
+  }
+  count_ = 0;
+  return stats;
+}
+
 }  // namespace snaptun::io

@@ -15,6 +15,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "absl/types/span.h"
@@ -68,6 +69,12 @@ class BatchSender {
   // Sends everything queued on `fd`. With `connected`, destinations are left
   // to the socket. The queue is empty afterwards.
   FlushStats Flush(int fd, bool connected);
+  // Hands every queued datagram to `send` one by one, in order, and empties
+  // the queue: for transports without a socket (memory_network.h). `send`
+  // returns 0 or the errno it failed with, counted as a drop.
+  FlushStats FlushEach(
+      const std::function<int(const core::Endpoint& to,
+                              absl::Span<const uint8_t> datagram)>& send);
 
  private:
   struct Slot {

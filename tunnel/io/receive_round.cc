@@ -3,7 +3,8 @@
 
 namespace snaptun::io {
 
-RoundLosses AccountRound(const ReceiveStats& received, const UdpSocket& socket,
+RoundLosses AccountRound(const ReceiveStats& received,
+                         const DatagramChannel& channel,
                          KernelDropCounter& kernel_drops) {
   RoundLosses losses;
   losses.socket_overflow = kernel_drops.Update(
@@ -12,7 +13,7 @@ RoundLosses AccountRound(const ReceiveStats& received, const UdpSocket& socket,
   losses.drained =
       received.datagrams + received.truncated + received.empty == 0;
   if (losses.drained) {
-    losses.socket_overflow += kernel_drops.Update(socket.KernelDrops(), 0, 0);
+    losses.socket_overflow += kernel_drops.Update(channel.KernelDrops(), 0, 0);
   }
   return losses;
 }

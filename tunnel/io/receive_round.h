@@ -3,15 +3,15 @@
 // on the full socket buffer, weighed as KernelDropCounter does, those too
 // large for a slot, and whether the round found the socket drained (read
 // nothing), in which case the drops after the last queued datagram are read
-// from the socket and counted as well.
+// from the channel and counted as well.
 #ifndef SNAPTUN_TUNNEL_IO_RECEIVE_ROUND_H_
 #define SNAPTUN_TUNNEL_IO_RECEIVE_ROUND_H_
 
 #include <cstdint>
 
 #include "tunnel/io/batch_receiver.h"
+#include "tunnel/io/datagram_channel.h"
 #include "tunnel/io/receive_control.h"
-#include "tunnel/io/udp_socket.h"
 
 namespace snaptun::io {
 
@@ -21,7 +21,8 @@ struct RoundLosses {
   bool drained = false;
 };
 
-RoundLosses AccountRound(const ReceiveStats& received, const UdpSocket& socket,
+RoundLosses AccountRound(const ReceiveStats& received,
+                         const DatagramChannel& channel,
                          KernelDropCounter& kernel_drops);
 
 }  // namespace snaptun::io
