@@ -189,12 +189,12 @@ class TunnelRig {
     const size_t per_port = std::max<size_t>(64, 8192 / run.tunnels);
     service::GatewayConfig gateway_config;
     gateway_config.listen = kLoopback;
-    gateway_config.mode = run.mode;
+    gateway_config.table.mode = run.mode;
     gateway_config.port.receive_packets = per_port;
     gateway_config.port.receive_bytes = per_port * (run.payload + 64);
-    gateway_config.rate_limiter.global_soft = 1 << 30;
-    gateway_config.rate_limiter.per_source_soft = 1 << 20;
-    gateway_config.rate_limiter.per_source_hard = 1 << 20;
+    gateway_config.table.rate_limiter.global_soft = 1 << 30;
+    gateway_config.table.rate_limiter.per_source_soft = 1 << 20;
+    gateway_config.table.rate_limiter.per_source_hard = 1 << 20;
     gateway_ =
         *service::Gateway::Start(gateway_pool_, gateway_identity_, identities_,
                                  gateway_config, &recorder_);

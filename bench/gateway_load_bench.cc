@@ -59,12 +59,12 @@ class AllowEveryone final : public core::Authorizer {
 service::GatewayConfig LoadConfig(uint16_t port) {
   service::GatewayConfig config;
   config.listen = core::Endpoint::Ipv4({127, 0, 0, 1}, port);
-  config.max_tunnels = 1 << 22;
-  config.max_tunnels_per_identity = 1 << 22;
-  config.rate_limiter.global_soft = 1 << 30;
-  config.rate_limiter.per_source_soft = 1 << 20;
-  config.rate_limiter.per_source_hard = 1 << 20;
-  config.rate_limiter.max_sources = 1 << 22;
+  config.table.max_tunnels = 1 << 22;
+  config.table.max_tunnels_per_identity = 1 << 22;
+  config.table.rate_limiter.global_soft = 1 << 30;
+  config.table.rate_limiter.per_source_soft = 1 << 20;
+  config.table.rate_limiter.per_source_hard = 1 << 20;
+  config.table.rate_limiter.max_sources = 1 << 22;
   return config;
 }
 

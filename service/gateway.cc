@@ -5,24 +5,19 @@
 #include "tunnel/io/udp_channel.h"
 
 namespace snaptun::service {
-namespace {
 
-GatewayShardConfig ShardConfigFor(const GatewayConfig& config, size_t workers) {
-  GatewayShardConfig shard_config;
-  shard_config.table.mode = config.mode;
+core::TunnelTableConfig TableShare(const GatewayConfig& config,
+                                   size_t workers) {
+  core::TunnelTableConfig share = config.table;
   // With a shared quota, the quota is the limit and a busy worker may hold
   // more than its share; without one, each worker enforces its share.
-  shard_config.table.max_tunnels =
-      config.quota != nullptr ? config.max_tunnels
-                              : (config.max_tunnels + workers - 1) / workers;
-  shard_config.table.quota = config.quota;
-  shard_config.table.max_tunnels_per_identity = config.max_tunnels_per_identity;
-  shard_config.table.rate_limiter = config.rate_limiter;
-  shard_config.port = config.port;
-  shard_config.metrics = config.metrics;
-  shard_config.policy = config.policy;
-  return shard_config;
+  if (share.quota == nullptr) {
+    share.max_tunnels = (share.max_tunnels + workers - 1) / workers;
+  }
+  return share;
 }
+
+namespace {
 
 // SO_REUSEPORT lets any process of the same user join a port (even one
 // picked for port 0) and take a share of its traffic. A socket without it
@@ -52,13 +47,14 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     const core::Authorizer& authorizer, const GatewayConfig& config,
     GatewayObserver* observer) {
   std::unique_ptr<Gateway> gateway(new Gateway());
-  gateway->mode_ = config.mode;
   gateway->UseMetrics(config.metrics);
-  GatewayShardConfig shard_config = ShardConfigFor(config, pool.size());
-  shard_config.metrics = gateway->metrics_;
+  auto shared = std::make_shared<GatewayConfig>(config);
+  shared->metrics = gateway->metrics_;
+  gateway->config_ = shared;
   // One limiter and replay record for all workers (see handshake_ledger.h).
   gateway->ledger_ = std::make_unique<core::HandshakeLedger>(
-      config.rate_limiter, std::max<size_t>(config.max_tunnels, 1024));
+      config.table.rate_limiter,
+      std::max<size_t>(config.table.max_tunnels, 1024));
   io::DatagramNetwork& network =
       config.network != nullptr ? *config.network : io::UdpNetwork::Get();
   absl::StatusOr<core::Endpoint> claimed = ClaimAddress(network, config.listen);
@@ -75,8 +71,9 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
             options.receive_buffer_bytes, (*channel)->receive_buffer_bytes(),
             options.send_buffer_bytes, (*channel)->send_buffer_bytes());
     gateway->shards_.push_back(std::make_shared<GatewayShard>(
-        pool.at(i), std::move(*channel), identity, authorizer, shard_config,
-        observer, gateway->datagrams_received_, gateway->ledger_.get()));
+        pool.at(i), std::move(*channel), identity, authorizer, gateway->config_,
+        pool.size(), observer, gateway->datagrams_received_,
+        gateway->ledger_.get()));
   }
   gateway->local_address_ = bind_to;
   for (auto& shard : gateway->shards_) {

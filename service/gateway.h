@@ -14,14 +14,12 @@
 
 #include "absl/status/statusor.h"
 #include "service/dataplane_metrics.h"
+#include "service/gateway_config.h"
 #include "service/gateway_observer.h"
 #include "service/gateway_shard.h"
 #include "service/worker.h"
 #include "tunnel/core/authorizer.h"
 #include "tunnel/core/identity.h"
-#include "tunnel/core/tunnel_quota.h"
-#include "tunnel/io/datagram_channel.h"
-#include "tunnel/io/udp_socket.h"
 
 namespace snaptun::service {
 
@@ -44,35 +42,6 @@ struct GatewayStats {
   }
 };
 
-struct GatewayConfig {
-  core::Endpoint listen;
-  core::Mode mode = core::Mode::kSnap;
-  // Process-wide; each worker enforces its share (rounded up) unless a
-  // quota shared with the client role is given, which then bounds the sum.
-  size_t max_tunnels = 100000;
-  core::TunnelQuota* quota = nullptr;
-  // Enforced per worker: an identity's tunnels from different addresses may
-  // land on different workers.
-  size_t max_tunnels_per_identity = 16;
-  // Each tunnel's port: queues in packets and bytes, and the budget they
-  // share with every other port.
-  PortLimits port;
-  // Kernel socket buffers asked for (with CAP_NET_ADMIN also beyond
-  // rmem_max/wmem_max), --socket_receive_buffer_kib and _send_, and UDP GRO
-  // (--socket_gro). reuse_port is the gateway's own business.
-  io::UdpSocketOptions socket;
-  // Where the shards' channels come from; null: real UDP (io::UdpNetwork).
-  // Outlives the gateway.
-  io::DatagramNetwork* network = nullptr;
-  core::RateLimiterConfig rate_limiter;
-  // Optional; outlives the gateway. Without it the gateway counts into
-  // metrics of its own, which only stats() reads.
-  DataPlaneMetrics* metrics = nullptr;
-  // The packet policy on what clients send (optional; outlives the
-  // gateway).
-  const PacketPolicy* policy = nullptr;
-};
-
 class Gateway {
  public:
   static absl::StatusOr<std::unique_ptr<Gateway>> Start(
@@ -86,7 +55,7 @@ class Gateway {
   // Closes every socket and tunnel; waits for the workers to do it.
   void Stop();
   const core::Endpoint& local_address() const { return local_address_; }
-  core::Mode mode() const { return mode_; }
+  core::Mode mode() const { return config_->table.mode; }
   // Closes every tunnel of `identity` on every worker; returns how many.
   // Waits for the workers: not for gRPC callback threads.
   size_t RevokeIdentity(const crypto::PublicKey& identity);
@@ -110,7 +79,8 @@ class Gateway {
   void UseMetrics(DataPlaneMetrics* metrics);
 
   core::Endpoint local_address_;
-  core::Mode mode_ = core::Mode::kSnap;
+  // The role's one config, shared by every shard; its metrics are metrics_.
+  std::shared_ptr<const GatewayConfig> config_;
   // The metrics the shards count into: the config's, or these of its own.
   std::unique_ptr<prometheus::Registry> own_registry_;
   std::unique_ptr<metrics::WorkerMetrics> own_cells_;

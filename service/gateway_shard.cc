@@ -7,21 +7,25 @@
 #include <utility>
 
 namespace snaptun::service {
-GatewayShard::GatewayShard(
-    Worker& worker, std::unique_ptr<io::DatagramChannel> channel,
-    const core::LocalIdentity& identity, const core::Authorizer& authorizer,
-    const GatewayShardConfig& config, GatewayObserver* observer,
-    metrics::WorkerCounter& datagrams_received, core::HandshakeLedger* ledger)
+GatewayShard::GatewayShard(Worker& worker,
+                           std::unique_ptr<io::DatagramChannel> channel,
+                           const core::LocalIdentity& identity,
+                           const core::Authorizer& authorizer,
+                           std::shared_ptr<const GatewayConfig> config,
+                           size_t workers, GatewayObserver* observer,
+                           metrics::WorkerCounter& datagrams_received,
+                           core::HandshakeLedger* ledger)
     : worker_(worker),
       channel_(std::move(channel)),
-      config_(config),
+      config_(std::move(config)),
       observer_(observer),
       datagrams_received_(datagrams_received),
-      table_(identity, authorizer, worker.rng(), config.table, ledger),
-      pump_(worker, config.table.mode, *this),
-      role_metrics_(config.metrics == nullptr
+      table_(identity, authorizer, worker.rng(), TableShare(*config_, workers),
+             ledger),
+      pump_(worker, config_->table.mode, *this),
+      role_metrics_(config_->metrics == nullptr
                         ? nullptr
-                        : &config.metrics->role(Role::kGateway)) {}
+                        : &config_->metrics->role(Role::kGateway)) {}
 
 absl::Status GatewayShard::Start() {
   running_ = true;
@@ -39,7 +43,7 @@ std::shared_ptr<const PortContext> GatewayShard::MakePortContext() {
       if (auto self = weak.lock()) self->DrainPort(remote);
     });
   };
-  return PortContext::Make(config_.port, std::move(wake),
+  return PortContext::Make(config_->port, std::move(wake),
                            role_metrics_ == nullptr
                                ? nullptr
                                : role_metrics_->DropObserver(worker_.index()));
@@ -157,8 +161,8 @@ void GatewayShard::Received(uint64_t packets, uint64_t bytes) {
 }
 
 void GatewayShard::Sent(TunnelPort& port, const Packet& payload) {
-  if (config_.policy != nullptr) {
-    config_.policy->CountEgress(payload, worker_.index());
+  if (config_->policy != nullptr) {
+    config_->policy->CountEgress(payload, worker_.index());
   }
   CountSent(&port, 1, payload.size());
 }
@@ -173,9 +177,9 @@ void GatewayShard::Dropped(TunnelPort* port, core::DropReason reason,
 
 bool GatewayShard::PassesPolicy(absl::Span<const uint8_t> payload,
                                 const core::Endpoint& from) {
-  if (config_.policy == nullptr) return true;
+  if (config_->policy == nullptr) return true;
   const core::DropReason drop =
-      config_.policy->CheckIngress(payload, from, worker_.index());
+      config_->policy->CheckIngress(payload, from, worker_.index());
   if (drop == core::DropReason::kNone) return true;
   DropFrom(from, drop);
   return false;
@@ -227,8 +231,8 @@ void GatewayShard::Apply() {
         OnRemoved(info, event.removal);
         break;
       case core::TableEvent::Type::kCookieSent:
-        if (config_.metrics != nullptr) {
-          config_.metrics->cookies_sent().Increment(1, worker_.index());
+        if (config_->metrics != nullptr) {
+          config_->metrics->cookies_sent().Increment(1, worker_.index());
         }
         break;
     }
@@ -328,8 +332,8 @@ void GatewayShard::CountFailure(core::HandshakeFailure failure) {
 }
 
 void GatewayShard::CountPeerEvent(const core::PeerEvent& event) {
-  if (config_.metrics != nullptr) {
-    config_.metrics->CountPeerEvent(Role::kGateway, event, worker_.index());
+  if (config_->metrics != nullptr) {
+    config_->metrics->CountPeerEvent(Role::kGateway, event, worker_.index());
   }
   // Refused messages are counted from HandleIncoming's result; only a
   // handshake of the gateway's own that got no answer (a gateway initiates

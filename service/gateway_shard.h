@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/hash/hash.h"
 #include "service/dataplane_metrics.h"
+#include "service/gateway_config.h"
 #include "service/gateway_observer.h"
 #include "service/packet_policy.h"
 #include "service/packet_pump.h"
@@ -25,21 +26,14 @@
 
 namespace snaptun::service {
 
-struct GatewayShardConfig {
-  core::TunnelTableConfig table;
-  PortLimits port;
-  DataPlaneMetrics* metrics = nullptr;  // Optional.
-  // Optional; outlives the shard (packet_policy.h).
-  const PacketPolicy* policy = nullptr;
-};
-
 class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
                      private PumpRole {
  public:
   GatewayShard(Worker& worker, std::unique_ptr<io::DatagramChannel> channel,
                const core::LocalIdentity& identity,
                const core::Authorizer& authorizer,
-               const GatewayShardConfig& config, GatewayObserver* observer,
+               std::shared_ptr<const GatewayConfig> config, size_t workers,
+               GatewayObserver* observer,
                metrics::WorkerCounter& datagrams_received,
                core::HandshakeLedger* ledger);
 
@@ -122,7 +116,8 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
   std::unique_ptr<io::DatagramChannel> channel_;
   io::KernelDropCounter kernel_drops_;
   ReadPause read_pause_;
-  const GatewayShardConfig config_;
+  // The role's config; its metrics are set (the gateway's own if need be).
+  const std::shared_ptr<const GatewayConfig> config_;
   GatewayObserver* const observer_;
   metrics::WorkerCounter& datagrams_received_;
   core::TunnelTable table_;

@@ -237,12 +237,13 @@ absl::Status Daemon::StartGateway(const DaemonConfig& config) {
   GatewayConfig gateway_config;
   gateway_config.listen = *listen;
   gateway_config.policy = packet_policy_.get();
-  gateway_config.mode = config.gateway_mode;
-  gateway_config.max_tunnels = config.max_tunnels;
-  gateway_config.quota = tunnel_quota_.get();
-  gateway_config.max_tunnels_per_identity = config.max_tunnels_per_identity;
+  gateway_config.table.mode = config.gateway_mode;
+  gateway_config.table.max_tunnels = config.max_tunnels;
+  gateway_config.table.quota = tunnel_quota_.get();
+  gateway_config.table.max_tunnels_per_identity =
+      config.max_tunnels_per_identity;
   gateway_config.metrics = metrics_.get();
-  gateway_config.rate_limiter = config.handshake_limits;
+  gateway_config.table.rate_limiter = config.handshake_limits;
   gateway_config.port = PortLimitsFor(config);
   gateway_config.socket = config.socket;
   absl::StatusOr<std::unique_ptr<Gateway>> gateway = Gateway::Start(

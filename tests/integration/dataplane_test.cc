@@ -83,7 +83,7 @@ class DataPlaneFixture : public ::testing::Test {
   void StartGateway(const core::Endpoint& listen, core::Mode mode) {
     service::GatewayConfig config;
     config.listen = listen;
-    config.mode = mode;
+    config.table.mode = mode;
     absl::StatusOr<std::unique_ptr<service::Gateway>> gateway =
         service::Gateway::Start(pool_, gateway_identity_, identities_, config,
                                 &recorder_);

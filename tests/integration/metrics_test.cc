@@ -114,7 +114,7 @@ class MetricsTest : public ::testing::Test {
     service::GatewayConfig config;
     config.listen = kLoopback;
     config.metrics = &metrics_;
-    config.rate_limiter = limits;
+    config.table.rate_limiter = limits;
     config.socket.receive_buffer_bytes = receive_buffer;
     gateway_ = *service::Gateway::Start(pool_, gateway_identity_, identities_,
                                         config, &recorder_);

@@ -111,7 +111,7 @@ int Main(int argc, char** argv) {
     testing::GatewayRecorder recorder;
     service::GatewayConfig config;
     config.listen = *address;
-    config.mode = core::Mode::kWireGuard;
+    config.table.mode = core::Mode::kWireGuard;
     absl::StatusOr<std::unique_ptr<service::Gateway>> gateway =
         service::Gateway::Start(pool, identity, identities, config, &recorder);
     if (!gateway.ok()) {
