@@ -48,37 +48,39 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
     GatewayObserver* observer) {
   std::unique_ptr<Gateway> gateway(new Gateway());
   gateway->UseMetrics(config.metrics);
-  auto shared = std::make_shared<GatewayConfig>(config);
-  shared->metrics = gateway->metrics_;
-  gateway->config_ = shared;
-  // One limiter and replay record for all workers (see handshake_ledger.h).
-  gateway->ledger_ = std::make_unique<core::HandshakeLedger>(
+  auto role_config = std::make_shared<GatewayConfig>(config);
+  role_config->metrics = gateway->metrics_;
+  gateway->config_ = std::move(role_config);
+  gateway->shared_->ledger = std::make_unique<core::HandshakeLedger>(
       config.table.rate_limiter,
       std::max<size_t>(config.table.max_tunnels, 1024));
   io::DatagramNetwork& network =
       config.network != nullptr ? *config.network : io::UdpNetwork::Get();
   absl::StatusOr<core::Endpoint> claimed = ClaimAddress(network, config.listen);
   if (!claimed.ok()) return claimed.status();
-  const core::Endpoint bind_to = *claimed;
+  gateway->local_address_ = *claimed;
   io::UdpSocketOptions options = config.socket;
   options.reuse_port = true;
   for (size_t i = 0; i < pool.size(); ++i) {
     absl::StatusOr<std::unique_ptr<io::DatagramChannel>> channel =
-        network.Bind(bind_to, options);
+        network.Bind(gateway->local_address_, options);
     if (!channel.ok()) return channel.status();
     gateway->metrics_->role(Role::kGateway)
         .SocketBuffers(
             options.receive_buffer_bytes, (*channel)->receive_buffer_bytes(),
             options.send_buffer_bytes, (*channel)->send_buffer_bytes());
-    gateway->shards_.push_back(std::make_shared<GatewayShard>(
-        pool.at(i), std::move(*channel), identity, authorizer, gateway->config_,
-        pool.size(), observer, gateway->datagrams_received_,
-        gateway->ledger_.get()));
-  }
-  gateway->local_address_ = bind_to;
-  for (auto& shard : gateway->shards_) {
+    Worker& worker = pool.at(i);
+    const ResidentId id = worker.residents().NextId();
+    auto shard = std::make_unique<GatewayShard>(
+        worker, id, std::move(*channel), identity, authorizer, gateway->config_,
+        pool.size(), observer, gateway->shared_);
     absl::Status started;
-    shard->worker().RunAndWait([&] { started = shard->Start(); });
+    worker.RunAndWait([&] {
+      GatewayShard* running = shard.get();
+      worker.residents().Add(id, std::move(shard));
+      started = running->Start();
+    });
+    gateway->shards_.push_back({&worker, id});
     // The destructor stops the shards already started.
     if (!started.ok()) return started;
   }
@@ -102,7 +104,7 @@ void Gateway::UseMetrics(DataPlaneMetrics* metrics) {
 GatewayStats Gateway::stats() const {
   const RoleMetrics& m = metrics_->role(Role::kGateway);
   GatewayStats stats;
-  stats.datagrams_received = datagrams_received_.Value();
+  stats.datagrams_received = shared_->datagrams_received.Value();
   stats.rx_packets = m.packets_rx->Value();
   stats.rx_bytes = m.bytes_rx->Value();
   stats.tx_packets = m.packets_tx->Value();
@@ -122,16 +124,25 @@ GatewayStats Gateway::stats() const {
 void Gateway::Stop() {
   if (stopped_) return;
   stopped_ = true;
-  for (auto& shard : shards_) {
-    shard->worker().RunAndWait([&] { shard->Stop(); });
+  for (const ShardRef& ref : shards_) {
+    ref.worker->RunAndWait([&] {
+      Residents& residents = ref.worker->residents();
+      if (GatewayShard* shard = residents.Find<GatewayShard>(ref.id)) {
+        shard->Stop();
+        residents.Retire(ref.id);
+      }
+    });
   }
 }
 
 size_t Gateway::RevokeIdentity(const crypto::PublicKey& identity) {
   size_t removed = 0;
-  for (auto& shard : shards_) {
-    shard->worker().RunAndWait(
-        [&] { removed += shard->RemoveIdentity(identity); });
+  for (const ShardRef& ref : shards_) {
+    ref.worker->RunAndWait([&] {
+      if (auto* shard = ref.worker->residents().Find<GatewayShard>(ref.id)) {
+        removed += shard->RemoveIdentity(identity);
+      }
+    });
   }
   return removed;
 }
@@ -150,9 +161,12 @@ void Gateway::RevokeIdentityAsync(const crypto::PublicKey& identity,
     tally->done(0);
     return;
   }
-  for (auto& shard : shards_) {
-    shard->worker().Run([shard, identity, tally] {
-      tally->removed += shard->RemoveIdentity(identity);
+  // Run, not RunOn: every shard answers, a stopped one with 0.
+  for (const ShardRef& ref : shards_) {
+    ref.worker->Run([ref, identity, tally] {
+      if (auto* shard = ref.worker->residents().Find<GatewayShard>(ref.id)) {
+        tally->removed += shard->RemoveIdentity(identity);
+      }
       if (--tally->left == 0) tally->done(tally->removed.load());
     });
   }
@@ -160,16 +174,16 @@ void Gateway::RevokeIdentityAsync(const crypto::PublicKey& identity,
 
 void Gateway::CloseTunnelAsync(const core::Endpoint& remote,
                                std::shared_ptr<const TunnelPort> port) {
-  for (auto& shard : shards_) {
-    shard->worker().Run(
-        [shard, remote, port] { shard->Remove(remote, port.get()); });
+  for (const ShardRef& ref : shards_) {
+    ref.worker->RunOn<GatewayShard>(ref.id,
+                                    [remote, port](GatewayShard& shard) {
+                                      shard.Remove(remote, port.get());
+                                    });
   }
 }
 
 size_t Gateway::tunnel_count() const {
-  size_t total = 0;
-  for (const auto& shard : shards_) total += shard->tunnels();
-  return total;
+  return shared_->tunnels.load(std::memory_order_relaxed);
 }
 
 }  // namespace snaptun::service

@@ -86,10 +86,15 @@ class Gateway {
   std::unique_ptr<metrics::WorkerMetrics> own_cells_;
   std::unique_ptr<DataPlaneMetrics> own_metrics_;
   DataPlaneMetrics* metrics_ = nullptr;
-  // Datagrams read from the shards' sockets (no metric of its own).
-  metrics::WorkerCounter datagrams_received_;
-  std::unique_ptr<core::HandshakeLedger> ledger_;
-  std::vector<std::shared_ptr<GatewayShard>> shards_;
+  // The shards' counts and ledger.
+  std::shared_ptr<GatewayShared> shared_ = std::make_shared<GatewayShared>();
+  // Each shard is a resident of its worker, which owns it; the gateway
+  // reaches it by id, on that worker.
+  struct ShardRef {
+    Worker* worker;
+    ResidentId id;
+  };
+  std::vector<ShardRef> shards_;
   bool stopped_ = false;
 };
 

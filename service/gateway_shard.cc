@@ -7,21 +7,21 @@
 #include <utility>
 
 namespace snaptun::service {
-GatewayShard::GatewayShard(Worker& worker,
+GatewayShard::GatewayShard(Worker& worker, ResidentId id,
                            std::unique_ptr<io::DatagramChannel> channel,
                            const core::LocalIdentity& identity,
                            const core::Authorizer& authorizer,
                            std::shared_ptr<const GatewayConfig> config,
                            size_t workers, GatewayObserver* observer,
-                           metrics::WorkerCounter& datagrams_received,
-                           core::HandshakeLedger* ledger)
+                           std::shared_ptr<GatewayShared> shared)
     : worker_(worker),
+      id_(id),
       channel_(std::move(channel)),
       config_(std::move(config)),
       observer_(observer),
-      datagrams_received_(datagrams_received),
+      shared_(std::move(shared)),
       table_(identity, authorizer, worker.rng(), TableShare(*config_, workers),
-             ledger),
+             shared_->ledger.get()),
       pump_(worker, config_->table.mode, *this),
       role_metrics_(config_->metrics == nullptr
                         ? nullptr
@@ -36,12 +36,10 @@ absl::Status GatewayShard::Start() {
 std::shared_ptr<const PortContext> GatewayShard::MakePortContext() {
   // A payload sent on a tunnel's port wakes the worker to drain that port,
   // once per burst.
-  std::weak_ptr<GatewayShard> weak = weak_from_this();
-  io::EventLoop* loop = &worker_.loop();
-  auto wake = [weak, loop](const core::Endpoint& remote) {
-    loop->Post([weak, remote] {
-      if (auto self = weak.lock()) self->DrainPort(remote);
-    });
+  Worker* worker = &worker_;
+  auto wake = [worker, id = id_](const core::Endpoint& remote) {
+    worker->RunOn<GatewayShard>(
+        id, [remote](GatewayShard& shard) { shard.DrainPort(remote); });
   };
   return PortContext::Make(config_->port, std::move(wake),
                            role_metrics_ == nullptr
@@ -50,11 +48,11 @@ std::shared_ptr<const PortContext> GatewayShard::MakePortContext() {
 }
 
 absl::Status GatewayShard::WatchSocket() {
-  std::weak_ptr<GatewayShard> weak = weak_from_this();
-  return worker_.loop().Watch(channel_->readiness_fd(), EPOLLIN,
-                              [weak](uint32_t) {
-                                if (auto self = weak.lock()) self->OnReadable();
-                              });
+  return worker_.loop().Watch(
+      channel_->readiness_fd(), EPOLLIN,
+      [readable = worker_.Calls(id_, &GatewayShard::OnReadable)](uint32_t) {
+        readable();
+      });
 }
 
 void GatewayShard::ReadFailed() {
@@ -64,18 +62,16 @@ void GatewayShard::ReadFailed() {
   // Stop reading for a while: the error would wake the loop at once. The
   // socket is shared by many tunnels, so the metric is the report.
   worker_.loop().Unwatch(channel_->readiness_fd());
-  std::weak_ptr<GatewayShard> weak = weak_from_this();
   worker_.loop().RunAt(worker_.loop().clock().Now() + read_pause_.Failed(),
-                       [weak] {
-                         auto self = weak.lock();
-                         if (self == nullptr || !self->running_) return;
-                         // epoll refused the socket: another failed read,
-                         // retried after a longer pause.
-                         const absl::Status watched = self->WatchSocket();
-                         if (!watched.ok() && !absl::IsAlreadyExists(watched)) {
-                           self->ReadFailed();
-                         }
-                       });
+                       worker_.Calls(id_, &GatewayShard::ResumeReading));
+}
+
+void GatewayShard::ResumeReading() {
+  if (!running_) return;
+  // epoll refused the socket: another failed read, retried after a longer
+  // pause.
+  const absl::Status watched = WatchSocket();
+  if (!watched.ok() && !absl::IsAlreadyExists(watched)) ReadFailed();
 }
 
 void GatewayShard::Stop() {
@@ -150,8 +146,8 @@ void GatewayShard::ReceiveFailed(int) { ReadFailed(); }
 
 void GatewayShard::ReceiveSucceeded(const io::ReceiveStats& received) {
   read_pause_.Succeeded();
-  datagrams_received_.Increment(received.datagrams + received.truncated,
-                                worker_.index());
+  shared_->datagrams_received.Increment(received.datagrams + received.truncated,
+                                        worker_.index());
 }
 
 void GatewayShard::Received(uint64_t packets, uint64_t bytes) {
@@ -203,10 +199,8 @@ void GatewayShard::DrainPort(const core::Endpoint& remote) {
   // Held for the drain: applying the table's output may remove the tunnel.
   std::shared_ptr<TunnelPort> port = it->port;
   if (!pump_.Drain(*port, remote)) return;
-  std::weak_ptr<GatewayShard> weak = weak_from_this();
-  worker_.loop().Post([weak, remote] {
-    if (auto self = weak.lock()) self->DrainPort(remote);
-  });
+  worker_.RunOn<GatewayShard>(
+      id_, [remote](GatewayShard& shard) { shard.DrainPort(remote); });
 }
 
 void GatewayShard::OnTimer() {
@@ -262,10 +256,10 @@ void GatewayShard::OnCreated(const GatewayTunnelInfo& info) {
     old->port->Close();
     MoveGauge(old->state, std::nullopt);
     ports_.erase(old);
-    tunnels_.fetch_sub(1, std::memory_order_relaxed);
+    shared_->tunnels.fetch_sub(1, std::memory_order_relaxed);
   }
   ports_.insert(PortEntry{port});
-  tunnels_.fetch_add(1, std::memory_order_relaxed);
+  shared_->tunnels.fetch_add(1, std::memory_order_relaxed);
   MoveGauge(std::nullopt, TunnelGaugeState::kConnecting);
   if (observer_ != nullptr) observer_->OnTunnelAccepted(info, port);
 }
@@ -290,7 +284,7 @@ void GatewayShard::OnRemoved(const GatewayTunnelInfo& info,
     it->port->Close();
     MoveGauge(it->state, std::nullopt);
     ports_.erase(it);
-    tunnels_.fetch_sub(1, std::memory_order_relaxed);
+    shared_->tunnels.fetch_sub(1, std::memory_order_relaxed);
   }
   if (observer_ != nullptr) observer_->OnTunnelRemoved(info, reason);
 }
@@ -371,10 +365,8 @@ void GatewayShard::Reschedule() {
   timer_ = 0;
   timer_at_ = next;
   if (next == absl::InfiniteFuture()) return;
-  std::weak_ptr<GatewayShard> weak = weak_from_this();
-  timer_ = worker_.loop().RunAt(next, [weak] {
-    if (auto self = weak.lock()) self->OnTimer();
-  });
+  timer_ =
+      worker_.loop().RunAt(next, worker_.Calls(id_, &GatewayShard::OnTimer));
 }
 
 }  // namespace snaptun::service

@@ -18,6 +18,7 @@
 #include "service/packet_policy.h"
 #include "service/packet_pump.h"
 #include "service/read_pause.h"
+#include "service/residents.h"
 #include "service/tunnel_port.h"
 #include "service/worker.h"
 #include "tunnel/core/tunnel_table.h"
@@ -26,16 +27,28 @@
 
 namespace snaptun::service {
 
-class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
-                     private PumpRole {
+// What every shard of one gateway shares, with the gateway (a shard may be
+// destroyed after the gateway, when its worker sweeps it).
+struct GatewayShared {
+  // Datagrams read from the shards' sockets (no metric of its own).
+  metrics::WorkerCounter datagrams_received;
+  // Tunnels on all shards; any thread reads it.
+  std::atomic<size_t> tunnels{0};
+  // One limiter and replay record for all workers (handshake_ledger.h).
+  std::unique_ptr<core::HandshakeLedger> ledger;
+};
+
+// A resident of its worker (residents.h): the worker owns it, and every
+// callback reaches it by its id.
+class GatewayShard final : public Resident, private PumpRole {
  public:
-  GatewayShard(Worker& worker, std::unique_ptr<io::DatagramChannel> channel,
+  GatewayShard(Worker& worker, ResidentId id,
+               std::unique_ptr<io::DatagramChannel> channel,
                const core::LocalIdentity& identity,
                const core::Authorizer& authorizer,
                std::shared_ptr<const GatewayConfig> config, size_t workers,
                GatewayObserver* observer,
-               metrics::WorkerCounter& datagrams_received,
-               core::HandshakeLedger* ledger);
+               std::shared_ptr<GatewayShared> shared);
 
   // Loop-thread only.
   // Watches the socket; an error when epoll refuses it.
@@ -44,9 +57,6 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
   size_t RemoveIdentity(const crypto::PublicKey& identity);
   // Removes the tunnel at `remote` if its port is `port`.
   bool Remove(const core::Endpoint& remote, const TunnelPort* port);
-
-  Worker& worker() { return worker_; }
-  size_t tunnels() const { return tunnels_.load(std::memory_order_relaxed); }
 
  private:
   // The limits and hooks every port of this shard shares.
@@ -65,6 +75,8 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
   void ReceiveFailed(int error) override;
   // A read failed: counted, and reading pauses (read_pause.h).
   void ReadFailed();
+  // The pause is over: watch the socket again.
+  void ResumeReading();
   // Resets the read pause; counts the datagrams read.
   void ReceiveSucceeded(const io::ReceiveStats& received) override;
   void OnTimer();
@@ -113,13 +125,14 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
                  std::optional<TunnelGaugeState> to);
 
   Worker& worker_;
+  const ResidentId id_;
   std::unique_ptr<io::DatagramChannel> channel_;
   io::KernelDropCounter kernel_drops_;
   ReadPause read_pause_;
   // The role's config; its metrics are set (the gateway's own if need be).
   const std::shared_ptr<const GatewayConfig> config_;
   GatewayObserver* const observer_;
-  metrics::WorkerCounter& datagrams_received_;
+  const std::shared_ptr<GatewayShared> shared_;
   core::TunnelTable table_;
   PacketPump pump_;
   RoleMetrics* const role_metrics_;  // Null without metrics.
@@ -159,7 +172,6 @@ class GatewayShard : public std::enable_shared_from_this<GatewayShard>,
   std::shared_ptr<const PortContext> port_context_;
   io::EventLoop::TimerId timer_ = 0;
   absl::Time timer_at_ = absl::InfiniteFuture();
-  std::atomic<size_t> tunnels_{0};
   bool running_ = false;
 };
 

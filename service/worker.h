@@ -1,8 +1,10 @@
 // A data-plane worker: one thread running one event loop, plus the scratch
 // every tunnel on it shares (the batch receiver's GRO-sized buffers, the
-// batch sender, a random source). A tunnel belongs to exactly one worker for
-// its life and is reached from other threads only through the worker's
-// mailbox. The pool starts N workers (default: one per core).
+// batch sender, a random source), and the residents it owns (residents.h):
+// gateway shards and client tunnels' drivers. A tunnel belongs to exactly
+// one worker for its life; the worker is its one owner, and other threads
+// reach it only through the worker's mailbox, by resident id (RunOn). The
+// pool starts N workers (default: one per core).
 #ifndef SNAPTUN_SERVICE_WORKER_H_
 #define SNAPTUN_SERVICE_WORKER_H_
 
@@ -12,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "service/residents.h"
 #include "tunnel/crypto/random.h"
 #include "tunnel/io/batch_receiver.h"
 #include "tunnel/io/batch_sender.h"
@@ -40,7 +43,26 @@ class Worker {
   // the worker has stopped).
   void Run(std::function<void()> task);
 
+  // Runs `fn(resident)` on the worker if resident `id`, a T, is still
+  // there when the task runs; nothing once the worker has stopped. Any
+  // thread.
+  template <typename T, typename Fn>
+  void RunOn(ResidentId id, Fn fn) {
+    loop_.Post([this, id, fn = std::move(fn)] {
+      if (T* resident = residents_.Find<T>(id)) fn(*resident);
+    });
+  }
+  // A callback for the worker's own loop (a timer, a readiness handler)
+  // that calls `method` on resident `id` if it is still there.
+  template <typename T, typename... Args>
+  auto Calls(ResidentId id, void (T::*method)(Args...)) {
+    return [this, id, method](Args... args) {
+      if (T* resident = residents_.Find<T>(id)) (resident->*method)(args...);
+    };
+  }
+
   // Loop-thread only.
+  Residents& residents() { return residents_; }
   io::BatchReceiver& receiver() { return receiver_; }
   io::BatchSender& sender() { return sender_; }
   crypto::RandomSource& rng() { return rng_; }
@@ -51,6 +73,8 @@ class Worker {
   io::BatchReceiver receiver_;
   io::BatchSender sender_;
   crypto::SystemRandom rng_;
+  // Destroyed before the loop and the scratch their residents use.
+  Residents residents_{loop_};
   std::thread thread_;
 };
 
