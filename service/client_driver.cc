@@ -137,6 +137,8 @@ void ClientDriver::ReadFailed(int error) {
 }
 
 void ClientDriver::PauseReading() {
+  // The error's event may have closed the tunnel.
+  if (channel_ == nullptr || state() == ClientState::kClosed) return;
   const int fd = channel_->readiness_fd();
   worker_.loop().Unwatch(fd);
   const absl::Time now = worker_.loop().clock().Now();
@@ -326,13 +328,13 @@ void ClientDriver::Apply() {
   if (out_.flushed_packets != 0)
     CountSent(out_.flushed_packets, out_.flushed_bytes);
   out_.Clear();
-  if (channel_ != nullptr) {
-    for (const std::vector<uint8_t>& datagram : datagrams) {
-      if (sender.full()) Flushed(channel_->Flush(sender));
-      sender.Queue(config_.data_plane, datagram);
-    }
-    if (!sender.empty()) Flushed(channel_->Flush(sender));
+  // A handler may close the channel (an event's callback closing the
+  // tunnel), so each flush asks for it again.
+  for (const std::vector<uint8_t>& datagram : datagrams) {
+    if (sender.full()) Flushed(io::FlushOrDrop(channel_.get(), sender));
+    sender.Queue(config_.data_plane, datagram);
   }
+  if (!sender.empty()) Flushed(io::FlushOrDrop(channel_.get(), sender));
   for (const core::PeerEvent& event : events) HandlePeerEvent(event);
   Reschedule();
 }
@@ -341,6 +343,7 @@ void ClientDriver::Flushed(const io::FlushStats& stats) {
   stats.ForEachDrop([this](core::DropReason reason, size_t count) {
     CountDrop(reason, count);
   });
+  if (state() == ClientState::kClosed) return;  // Its channel is gone.
   // A flush that got anything through is not a failing socket: its drops
   // are counted, but only flushes where every send failed make a run.
   if (stats.sent > 0) send_errors_.Succeeded();

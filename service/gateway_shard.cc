@@ -1,7 +1,6 @@
 // Receive → table → deliver; ports → table → send; timers by deadline.
 #include "service/gateway_shard.h"
 
-#include <errno.h>
 #include <sys/epoll.h>
 
 #include <utility>
@@ -294,11 +293,7 @@ void GatewayShard::SendOutput() {
   // After Stop the channel is gone: what the table still sends (a last
   // word to a removed tunnel) is dropped as a failed send.
   auto flush = [this, &sender] {
-    const io::FlushStats stats =
-        channel_ != nullptr
-            ? channel_->Flush(sender)
-            : sender.FlushEach([](const core::Endpoint&,
-                                  absl::Span<const uint8_t>) { return EBADF; });
+    const io::FlushStats stats = io::FlushOrDrop(channel_.get(), sender);
     stats.ForEachDrop([this](core::DropReason reason, size_t count) {
       CountDrop(reason, count);
     });

@@ -52,7 +52,9 @@ class PumpRole {
   // Acts on what the protocol asked for: events, datagrams, timers. The
   // role flushes the worker's sender here.
   virtual void Apply() = 0;
-  // The channel the role receives on; null once it closed it.
+  // The channel the role receives on; null once it closed it. A role
+  // closes its channel only in Apply (or outside the pump): during a round
+  // the pump holds it, and the delivered payloads may point into it.
   virtual io::DatagramChannel* channel() = 0;
   // A receive round's outcome.
   virtual void ReceiveFailed(int error) = 0;

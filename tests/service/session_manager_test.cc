@@ -143,7 +143,8 @@ class SessionManagerTest : public ::testing::Test {
     }
   }
 
-  // Declared first: the workers' channels may refer to it until they stop.
+  // Declared first: the tunnels' configs name it, and a tunnel opens a
+  // channel on it at every reconnect until the workers stop.
   io::MemoryNetwork network_;
   io::FakeClock clock_;
   WorkerPool pool_{clock_, 2};

@@ -48,6 +48,8 @@ class BatchReceiver {
   absl::StatusOr<ReceiveStats> Receive(int fd, const Handler& handler);
   // The errno of the last Receive that failed, 0 after one that did not.
   int error() const { return error_; }
+  // Reads per Receive at most.
+  size_t slots() const { return headers_.size(); }
 
  private:
   std::vector<uint8_t> buffers_;

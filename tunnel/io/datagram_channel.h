@@ -33,8 +33,9 @@ class DatagramChannel {
   virtual int readiness_fd() const = 0;
   // One batch of waiting datagrams, each handed to `handler` with its
   // source; `receiver` lends its buffers where the channel needs them.
-  // The spans stay valid until the next Receive. Nothing waiting gives zero
-  // datagrams, not an error; a failure records its errno (error()).
+  // The spans stay valid until the next Receive on this channel or with
+  // this receiver, and never beyond the channel's life. Nothing waiting gives
+  // zero datagrams, not an error; a failure records its errno (error()).
   virtual absl::StatusOr<ReceiveStats> Receive(
       BatchReceiver& receiver, const BatchReceiver::Handler& handler) = 0;
   // The errno of the last Receive that failed, 0 after one that did not.
@@ -63,6 +64,11 @@ class DatagramNetwork {
   virtual absl::StatusOr<std::unique_ptr<DatagramChannel>> Connect(
       const core::Endpoint& remote, const UdpSocketOptions& options) = 0;
 };
+
+// Flushes `sender` through `channel`, or, when there is no channel (it was
+// closed under the sender), drops everything queued as failed sends (EBADF),
+// so nothing is left in a worker's sender for the next tunnel to send.
+FlushStats FlushOrDrop(DatagramChannel* channel, BatchSender& sender);
 
 }  // namespace snaptun::io
 

@@ -14,22 +14,14 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
-#include "absl/hash/hash.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 
 namespace snaptun::io {
 namespace {
 
-// Datagrams taken per Receive, as BatchReceiver's default slots.
-constexpr size_t kReceiveBatch = 64;
 constexpr uint16_t kFirstEphemeralPort = 32768;
 constexpr uint16_t kLastEphemeralPort = 60999;
-
-struct Datagram {
-  core::Endpoint from;
-  std::vector<uint8_t> bytes;
-};
 
 core::Endpoint WithPort(const core::Endpoint& e, uint16_t port) {
   return e.is_ipv4() ? core::Endpoint::Ipv4({e.address()[12], e.address()[13],
@@ -43,6 +35,16 @@ core::Endpoint Wildcard(const core::Endpoint& e) {
                      : core::Endpoint::Ipv6({}, e.port());
 }
 
+bool IsWildcard(const core::Endpoint& e) { return e == Wildcard(e); }
+
+// Stable from run to run (absl::Hash is seeded per process), so a test sees
+// the same source land on the same reuse_port channel every time.
+size_t SpreadOf(const core::Endpoint& from) {
+  size_t h = from.port();
+  for (uint8_t byte : from.address()) h = h * 131 + byte;
+  return h;
+}
+
 core::Endpoint LoopbackFor(const core::Endpoint& remote) {
   std::array<uint8_t, 16> v6{};
   v6[15] = 1;
@@ -52,27 +54,35 @@ core::Endpoint LoopbackFor(const core::Endpoint& remote) {
 
 }  // namespace
 
+namespace memory_internal {
+
+struct Datagram {
+  core::Endpoint from;
+  std::vector<uint8_t> bytes;
+};
+
 // One channel's receive side.
 struct Inbox {
   core::Endpoint local;
   std::optional<core::Endpoint> remote;  // Connected channels only.
   bool reuse_port = false;
   size_t budget = 0;
+  size_t send_budget = 0;
   int event_fd = -1;
   std::deque<Datagram> waiting;
   size_t bytes = 0;
   uint32_t overflow = 0;
 };
 
-struct MemoryNetwork::State {
+struct State {
   mutable absl::Mutex mu;
   uint64_t next_id ABSL_GUARDED_BY(mu) = 1;
   uint16_t next_port ABSL_GUARDED_BY(mu) = kFirstEphemeralPort;
   absl::flat_hash_map<uint64_t, Inbox> inboxes ABSL_GUARDED_BY(mu);
   absl::flat_hash_map<core::Endpoint, std::vector<uint64_t>> bound
       ABSL_GUARDED_BY(mu);
-  Filter filter ABSL_GUARDED_BY(mu);
-  Counts counts ABSL_GUARDED_BY(mu);
+  MemoryNetwork::Filter filter ABSL_GUARDED_BY(mu);
+  MemoryNetwork::Counts counts ABSL_GUARDED_BY(mu);
 
   // The inbox a datagram from `from` to `to` lands in: a channel connected
   // to `from` first, else one bound there (spread by `from`), else one
@@ -82,6 +92,10 @@ struct MemoryNetwork::State {
   void Send(const core::Endpoint& from, const core::Endpoint& to,
             absl::Span<const uint8_t> datagram) ABSL_LOCKS_EXCLUDED(mu);
   bool PortFree(const core::Endpoint& local) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Whether binding `local` collides with a bound channel: the same
+  // address, or either one the wildcard, unless all use reuse_port.
+  bool Conflicts(const core::Endpoint& local, bool reuse_port)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
   absl::StatusOr<uint64_t> Open(core::Endpoint local,
                                 std::optional<core::Endpoint> remote,
                                 const UdpSocketOptions& options)
@@ -89,8 +103,7 @@ struct MemoryNetwork::State {
   void Close(uint64_t id) ABSL_LOCKS_EXCLUDED(mu);
 };
 
-Inbox* MemoryNetwork::State::Route(const core::Endpoint& from,
-                                   const core::Endpoint& to) {
+Inbox* State::Route(const core::Endpoint& from, const core::Endpoint& to) {
   for (const core::Endpoint& at : {to, Wildcard(to)}) {
     auto it = bound.find(at);
     if (it == bound.end()) continue;
@@ -101,15 +114,14 @@ Inbox* MemoryNetwork::State::Route(const core::Endpoint& from,
       if (!inbox.remote.has_value()) listening.push_back(&inbox);
     }
     if (!listening.empty()) {
-      return listening[absl::HashOf(from) % listening.size()];
+      return listening[SpreadOf(from) % listening.size()];
     }
   }
   return nullptr;
 }
 
-void MemoryNetwork::State::Send(const core::Endpoint& from,
-                                const core::Endpoint& to,
-                                absl::Span<const uint8_t> datagram) {
+void State::Send(const core::Endpoint& from, const core::Endpoint& to,
+                 absl::Span<const uint8_t> datagram) {
   absl::MutexLock lock(&mu);
   if (filter && !filter(from, to, datagram)) {
     ++counts.filtered;
@@ -120,7 +132,9 @@ void MemoryNetwork::State::Send(const core::Endpoint& from,
     ++counts.unreachable;
     return;
   }
-  if (inbox->bytes + datagram.size() > inbox->budget) {
+  // As the kernel does, a queue takes a datagram while it is under its
+  // budget, so one datagram larger than the budget still fits an empty one.
+  if (inbox->bytes >= inbox->budget) {
     ++counts.overflow;
     ++inbox->overflow;
     return;
@@ -135,7 +149,7 @@ void MemoryNetwork::State::Send(const core::Endpoint& from,
   }
 }
 
-bool MemoryNetwork::State::PortFree(const core::Endpoint& local) {
+bool State::PortFree(const core::Endpoint& local) {
   for (const auto& [at, ids] : bound) {
     if (at.port() == local.port() && at.is_ipv4() == local.is_ipv4()) {
       return false;
@@ -144,9 +158,20 @@ bool MemoryNetwork::State::PortFree(const core::Endpoint& local) {
   return true;
 }
 
-absl::StatusOr<uint64_t> MemoryNetwork::State::Open(
-    core::Endpoint local, std::optional<core::Endpoint> remote,
-    const UdpSocketOptions& options) {
+bool State::Conflicts(const core::Endpoint& local, bool reuse_port) {
+  for (const auto& [at, ids] : bound) {
+    if (at.port() != local.port() || at.is_ipv4() != local.is_ipv4()) continue;
+    if (at != local && !IsWildcard(at) && !IsWildcard(local)) continue;
+    for (uint64_t id : ids) {
+      if (!reuse_port || !inboxes.at(id).reuse_port) return true;
+    }
+  }
+  return false;
+}
+
+absl::StatusOr<uint64_t> State::Open(core::Endpoint local,
+                                     std::optional<core::Endpoint> remote,
+                                     const UdpSocketOptions& options) {
   absl::MutexLock lock(&mu);
   if (local.port() == 0) {
     // The next free port after the last one given out, so a port just
@@ -163,12 +188,8 @@ absl::StatusOr<uint64_t> MemoryNetwork::State::Open(
     }
     if (tried == range) return absl::ErrnoToStatus(EAGAIN, "bind");
   }
-  if (auto it = bound.find(local); it != bound.end()) {
-    for (uint64_t id : it->second) {
-      if (!options.reuse_port || !inboxes.at(id).reuse_port) {
-        return absl::ErrnoToStatus(EADDRINUSE, "bind");
-      }
-    }
+  if (Conflicts(local, options.reuse_port)) {
+    return absl::ErrnoToStatus(EADDRINUSE, "bind");
   }
   const int event_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (event_fd < 0) return absl::ErrnoToStatus(errno, "eventfd");
@@ -178,12 +199,13 @@ absl::StatusOr<uint64_t> MemoryNetwork::State::Open(
   inbox.remote = remote;
   inbox.reuse_port = options.reuse_port;
   inbox.budget = static_cast<size_t>(options.receive_buffer_bytes);
+  inbox.send_budget = static_cast<size_t>(options.send_buffer_bytes);
   inbox.event_fd = event_fd;
   bound[local].push_back(id);
   return id;
 }
 
-void MemoryNetwork::State::Close(uint64_t id) {
+void State::Close(uint64_t id) {
   absl::MutexLock lock(&mu);
   auto it = inboxes.find(id);
   if (it == inboxes.end()) return;
@@ -194,11 +216,17 @@ void MemoryNetwork::State::Close(uint64_t id) {
   inboxes.erase(it);
 }
 
+}  // namespace memory_internal
+
 namespace {
+
+using memory_internal::Datagram;
+using memory_internal::Inbox;
+using memory_internal::State;
 
 class MemoryChannel final : public DatagramChannel {
  public:
-  MemoryChannel(std::shared_ptr<MemoryNetwork::State> state, uint64_t id)
+  MemoryChannel(std::shared_ptr<State> state, uint64_t id)
       : state_(std::move(state)), id_(id) {
     absl::MutexLock lock(&state_->mu);
     const Inbox& inbox = state_->inboxes.at(id_);
@@ -206,6 +234,7 @@ class MemoryChannel final : public DatagramChannel {
     local_ = inbox.local;
     remote_ = inbox.remote;
     budget_ = static_cast<int>(inbox.budget);
+    send_budget_ = static_cast<int>(inbox.send_budget);
     // Every channel is on one host: one bound to the wildcard address
     // sends from the loopback address, as the kernel would pick it.
     source_ = local_ == Wildcard(local_)
@@ -233,28 +262,30 @@ class MemoryChannel final : public DatagramChannel {
     return local_;
   }
   int receive_buffer_bytes() const override { return budget_; }
-  int send_buffer_bytes() const override { return budget_; }
+  int send_buffer_bytes() const override { return send_budget_; }
 
  private:
-  // Moves up to a batch out of the queue; the last one out resets the
-  // readiness fd. Returns the overflow count as of the newest taken.
-  uint32_t Take();
+  // Moves up to `batch` datagrams out of the queue; the last one out resets
+  // the readiness fd. Returns the queue's overflow count now (the kernel's
+  // would be as of the newest datagram: drops may be seen a round early).
+  uint32_t Take(size_t batch);
 
-  const std::shared_ptr<MemoryNetwork::State> state_;
+  const std::shared_ptr<State> state_;
   const uint64_t id_;
   int event_fd_ = -1;
   core::Endpoint local_;
   core::Endpoint source_;  // Where its datagrams come from.
   std::optional<core::Endpoint> remote_;
   int budget_ = 0;
+  int send_budget_ = 0;
   std::vector<Datagram> round_;  // The last Receive's datagrams.
 };
 
-uint32_t MemoryChannel::Take() {
+uint32_t MemoryChannel::Take(size_t batch) {
   round_.clear();
   absl::MutexLock lock(&state_->mu);
   Inbox& inbox = state_->inboxes.at(id_);
-  while (!inbox.waiting.empty() && round_.size() < kReceiveBatch) {
+  while (!inbox.waiting.empty() && round_.size() < batch) {
     inbox.bytes -= inbox.waiting.front().bytes.size();
     round_.push_back(std::move(inbox.waiting.front()));
     inbox.waiting.pop_front();
@@ -267,8 +298,8 @@ uint32_t MemoryChannel::Take() {
 }
 
 absl::StatusOr<ReceiveStats> MemoryChannel::Receive(
-    BatchReceiver&, const BatchReceiver::Handler& handler) {
-  const uint32_t overflow = Take();
+    BatchReceiver& receiver, const BatchReceiver::Handler& handler) {
+  const uint32_t overflow = Take(receiver.slots());
   ReceiveStats stats;
   for (Datagram& datagram : round_) {
     if (datagram.bytes.empty()) {
@@ -285,7 +316,8 @@ absl::StatusOr<ReceiveStats> MemoryChannel::Receive(
 
 }  // namespace
 
-MemoryNetwork::MemoryNetwork() : state_(std::make_shared<State>()) {}
+MemoryNetwork::MemoryNetwork()
+    : state_(std::make_shared<memory_internal::State>()) {}
 
 MemoryNetwork::~MemoryNetwork() = default;
 

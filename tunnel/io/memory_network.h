@@ -9,7 +9,12 @@
 // would. Readiness is an eventfd, readable exactly while the queue holds a
 // datagram, so a worker's event loop watches a channel as it would a socket.
 //
+// Every channel is on one host: a connected channel binds the loopback
+// address of its remote's family, and a wildcard-bound one sends from it.
+// An IPv6 wildcard does not also take IPv4 here.
+//
 // Threads: any; one mutex guards the network. Channels may outlive it.
+// A test target only (//tunnel/io:memory_network); the daemon never links it.
 #ifndef SNAPTUN_TUNNEL_IO_MEMORY_NETWORK_H_
 #define SNAPTUN_TUNNEL_IO_MEMORY_NETWORK_H_
 
@@ -17,15 +22,22 @@
 #include <functional>
 #include <memory>
 
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "tunnel/core/endpoint.h"
 #include "tunnel/io/datagram_channel.h"
+#include "tunnel/io/udp_socket.h"
 
 namespace snaptun::io {
+namespace memory_internal {
+struct State;  // Shared by the network and its channels.
+}  // namespace memory_internal
 
 class MemoryNetwork final : public DatagramNetwork {
  public:
   // Decides each datagram's fate before it is queued: false loses it.
-  // Runs under the network's lock, so it must not call the network.
+  // Runs on the sending thread under the network's lock: it must not call
+  // the network, block, or take a lock the test holds while it does.
   using Filter =
       std::function<bool(const core::Endpoint& from, const core::Endpoint& to,
                          absl::Span<const uint8_t> datagram)>;
@@ -50,10 +62,8 @@ class MemoryNetwork final : public DatagramNetwork {
   void SetFilter(Filter filter);
   Counts counts() const;
 
-  struct State;
-
  private:
-  std::shared_ptr<State> state_;
+  std::shared_ptr<memory_internal::State> state_;
 };
 
 }  // namespace snaptun::io

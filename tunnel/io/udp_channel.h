@@ -5,7 +5,10 @@
 #define SNAPTUN_TUNNEL_IO_UDP_CHANNEL_H_
 
 #include <memory>
+#include <optional>
+#include <utility>
 
+#include "absl/status/statusor.h"
 #include "tunnel/io/datagram_channel.h"
 #include "tunnel/io/udp_socket.h"
 
