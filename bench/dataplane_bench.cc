@@ -208,8 +208,10 @@ class TunnelRig {
       config.peer_public_key = gateway_identity_.public_key();
       config.data_plane = gateway_->local_address();
       config.mode = run.mode;
-      config.port.send_packets = per_port;
-      config.port.send_bytes = per_port * (run.payload + 64);
+      auto role = std::make_shared<service::ClientRoleConfig>();
+      role->port.send_packets = per_port;
+      role->port.send_bytes = per_port * (run.payload + 64);
+      config.role = role;
       tunnels_.push_back(*service::ClientTunnel::Connect(
           client_pool_.at(i % run.workers), *clients_.back(), config));
       tunnels_.back()->port()->Send(payload);

@@ -22,7 +22,7 @@ std::shared_ptr<const core::PeerConfig> PeerConfigOf(
   peer.persistent_keepalive = config.persistent_keepalive;
   peer.queue_capacity = kHandshakeQueue;
   peer.no_reply_timeout = config.no_reply_timeout;
-  peer.keepalive_probes = config.keepalive_probes;
+  peer.keepalive_probes = config.role->keepalive_probes;
   return std::make_shared<const core::PeerConfig>(peer);
 }
 
@@ -41,10 +41,10 @@ ClientDriver::ClientDriver(std::shared_ptr<ClientTunnel> tunnel,
       on_connect_(std::move(on_connect)),
       pump_(worker_, config_.mode, *this),
       port_(*tunnel_->port_),
-      metrics_(config_.metrics == nullptr
+      metrics_(config_.role->metrics == nullptr
                    ? nullptr
-                   : &config_.metrics->role(Role::kClient)),
-      backoff_(config_.reconnect_backoff) {
+                   : &config_.role->metrics->role(Role::kClient)),
+      backoff_(config_.role->reconnect_backoff) {
   if (metrics_ != nullptr) {
     metrics_->tunnels_in(TunnelGaugeState::kConnecting).Increment();
   }
@@ -59,10 +59,10 @@ std::shared_ptr<TunnelPort> ClientDriver::MakePort(
         id, [](ClientDriver& driver) { driver.DrainOutbound(); });
   };
   return std::make_shared<TunnelPort>(
-      PortContext::Make(config.port, std::move(wake),
-                        config.metrics == nullptr
+      PortContext::Make(config.Port(), std::move(wake),
+                        config.role->metrics == nullptr
                             ? nullptr
-                            : config.metrics->role(Role::kClient)
+                            : config.role->metrics->role(Role::kClient)
                                   .DropObserver(worker.index())),
       config.data_plane);
 }
@@ -77,7 +77,7 @@ ClientState ClientDriver::MoveTo(ClientState to) {
 }
 
 io::UdpSocketOptions ClientDriver::SocketOptions() const {
-  io::UdpSocketOptions options = config_.socket;
+  io::UdpSocketOptions options = config_.role->socket;
   options.reuse_port = false;
   return options;
 }
@@ -94,8 +94,9 @@ void ClientDriver::CountDrop(core::DropReason reason, uint64_t count) {
 }
 
 absl::Status ClientDriver::OpenSocket() {
-  io::DatagramNetwork& network =
-      config_.network != nullptr ? *config_.network : io::UdpNetwork::Get();
+  io::DatagramNetwork& network = config_.role->network != nullptr
+                                     ? *config_.role->network
+                                     : io::UdpNetwork::Get();
   absl::StatusOr<std::unique_ptr<io::DatagramChannel>> channel =
       network.Connect(config_.data_plane, SocketOptions());
   if (!channel.ok()) return channel.status();
@@ -103,9 +104,10 @@ absl::Status ClientDriver::OpenSocket() {
   channel_ = std::move(*channel);
   kernel_drops_ = io::KernelDropCounter();
   if (metrics_ != nullptr) {
-    metrics_->SocketBuffers(
-        config_.socket.receive_buffer_bytes, channel_->receive_buffer_bytes(),
-        config_.socket.send_buffer_bytes, channel_->send_buffer_bytes());
+    metrics_->SocketBuffers(config_.role->socket.receive_buffer_bytes,
+                            channel_->receive_buffer_bytes(),
+                            config_.role->socket.send_buffer_bytes,
+                            channel_->send_buffer_bytes());
   }
   return WatchSocket();
 }
@@ -358,7 +360,7 @@ void ClientDriver::Flushed(const io::FlushStats& stats) {
 void ClientDriver::HandlePeerEvent(const core::PeerEvent& event) {
   if (metrics_ != nullptr) {
     const size_t shard = worker_.index();
-    config_.metrics->CountPeerEvent(Role::kClient, event, shard);
+    config_.role->metrics->CountPeerEvent(Role::kClient, event, shard);
     if (event.type == core::PeerEventType::kHandshakeFailed) {
       metrics_->Fail(event.failure, shard);
     }
@@ -401,8 +403,8 @@ void ClientDriver::OnHandshakeCompleted(const core::PeerEvent& event) {
   // Counted before the event goes out: its snapshot carries the count.
   if (before == ClientState::kReconnecting) {
     port_.counters().reconnects.fetch_add(1, std::memory_order_relaxed);
-    if (config_.metrics != nullptr) {
-      config_.metrics->reconnects().Increment(1, worker_.index());
+    if (config_.role->metrics != nullptr) {
+      config_.role->metrics->reconnects().Increment(1, worker_.index());
     }
   }
   Emit({change.event, address, "", event});

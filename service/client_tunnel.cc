@@ -16,6 +16,18 @@ constexpr absl::Duration kConnectWaitMargin = absl::Seconds(2);
 
 }  // namespace
 
+const std::shared_ptr<const ClientRoleConfig>& ClientRoleConfig::Default() {
+  static const auto* defaults = new std::shared_ptr<const ClientRoleConfig>(
+      std::make_shared<const ClientRoleConfig>());
+  return *defaults;
+}
+
+PortLimits ClientTunnelConfig::Port() const {
+  PortLimits port = role->port;
+  if (receive_packets != 0) port.receive_packets = receive_packets;
+  return port;
+}
+
 std::shared_ptr<ClientTunnel> ClientTunnel::Open(
     Worker& worker, const core::LocalIdentity& local,
     const ClientTunnelConfig& config, EventCallback on_event,

@@ -40,6 +40,29 @@
 
 namespace snaptun::service {
 
+// What every client tunnel of a process shares: one immutable object, made
+// once (the session manager makes it from SessionLimits::client) and held
+// by each tunnel's config.
+struct ClientRoleConfig {
+  // The ports' queues, in packets and bytes, and the shared budget; a
+  // tunnel may ask for its own receive queue (ClientTunnelConfig).
+  PortLimits port;
+  // Kernel socket buffers asked for, and UDP GRO (see GatewayConfig).
+  io::UdpSocketOptions socket;
+  // Where each attempt's connected channel comes from; null: real UDP
+  // (io::UdpNetwork). Outlives the tunnels.
+  io::DatagramNetwork* network = nullptr;
+  // SNAP mode: keepalives probe the gateway's liveness (PeerConfig).
+  bool keepalive_probes = true;
+  BackoffPolicy reconnect_backoff;
+  // Optional; outlives the tunnels.
+  DataPlaneMetrics* metrics = nullptr;
+
+  // The defaults, shared.
+  static const std::shared_ptr<const ClientRoleConfig>& Default();
+};
+
+// One tunnel's own settings, and the role's.
 struct ClientTunnelConfig {
   crypto::PublicKey peer_public_key{};
   core::Endpoint data_plane;
@@ -48,18 +71,12 @@ struct ClientTunnelConfig {
   absl::Duration persistent_keepalive = absl::Seconds(10);
   // Sent data and no reply for this long: re-handshake (WireGuard's 15 s).
   absl::Duration no_reply_timeout = core::kNewHandshakeTimeout;
-  // SNAP mode: keepalives probe the gateway's liveness (PeerConfig).
-  bool keepalive_probes = true;
-  // The port's queues, in packets and bytes, and the shared budget.
-  PortLimits port;
-  // Kernel socket buffers asked for, and UDP GRO (see GatewayConfig).
-  io::UdpSocketOptions socket;
-  // Where each attempt's connected channel comes from; null: real UDP
-  // (io::UdpNetwork). Outlives the tunnel.
-  io::DatagramNetwork* network = nullptr;
-  BackoffPolicy reconnect_backoff;
-  // Optional; outlives the tunnel.
-  DataPlaneMetrics* metrics = nullptr;
+  // The port's receive queue in packets; 0: the role's.
+  size_t receive_packets = 0;
+  std::shared_ptr<const ClientRoleConfig> role = ClientRoleConfig::Default();
+
+  // The role's port limits with this tunnel's receive queue.
+  PortLimits Port() const;
 };
 
 // The client driver's state: the tunnel lifecycle's.

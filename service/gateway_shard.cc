@@ -266,15 +266,14 @@ void GatewayShard::OnCreated(const GatewayTunnelInfo& info) {
 void GatewayShard::OnPeerEvent(const GatewayTunnelInfo& info,
                                const core::PeerEvent& event) {
   CountPeerEvent(event);
-  if (event.type == core::PeerEventType::kHandshakeCompleted) {
-    if (auto it = ports_.find(info.remote); it != ports_.end()) {
-      it->port->counters().handshakes.fetch_add(1, std::memory_order_relaxed);
-      const Transition change = AfterHandshake(it->state);
-      MoveGauge(it->state, change.to);
-      it->state = change.to;
-    }
-  }
-  if (observer_ != nullptr) observer_->OnTunnelEvent(info, event);
+  if (event.type != core::PeerEventType::kHandshakeCompleted) return;
+  auto it = ports_.find(info.remote);
+  if (it == ports_.end()) return;
+  it->port->counters().handshakes.fetch_add(1, std::memory_order_relaxed);
+  const Transition change = AfterHandshake(it->state);
+  MoveGauge(it->state, change.to);
+  it->state = change.to;
+  if (observer_ != nullptr) observer_->OnTunnelChanged(info, change);
 }
 
 void GatewayShard::OnRemoved(const GatewayTunnelInfo& info,

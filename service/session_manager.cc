@@ -10,6 +10,13 @@
 namespace snaptun::service {
 namespace {
 
+std::shared_ptr<const ClientRoleConfig> ClientRoleOf(
+    const ClientRoleConfig& client, DataPlaneMetrics* metrics) {
+  auto role = std::make_shared<ClientRoleConfig>(client);
+  role->metrics = metrics;
+  return role;
+}
+
 CountersSnapshot ReadCounters(const TunnelPort* port) {
   CountersSnapshot out;
   if (port == nullptr) return out;
@@ -88,6 +95,7 @@ SessionManager::SessionManager(WorkerPool& pool,
       identity_(identity),
       limits_(limits),
       metrics_(metrics),
+      client_role_(ClientRoleOf(limits.client, metrics)),
       closed_(limits.closed_max, limits.closed_retention) {}
 
 SessionManager::~SessionManager() { CloseAll("shutting down"); }
@@ -121,13 +129,9 @@ void SessionManager::StartClient(const std::string& id) {
     config.mode = record.params.mode;
     config.connect_timeout = record.params.connect_timeout;
     config.persistent_keepalive = record.params.persistent_keepalive;
-    config.keepalive_probes = limits_.keepalive_probes;
-    config.port = limits_.port;
-    config.socket = limits_.socket;
-    config.network = limits_.network;
-    config.port.receive_packets = record.params.receive_queue_capacity;
+    config.receive_packets = record.params.receive_queue_capacity;
   }
-  config.metrics = metrics_;
+  config.role = client_role_;
   Worker& worker = pool_.ForKey(std::hash<std::string>()(id));
   std::shared_ptr<ClientTunnel> tunnel = ClientTunnel::Open(
       worker, identity_, config,
@@ -583,9 +587,8 @@ void SessionManager::OnTunnelAccepted(const GatewayTunnelInfo& info,
   WakeMuxes();
 }
 
-void SessionManager::OnTunnelEvent(const GatewayTunnelInfo& info,
-                                   const core::PeerEvent& event) {
-  if (event.type != core::PeerEventType::kHandshakeCompleted) return;
+void SessionManager::OnTunnelChanged(const GatewayTunnelInfo& info,
+                                     const Transition& change) {
   Delivery deliveries;
   {
     absl::MutexLock lock(&mu_);
@@ -594,8 +597,8 @@ void SessionManager::OnTunnelEvent(const GatewayTunnelInfo& info,
     auto it = records_.find(id->second);
     if (it == records_.end()) return;
     Record& record = *it->second;
+    // Every change a gateway reports follows a completed handshake.
     record.info.last_handshake_at = Now();
-    const Transition change = AfterHandshake(record.info.state);
     record.info.state = change.to;
     PublishLocked(change.event, record, "", deliveries);
   }

@@ -59,15 +59,11 @@ struct SessionLimits {
   // keeps file descriptors for its API and metrics (set from
   // RLIMIT_NOFILE).
   size_t max_client_tunnels = SIZE_MAX;
-  // Client tunnels' ports (the receive packet limit comes from each open)
-  // and their sockets' options.
-  PortLimits port;
-  io::UdpSocketOptions socket;
-  // Where client tunnels' channels come from; null: real UDP. Tests pass a
-  // MemoryNetwork (the gateway's is GatewayConfig::network).
-  io::DatagramNetwork* network = nullptr;
-  // Client tunnels in SNAP mode probe their gateway with keepalives.
-  bool keepalive_probes = true;
+  // What every client tunnel shares: its port limits (the receive packet
+  // limit comes from each open), socket options, network (tests pass a
+  // MemoryNetwork; the gateway's is GatewayConfig::network) and keepalive
+  // probes. Its metrics are the manager's.
+  ClientRoleConfig client;
   // Closed tunnels remembered for GetTunnel/ListTunnels/CloseTunnel.
   size_t closed_max = 1000;
   absl::Duration closed_retention = absl::Minutes(5);
@@ -211,8 +207,8 @@ class SessionManager final : public GatewayObserver {
   // GatewayObserver (worker threads).
   void OnTunnelAccepted(const GatewayTunnelInfo& info,
                         std::shared_ptr<TunnelPort> port) override;
-  void OnTunnelEvent(const GatewayTunnelInfo& info,
-                     const core::PeerEvent& event) override;
+  void OnTunnelChanged(const GatewayTunnelInfo& info,
+                       const Transition& change) override;
   void OnTunnelRemoved(const GatewayTunnelInfo& info,
                        core::RemovalReason reason) override;
 
@@ -299,6 +295,8 @@ class SessionManager final : public GatewayObserver {
   const core::LocalIdentity& identity_;
   const SessionLimits limits_;
   DataPlaneMetrics* const metrics_;
+  // limits_.client with the metrics: one object every client tunnel holds.
+  const std::shared_ptr<const ClientRoleConfig> client_role_;
   Gateway* gateway_ = nullptr;
   IdentityStore* identities_ = nullptr;
   Registrar* registrar_ = nullptr;

@@ -188,10 +188,10 @@ void Daemon::StartSessions(const DaemonConfig& config) {
   limits.quota = tunnel_quota_.get();
   limits.max_tunnels = config.max_tunnels;
   limits.max_tunnels_per_identity = config.max_tunnels_per_identity;
-  limits.port = PortLimitsFor(config);
+  limits.client.port = PortLimitsFor(config);
   limits.max_watchers = config.max_watchers;
-  limits.socket = config.socket;
-  limits.keepalive_probes = config.keepalive_probes;
+  limits.client.socket = config.socket;
+  limits.client.keepalive_probes = config.keepalive_probes;
   limits.closed_max = config.closed_tunnel_max;
   limits.closed_retention = config.closed_tunnel_retention;
   limits.watcher.bytes = config.watcher_queue_bytes;

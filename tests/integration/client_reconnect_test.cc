@@ -112,11 +112,13 @@ TEST_F(ClientReconnectTest, FreshSocketPerAttemptGrowingBackoffThenRecovery) {
   config.data_plane = gateway_address;
   config.persistent_keepalive = absl::Seconds(10);
   config.connect_timeout = absl::Seconds(3);
-  config.network = &network_;
-  config.reconnect_backoff.initial = absl::Seconds(2);
-  config.reconnect_backoff.max = absl::Seconds(60);
-  config.reconnect_backoff.multiplier = 2;
-  config.reconnect_backoff.jitter = 0;
+  auto role = std::make_shared<service::ClientRoleConfig>();
+  role->network = &network_;
+  role->reconnect_backoff.initial = absl::Seconds(2);
+  role->reconnect_backoff.max = absl::Seconds(60);
+  role->reconnect_backoff.multiplier = 2;
+  role->reconnect_backoff.jitter = 0;
+  config.role = role;
   absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel = ClientTunnel::Connect(
       pool_.at(0), client_identity_, config, [this](const ClientEvent& e) {
         if (e.type == service::TunnelEvent::kReconnecting) {
@@ -204,7 +206,9 @@ TEST_F(ClientReconnectTest, ConnectGivesUpInRealTimeWhenTheClockStandsStill) {
   service::ClientTunnelConfig config;
   config.peer_public_key = gateway_identity_.public_key();
   config.data_plane = *sink->LocalEndpoint();
-  config.network = &network_;
+  auto role = std::make_shared<service::ClientRoleConfig>();
+  role->network = &network_;
+  config.role = role;
   config.connect_timeout = absl::Milliseconds(100);
   const absl::Time fake_start = clock_.Now();
   absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel =

@@ -43,7 +43,9 @@ int main() {
   service::ClientTunnelConfig config;
   config.peer_public_key = gateway_identity.public_key();
   config.data_plane = (*gateway)->local_address();
-  config.metrics = &metrics;
+  auto role = std::make_shared<service::ClientRoleConfig>();
+  role->metrics = &metrics;
+  config.role = role;
   auto tunnel =
       service::ClientTunnel::Connect(pool.at(0), client_identity, config);
   if (!tunnel.ok()) {

@@ -167,7 +167,9 @@ class MetricsTest : public ::testing::Test {
     service::ClientTunnelConfig config;
     config.peer_public_key = gateway_identity_.public_key();
     config.data_plane = gateway_->local_address();
-    config.metrics = &metrics_;
+    auto role = std::make_shared<service::ClientRoleConfig>();
+    role->metrics = &metrics_;
+    config.role = role;
     return config;
   }
   // Sum over every drop reason of a role.
@@ -416,7 +418,7 @@ TEST_F(MetricsTest, FullReceiveQueueCountsEachDroppedPayload) {
   const core::LocalIdentity client(testing::FilledKey(61));
   Authorize(client.public_key());
   service::ClientTunnelConfig config = ClientConfig();
-  config.port.receive_packets = 2;
+  config.receive_packets = 2;
   auto tunnel = service::ClientTunnel::Connect(pool_.at(0), client, config);
   ASSERT_TRUE(tunnel.ok());
   tunnels_.push_back(*tunnel);

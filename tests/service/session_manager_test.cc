@@ -34,7 +34,7 @@ class SessionManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
     limits_.closed_retention = absl::Minutes(5);
-    limits_.network = &network_;
+    limits_.client.network = &network_;
     sessions_ =
         std::make_unique<SessionManager>(pool_, identity_, limits_, nullptr);
     GatewayConfig config;
