@@ -199,6 +199,9 @@ class TunnelRig {
         *service::Gateway::Start(gateway_pool_, gateway_identity_, identities_,
                                  gateway_config, &recorder_);
     const std::vector<uint8_t> payload = PayloadFor(run);
+    auto role = std::make_shared<service::ClientRoleConfig>();
+    role->port.send_packets = per_port;
+    role->port.send_bytes = per_port * (run.payload + 64);
     for (size_t i = 0; i < run.tunnels; ++i) {
       clients_.push_back(
           std::make_unique<core::LocalIdentity>(testing::LoadClientKey(i)));
@@ -208,9 +211,6 @@ class TunnelRig {
       config.peer_public_key = gateway_identity_.public_key();
       config.data_plane = gateway_->local_address();
       config.mode = run.mode;
-      auto role = std::make_shared<service::ClientRoleConfig>();
-      role->port.send_packets = per_port;
-      role->port.send_bytes = per_port * (run.payload + 64);
       config.role = role;
       tunnels_.push_back(*service::ClientTunnel::Connect(
           client_pool_.at(i % run.workers), *clients_.back(), config));

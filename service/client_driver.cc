@@ -172,6 +172,15 @@ void ClientDriver::ResumeReading(int fd) {
 
 void ClientDriver::Start() {
   if (state() == ClientState::kClosed) return;
+  std::optional<std::string> closed;
+  {
+    absl::MutexLock lock(&tunnel_->mu_);
+    closed = tunnel_->close_requested_;
+  }
+  if (closed.has_value()) {
+    Shutdown(*closed);
+    return;
+  }
   if (absl::Status opened = OpenSocket(); !opened.ok()) {
     Shutdown(std::string(opened.message()), opened);
     return;
@@ -469,7 +478,9 @@ void ClientDriver::Shutdown(const std::string& reason,
       absl::CancelledError(absl::StrCat("tunnel closed: ", reason))));
   Emit({TunnelEvent::kClosed, std::nullopt, reason});
   // Destroyed after this task; whatever still holds the id finds nothing.
-  worker_.residents().Retire(id_);
+  // Off the loop thread only when Open found the worker stopped: the
+  // driver never was a resident.
+  if (worker_.loop().InLoopThread()) worker_.residents().Retire(id_);
 }
 
 void ClientDriver::Emit(ClientEvent event) {

@@ -33,7 +33,9 @@ std::shared_ptr<ClientTunnel> ClientTunnel::Open(
     const ClientTunnelConfig& config, EventCallback on_event,
     ConnectCallback on_connect) {
   const ResidentId id = worker.residents().NextId();
-  std::shared_ptr<ClientTunnel> tunnel(new ClientTunnel(worker, id, config));
+  ClientTunnelConfig own = config;
+  if (own.role == nullptr) own.role = ClientRoleConfig::Default();
+  std::shared_ptr<ClientTunnel> tunnel(new ClientTunnel(worker, id, own));
   tunnel->port_ = ClientDriver::MakePort(worker, id, tunnel->config_);
   // Shared only to fit a copyable task; the worker takes it over.
   auto driver = std::make_shared<std::unique_ptr<ClientDriver>>(
@@ -97,7 +99,12 @@ void ClientTunnel::Close(const std::string& reason) {
       return;
     }
   }
-  // Queued behind the task that starts the driver, if it has not run yet.
+  // The driver may not have started yet: it checks this first, and closes
+  // without opening a socket.
+  {
+    absl::MutexLock lock(&mu_);
+    if (!close_requested_.has_value()) close_requested_ = reason;
+  }
   worker_.RunOn<ClientDriver>(
       id_, [reason](ClientDriver& driver) { driver.Shutdown(reason); });
 }

@@ -73,6 +73,7 @@ struct ClientTunnelConfig {
   absl::Duration no_reply_timeout = core::kNewHandshakeTimeout;
   // The port's receive queue in packets; 0: the role's.
   size_t receive_packets = 0;
+  // Null: the defaults.
   std::shared_ptr<const ClientRoleConfig> role = ClientRoleConfig::Default();
 
   // The role's port limits with this tunnel's receive queue.
@@ -139,6 +140,8 @@ class ClientTunnel {
   std::atomic<ClientState> state_{ClientState::kConnecting};
   mutable absl::Mutex mu_;
   std::optional<core::Endpoint> local_address_ ABSL_GUARDED_BY(mu_);
+  // Close's reason, for a driver that had not started when it was asked.
+  std::optional<std::string> close_requested_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace snaptun::service

@@ -5,6 +5,15 @@
 
 namespace snaptun::service {
 
+Residents::~Residents() {
+  while (!live_.empty() || !retired_.empty()) {
+    auto live = std::move(live_);
+    live_.clear();
+    auto retired = std::move(retired_);
+    retired_.clear();
+  }
+}
+
 void Residents::Add(ResidentId id, std::unique_ptr<Resident> resident) {
   live_[id] = std::move(resident);
 }

@@ -32,6 +32,9 @@ class Resident {
 class Residents {
  public:
   explicit Residents(io::EventLoop& loop) : loop_(loop) {}
+  // Destroys what is left, live or retired, until nothing is (a destructor
+  // may retire another resident).
+  ~Residents();
   Residents(const Residents&) = delete;
   Residents& operator=(const Residents&) = delete;
 

@@ -33,7 +33,7 @@ void Worker::RunAndWait(std::function<void()> task) {
         task();
         done.Notify();
       })) {
-    task();  // The loop has finished: nothing else runs on it any more.
+    RunAfterLoop(task);
     return;
   }
   done.WaitForNotification();
@@ -42,7 +42,14 @@ void Worker::RunAndWait(std::function<void()> task) {
 void Worker::Run(std::function<void()> task) {
   // Post consumes the task only when it queues it.
   auto shared = std::make_shared<std::function<void()>>(std::move(task));
-  if (!loop_.Post([shared] { (*shared)(); })) (*shared)();
+  if (!loop_.Post([shared] { (*shared)(); })) RunAfterLoop(*shared);
+}
+
+void Worker::RunAfterLoop(const std::function<void()>& task) {
+  // Once the loop's last drain is done nothing else runs on it, and the
+  // task may run here; from inside that drain it runs at once.
+  if (!loop_.InLoopThread()) loop_.AwaitFinished();
+  task();
 }
 
 WorkerPool::WorkerPool(io::Clock& clock, size_t workers) : clock_(clock) {

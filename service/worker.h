@@ -68,6 +68,9 @@ class Worker {
   crypto::RandomSource& rng() { return rng_; }
 
  private:
+  // The loop has finished: runs `task` on the calling thread.
+  void RunAfterLoop(const std::function<void()>& task);
+
   const size_t index_;
   io::EventLoop loop_;
   io::BatchReceiver receiver_;

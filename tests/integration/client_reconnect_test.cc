@@ -6,12 +6,14 @@
 //   - each reconnect attempt uses a fresh socket, so a changed local
 //     address cannot strand it (W33);
 //   - the pause between failed attempts grows by the backoff policy (W1);
-//   - once a gateway answers again on the same address, it recovers.
+//   - once a gateway answers again on the same address, it recovers;
+//   - a tunnel closed before its driver started never opens a socket.
 #include <memory>
 #include <optional>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "service/client_tunnel.h"
 #include "service/gateway.h"
@@ -83,6 +85,17 @@ class ClientReconnectTest : public ::testing::Test {
         network_.Bind(at, io::UdpSocketOptions{});
     EXPECT_TRUE(sink.ok()) << sink.status();
     return sink.ok() ? std::move(*sink) : nullptr;
+  }
+
+  // A client tunnel's config to `at`, over the memory network.
+  service::ClientTunnelConfig ConfigTo(const core::Endpoint& at) {
+    service::ClientTunnelConfig config;
+    config.peer_public_key = gateway_identity_.public_key();
+    config.data_plane = at;
+    auto role = std::make_shared<service::ClientRoleConfig>();
+    role->network = &network_;
+    config.role = role;
+    return config;
   }
 
   // Declared first: the tunnels' configs name it, and a tunnel opens a
@@ -203,12 +216,7 @@ TEST_F(ClientReconnectTest, FreshSocketPerAttemptGrowingBackoffThenRecovery) {
 TEST_F(ClientReconnectTest, ConnectGivesUpInRealTimeWhenTheClockStandsStill) {
   std::unique_ptr<io::DatagramChannel> sink = Sink(kLoopback);
   ASSERT_NE(sink, nullptr);
-  service::ClientTunnelConfig config;
-  config.peer_public_key = gateway_identity_.public_key();
-  config.data_plane = *sink->LocalEndpoint();
-  auto role = std::make_shared<service::ClientRoleConfig>();
-  role->network = &network_;
-  config.role = role;
+  service::ClientTunnelConfig config = ConfigTo(*sink->LocalEndpoint());
   config.connect_timeout = absl::Milliseconds(100);
   const absl::Time fake_start = clock_.Now();
   absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel =
@@ -221,6 +229,34 @@ TEST_F(ClientReconnectTest, ConnectGivesUpInRealTimeWhenTheClockStandsStill) {
   Collect(*sink, seen);
   ASSERT_FALSE(seen.empty());
   EXPECT_EQ(seen.front().type, 1);  // A handshake initiation.
+}
+
+// A tunnel closed before its driver started on the worker closes without
+// opening a socket: nothing reaches the network, and the open is CANCELLED.
+TEST_F(ClientReconnectTest, CloseBeforeTheDriverStartsSendsNothing) {
+  std::unique_ptr<io::DatagramChannel> sink = Sink(kLoopback);
+  ASSERT_NE(sink, nullptr);
+  service::ClientTunnelConfig config = ConfigTo(*sink->LocalEndpoint());
+  // The worker is busy until the tunnel has been opened and closed.
+  absl::Notification release;
+  pool_.at(0).Run([&release] { release.WaitForNotification(); });
+  absl::Notification connected;
+  absl::Status outcome;
+  std::shared_ptr<ClientTunnel> tunnel =
+      ClientTunnel::Open(pool_.at(0), client_identity_, config, nullptr,
+                         [&](absl::StatusOr<core::Endpoint> result) {
+                           outcome = result.status();
+                           connected.Notify();
+                         });
+  tunnel->Close("changed my mind");
+  release.Notify();
+  ASSERT_TRUE(connected.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(outcome.code(), absl::StatusCode::kCancelled) << outcome;
+  EXPECT_EQ(tunnel->state(), ClientState::kClosed);
+  EXPECT_TRUE(tunnel->port()->closed());
+  testing::FinishLoopTurns(pool_.at(0).loop());
+  EXPECT_EQ(network_.counts().queued, 0u);
+  EXPECT_EQ(network_.counts().unreachable, 0u);
 }
 
 }  // namespace

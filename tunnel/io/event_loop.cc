@@ -140,6 +140,9 @@ void EventLoop::Run() {
     finished_ = true;
   }
   DrainMailbox();
+  drained_.Notify();
 }
+
+void EventLoop::AwaitFinished() { drained_.WaitForNotification(); }
 
 }  // namespace snaptun::io

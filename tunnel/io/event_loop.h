@@ -20,6 +20,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "tunnel/io/clock.h"
 
@@ -50,6 +51,9 @@ class EventLoop {
   void Run();
   // Thread-safe.
   void Stop();
+  // Thread-safe: waits until the loop has run its last task, after Post
+  // started returning false (the loop drains what was posted before).
+  void AwaitFinished();
   bool InLoopThread() const;
 
   Clock& clock() { return clock_; }
@@ -79,6 +83,8 @@ class EventLoop {
   std::vector<Task> mailbox_ ABSL_GUARDED_BY(mailbox_mu_);
   bool wake_pending_ ABSL_GUARDED_BY(mailbox_mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mailbox_mu_) = false;
+  // Notified once the final drain after finished_ is done.
+  absl::Notification drained_;
 };
 
 }  // namespace snaptun::io
