@@ -4,7 +4,8 @@
 // within a second) and more: revocation, many clients, WireGuard mode, a
 // gateway restart, and a flood of garbage beside a working tunnel. Tests that
 // wait on protocol timers (grant expiry, the 15 s no-reply rule) run them on a
-// fake clock; the datagrams still cross real sockets.
+// fake clock and the in-memory network; NAT rebinding, which needs a relay
+// of its own, keeps the fake clock on real sockets.
 #include <poll.h>
 #include <sys/socket.h>
 
@@ -28,6 +29,7 @@
 #include "tunnel/io/batch_receiver.h"
 #include "tunnel/io/batch_sender.h"
 #include "tunnel/io/clock.h"
+#include "tunnel/io/memory_network.h"
 #include "tunnel/io/udp_socket.h"
 
 namespace snaptun {
@@ -68,8 +70,9 @@ std::vector<Packet> ReceiveN(TunnelPort& port, size_t n,
   return got;
 }
 
-// The gateway and clients on two workers over loopback sockets, their
-// timers on `ClockType`: the system clock, or a fake one the test moves.
+// The gateway and clients on two workers over loopback sockets (or the
+// in-memory network, when a fixture names it), their timers on
+// `ClockType`: the system clock, or a fake one the test moves.
 template <typename ClockType>
 class DataPlaneFixture : public ::testing::Test {
  protected:
@@ -84,6 +87,7 @@ class DataPlaneFixture : public ::testing::Test {
     service::GatewayConfig config;
     config.listen = listen;
     config.table.mode = mode;
+    config.network = network_;
     absl::StatusOr<std::unique_ptr<service::Gateway>> gateway =
         service::Gateway::Start(pool_, gateway_identity_, identities_, config,
                                 &recorder_);
@@ -99,7 +103,20 @@ class DataPlaneFixture : public ::testing::Test {
     // Above REKEY_TIMEOUT (5 s), so a lost handshake message is resent
     // before the connect gives up.
     config.connect_timeout = absl::Seconds(15);
+    if (network_ != nullptr) {
+      auto role = std::make_shared<service::ClientRoleConfig>();
+      role->network = network_;
+      config.role = role;
+    }
     return config;
+  }
+
+  // Moves a fake clock and lets both workers run what fell due.
+  void Advance(absl::Duration by) {
+    clock_.Advance(by);
+    for (size_t i = 0; i < pool_.size(); ++i) {
+      testing::FinishLoopTurns(pool_.at(i).loop());
+    }
   }
 
   absl::StatusOr<std::shared_ptr<ClientTunnel>> Connect(
@@ -133,6 +150,10 @@ class DataPlaneFixture : public ::testing::Test {
     ASSERT_NE(gateway_port, nullptr);
   }
 
+  // Declared before the workers: the configs name it until they stop.
+  io::MemoryNetwork memory_;
+  // Where the gateway's and the clients' channels come from; null: UDP.
+  io::DatagramNetwork* network_ = nullptr;
   ClockType clock_;
   service::WorkerPool pool_{clock_, 2};
   core::LocalIdentity gateway_identity_{testing::FilledKey(2)};
@@ -151,16 +172,16 @@ using DataPlaneTest = DataPlaneFixture<io::SystemClock>;
 
 // Timers that would make a test wait (the 15 s no-reply rule, a grant's
 // expiry) run on a fake clock: the test moves time and lets both workers
-// run what fell due, while datagrams still cross real sockets.
+// run what fell due, and datagrams cross the in-memory network, so none is
+// lost to the kernel's timing.
 class DataPlaneFakeClockTest : public DataPlaneFixture<io::FakeClock> {
  protected:
-  void Advance(absl::Duration by) {
-    clock_.Advance(by);
-    for (size_t i = 0; i < pool_.size(); ++i) {
-      testing::FinishLoopTurns(pool_.at(i).loop());
-    }
-  }
+  DataPlaneFakeClockTest() { network_ = &memory_; }
 };
+
+// The fake clock over real loopback sockets, for a test that puts a relay
+// of its own between client and gateway.
+using DataPlaneFakeClockUdpTest = DataPlaneFixture<io::FakeClock>;
 
 TEST_F(DataPlaneTest, ConnectAndEchoWithTheObservedAddress) {
   Authorize(client_identity_, absl::Hours(1));
@@ -466,6 +487,7 @@ TEST_F(DataPlaneFakeClockTest, ClientsReconnectAfterGatewayRestart) {
   gateway_.reset();
   service::GatewayConfig gateway_config;
   gateway_config.listen = listen;
+  gateway_config.network = network_;
   absl::StatusOr<std::unique_ptr<service::Gateway>> restarted =
       service::Gateway::Start(pool_, gateway_identity_, identities_,
                               gateway_config, &restarted_recorder_);
@@ -550,7 +572,7 @@ class Rebinder {
 };
 
 // The no-reply rule drives the re-handshake, on the fake clock.
-TEST_F(DataPlaneFakeClockTest, NatRebindingIsSurfacedAsAnAddressChange) {
+TEST_F(DataPlaneFakeClockUdpTest, NatRebindingIsSurfacedAsAnAddressChange) {
   Authorize(client_identity_, absl::Hours(1));
   Rebinder nat(gateway_->local_address());
   // Shared with the callback, which may outlive this body.
