@@ -47,7 +47,8 @@ std::shared_ptr<ClientTunnel> ClientTunnel::Open(
     started->Start();
   });
   if (!posted) {
-    // The loop has finished, so nothing else runs on it: end here.
+    // The loop takes no more tasks (it may still be draining older ones):
+    // this driver never reaches it, so it ends here, on this thread.
     (*driver)->Shutdown("the worker has stopped",
                         absl::UnavailableError("the worker has stopped"));
   }
