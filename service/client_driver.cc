@@ -94,11 +94,9 @@ void ClientDriver::CountDrop(core::DropReason reason, uint64_t count) {
 }
 
 absl::Status ClientDriver::OpenSocket() {
-  io::DatagramNetwork& network = config_.role->network != nullptr
-                                     ? *config_.role->network
-                                     : io::UdpNetwork::Get();
   absl::StatusOr<std::unique_ptr<io::DatagramChannel>> channel =
-      network.Connect(config_.data_plane, SocketOptions());
+      io::UdpNetwork::Or(config_.role->network)
+          .Connect(config_.data_plane, SocketOptions());
   if (!channel.ok()) return channel.status();
   CloseSocket();
   channel_ = std::move(*channel);

@@ -54,8 +54,7 @@ absl::StatusOr<std::unique_ptr<Gateway>> Gateway::Start(
   gateway->shared_->ledger = std::make_unique<core::HandshakeLedger>(
       config.table.rate_limiter,
       std::max<size_t>(config.table.max_tunnels, 1024));
-  io::DatagramNetwork& network =
-      config.network != nullptr ? *config.network : io::UdpNetwork::Get();
+  io::DatagramNetwork& network = io::UdpNetwork::Or(config.network);
   absl::StatusOr<core::Endpoint> claimed = ClaimAddress(network, config.listen);
   if (!claimed.ok()) return claimed.status();
   gateway->local_address_ = *claimed;
@@ -126,10 +125,9 @@ void Gateway::Stop() {
   stopped_ = true;
   for (const ShardRef& ref : shards_) {
     ref.worker->RunAndWait([&] {
-      Residents& residents = ref.worker->residents();
-      if (GatewayShard* shard = residents.Find<GatewayShard>(ref.id)) {
+      if (GatewayShard* shard = ref.Find()) {
         shard->Stop();
-        residents.Retire(ref.id);
+        ref.worker->residents().Retire(ref.id);
       }
     });
   }
@@ -139,7 +137,7 @@ size_t Gateway::RevokeIdentity(const crypto::PublicKey& identity) {
   size_t removed = 0;
   for (const ShardRef& ref : shards_) {
     ref.worker->RunAndWait([&] {
-      if (auto* shard = ref.worker->residents().Find<GatewayShard>(ref.id)) {
+      if (GatewayShard* shard = ref.Find()) {
         removed += shard->RemoveIdentity(identity);
       }
     });
@@ -164,7 +162,7 @@ void Gateway::RevokeIdentityAsync(const crypto::PublicKey& identity,
   // Run, not RunOn: every shard answers, a stopped one with 0.
   for (const ShardRef& ref : shards_) {
     ref.worker->Run([ref, identity, tally] {
-      if (auto* shard = ref.worker->residents().Find<GatewayShard>(ref.id)) {
+      if (GatewayShard* shard = ref.Find()) {
         tally->removed += shard->RemoveIdentity(identity);
       }
       if (--tally->left == 0) tally->done(tally->removed.load());

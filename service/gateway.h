@@ -93,6 +93,11 @@ class Gateway {
   struct ShardRef {
     Worker* worker;
     ResidentId id;
+    // On the worker (or once its loop has finished): the shard, if it is
+    // still there.
+    GatewayShard* Find() const {
+      return worker->residents().Find<GatewayShard>(id);
+    }
   };
   std::vector<ShardRef> shards_;
   bool stopped_ = false;

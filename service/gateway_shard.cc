@@ -128,9 +128,7 @@ void GatewayShard::OnDatagram(absl::Time now, absl::Span<uint8_t> datagram,
   }
   if (result.kind != core::ReceiveResult::Kind::kData) return;
   if (!PassesPolicy(result.payload, from)) return;
-  if (auto it = ports_.find(from); it != ports_.end()) {
-    pump_.Deliver(*it->port, result.payload);
-  }
+  if (TunnelPort* port = PortAt(from)) pump_.Deliver(*port, result.payload);
 }
 
 core::SendResult GatewayShard::Seal(absl::Time now, const core::Endpoint& to,
@@ -182,8 +180,12 @@ bool GatewayShard::PassesPolicy(absl::Span<const uint8_t> payload,
 
 void GatewayShard::DropFrom(const core::Endpoint& from,
                             core::DropReason reason) {
-  auto it = ports_.find(from);
-  Dropped(it == ports_.end() ? nullptr : it->port.get(), reason, 1);
+  Dropped(PortAt(from), reason, 1);
+}
+
+TunnelPort* GatewayShard::PortAt(const core::Endpoint& remote) const {
+  auto it = ports_.find(remote);
+  return it == ports_.end() ? nullptr : it->port.get();
 }
 
 void GatewayShard::CountSent(TunnelPort* port, uint64_t packets,
@@ -240,23 +242,16 @@ void GatewayShard::CountFlushed() {
   // Payloads queued until the client confirmed the session, sealed now:
   // counted on their tunnel's port and for the role, like any payload sent.
   for (const core::TableOutput::Flushed& flushed : out_.flushed) {
-    auto it = ports_.find(flushed.remote);
-    CountSent(it == ports_.end() ? nullptr : it->port.get(), flushed.packets,
-              flushed.bytes);
+    CountSent(PortAt(flushed.remote), flushed.packets, flushed.bytes);
   }
 }
 
 void GatewayShard::OnCreated(const GatewayTunnelInfo& info) {
   auto port = std::make_shared<TunnelPort>(port_context_, info.remote);
-  if (auto old = ports_.find(info.remote); old != ports_.end()) {
-    // The table reports a replaced tunnel's removal first; were it not to,
-    // the newer tunnel wins here as it does in the table, and the older
-    // port closes rather than leak.
-    old->port->Close();
-    MoveGauge(old->state, std::nullopt);
-    ports_.erase(old);
-    shared_->tunnels.fetch_sub(1, std::memory_order_relaxed);
-  }
+  // The table reports a replaced tunnel's removal first; were it not to,
+  // the newer tunnel wins here as it does in the table, and the older port
+  // closes rather than leak.
+  ClosePort(info.remote);
   ports_.insert(PortEntry{port});
   shared_->tunnels.fetch_add(1, std::memory_order_relaxed);
   MoveGauge(std::nullopt, TunnelGaugeState::kConnecting);
@@ -278,13 +273,17 @@ void GatewayShard::OnPeerEvent(const GatewayTunnelInfo& info,
 
 void GatewayShard::OnRemoved(const GatewayTunnelInfo& info,
                              core::RemovalReason reason) {
-  if (auto it = ports_.find(info.remote); it != ports_.end()) {
-    it->port->Close();
-    MoveGauge(it->state, std::nullopt);
-    ports_.erase(it);
-    shared_->tunnels.fetch_sub(1, std::memory_order_relaxed);
-  }
+  ClosePort(info.remote);
   if (observer_ != nullptr) observer_->OnTunnelRemoved(info, reason);
+}
+
+void GatewayShard::ClosePort(const core::Endpoint& remote) {
+  auto it = ports_.find(remote);
+  if (it == ports_.end()) return;
+  it->port->Close();
+  MoveGauge(it->state, std::nullopt);
+  ports_.erase(it);
+  shared_->tunnels.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void GatewayShard::SendOutput() {

@@ -111,6 +111,11 @@ class GatewayShard final : public Resident, private PumpRole {
   void OnCreated(const GatewayTunnelInfo& info);
   void OnPeerEvent(const GatewayTunnelInfo& info, const core::PeerEvent& event);
   void OnRemoved(const GatewayTunnelInfo& info, core::RemovalReason reason);
+  // The port of the tunnel at `remote`, if it has one.
+  TunnelPort* PortAt(const core::Endpoint& remote) const;
+  // Closes and forgets the port at `remote`, if any, with its gauge and
+  // count.
+  void ClosePort(const core::Endpoint& remote);
   void SendOutput();
   void Reschedule();
   // The role's metrics (one count: Gateway::stats reads them).

@@ -45,6 +45,10 @@ class UdpNetwork final : public DatagramNetwork {
  public:
   // The process's UDP network (stateless, never destroyed).
   static UdpNetwork& Get();
+  // `network`, or the UDP network when it is null (a config's default).
+  static DatagramNetwork& Or(DatagramNetwork* network) {
+    return network != nullptr ? *network : Get();
+  }
 
   absl::StatusOr<std::unique_ptr<DatagramChannel>> Bind(
       const core::Endpoint& local, const UdpSocketOptions& options) override;
