@@ -133,8 +133,9 @@ LossBalance Balance(const Samples& before, const Samples& after,
   b.refused_by_receiver = Drops(before, after, to,
                                 {"invalid_packet", "decrypt_failed", "replay",
                                  "no_tunnel", "unauthorized", "oversize"});
-  b.received = packets(to, "rx");
+  // Received: queued for the reader (rx) or refused by a full queue.
   b.dropped_after_receipt = Drops(before, after, to, {"receive_queue_full"});
+  b.received = packets(to, "rx") + b.dropped_after_receipt;
   return b;
 }
 

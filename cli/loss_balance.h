@@ -35,6 +35,7 @@ struct LossBalance {
   double refused_by_sender_kernel = 0;
   double dropped_by_receiver_kernel = 0;
   double refused_by_receiver = 0;
+  // Opened and authorized: rx, plus what a full receive queue refused.
   double received = 0;
   double dropped_after_receipt = 0;  // Part of `received`.
 

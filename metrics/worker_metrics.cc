@@ -43,7 +43,7 @@ constexpr prometheus::MetricType TypeOf() {
 
 }  // namespace
 
-uint64_t WorkerCounter::Value() const {
+uint64_t WorkerCounter::Counted() const {
   uint64_t total = 0;
   for (const Cell& cell : cells_) {
     total += cell.value.load(std::memory_order_relaxed);
@@ -132,7 +132,20 @@ WorkerFamily<WorkerHistogram>& WorkerMetrics::AddHistogram(
   return *histograms_.back();
 }
 
+int WorkerMetrics::AddRefresh(std::function<void()> refresh) {
+  absl::MutexLock lock(&collect_mu_);
+  refreshes_.emplace(next_refresh_, std::move(refresh));
+  return next_refresh_++;
+}
+
+void WorkerMetrics::RemoveRefresh(int id) {
+  absl::MutexLock lock(&collect_mu_);
+  refreshes_.erase(id);
+}
+
 std::vector<prometheus::MetricFamily> WorkerMetrics::Collect() const {
+  absl::MutexLock collecting(&collect_mu_);
+  for (const auto& [id, refresh] : refreshes_) refresh();
   std::vector<prometheus::MetricFamily> out;
   absl::MutexLock lock(&mu_);
   for (const auto& family : counters_) out.push_back(family->Collect());

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 
 namespace snaptun::metrics {
@@ -39,19 +40,28 @@ using Labels = prometheus::Labels;
 // adds are atomic, only slower.
 inline constexpr size_t kWorkerCells = 16;
 
+// A counter that workers bump in their cells. It may also be a view in part:
+// what a collect's refresh (WorkerMetrics::AddRefresh) reads elsewhere and
+// sets, such as the sum of the live tunnels' own counts. Its value is both.
 class WorkerCounter {
  public:
   void Increment(uint64_t by, size_t worker) {
     cells_[worker % kWorkerCells].value.fetch_add(by,
                                                   std::memory_order_relaxed);
   }
-  uint64_t Value() const;
+  // The cells and the view.
+  uint64_t Value() const { return Counted() + view_.load(); }
+  // The cells alone.
+  uint64_t Counted() const;
+  // From a refresh: the part counted elsewhere, as of now.
+  void SetView(uint64_t value) { view_.store(value); }
 
  private:
   struct alignas(64) Cell {
     std::atomic<uint64_t> value{0};
   };
   std::array<Cell, kWorkerCells> cells_;
+  std::atomic<uint64_t> view_{0};
 };
 
 class WorkerHistogram {
@@ -110,9 +120,21 @@ class WorkerMetrics final : public prometheus::Collectable {
                                               const std::string& help,
                                               std::vector<double> bounds);
 
+  // `refresh` runs at the start of every collect, before any series is
+  // read, to set the series that are views (WorkerCounter::SetView).
+  // Collects run one at a time, so views never go back. Returns the id
+  // that RemoveRefresh takes.
+  int AddRefresh(std::function<void()> refresh);
+  void RemoveRefresh(int id);
+
   std::vector<prometheus::MetricFamily> Collect() const override;
 
  private:
+  // Held for a whole collect; taken before mu_.
+  mutable absl::Mutex collect_mu_;
+  absl::flat_hash_map<int, std::function<void()>> refreshes_
+      ABSL_GUARDED_BY(collect_mu_);
+  int next_refresh_ ABSL_GUARDED_BY(collect_mu_) = 0;
   mutable absl::Mutex mu_;
   std::vector<std::unique_ptr<WorkerFamily<WorkerCounter>>> counters_
       ABSL_GUARDED_BY(mu_);

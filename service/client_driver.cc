@@ -44,10 +44,21 @@ ClientDriver::ClientDriver(std::shared_ptr<ClientTunnel> tunnel,
       metrics_(config_.role->metrics == nullptr
                    ? nullptr
                    : &config_.role->metrics->role(Role::kClient)),
+      traffic_(metrics_ == nullptr ? nullptr
+                                   : metrics_->traffic.ShareOn(worker_)),
       backoff_(config_.role->reconnect_backoff) {
   if (metrics_ != nullptr) {
     metrics_->tunnels_in(TunnelGaugeState::kConnecting).Increment();
   }
+}
+
+// On the worker, after the task that retired the driver: nothing counts on
+// the port any more but a stream's refusal, which a closed port sends to
+// the role (TunnelPort::CountDrop).
+ClientDriver::~ClientDriver() {
+  if (traffic_ == nullptr) return;
+  traffic_->Retire(port_.counters());
+  traffic_->Leave(this);
 }
 
 std::shared_ptr<TunnelPort> ClientDriver::MakePort(
@@ -59,12 +70,7 @@ std::shared_ptr<TunnelPort> ClientDriver::MakePort(
         id, [](ClientDriver& driver) { driver.DrainOutbound(); });
   };
   return std::make_shared<TunnelPort>(
-      PortContext::Make(config.Port(), std::move(wake),
-                        config.role->metrics == nullptr
-                            ? nullptr
-                            : config.role->metrics->role(Role::kClient)
-                                  .DropObserver(worker.index())),
-      config.data_plane);
+      PortContext::Make(config.Port(), std::move(wake)), config.data_plane);
 }
 
 ClientState ClientDriver::MoveTo(ClientState to) {
@@ -84,13 +90,11 @@ io::UdpSocketOptions ClientDriver::SocketOptions() const {
 
 void ClientDriver::CountSent(uint64_t packets, uint64_t bytes) {
   port_.counters().Sent(packets, bytes);
-  if (metrics_ != nullptr) metrics_->Sent(packets, bytes, worker_.index());
 }
 
 void ClientDriver::CountDrop(core::DropReason reason, uint64_t count) {
   if (count == 0 || reason == core::DropReason::kNone) return;
   port_.counters().Drop(reason, count);
-  if (metrics_ != nullptr) metrics_->Drop(reason, count, worker_.index());
 }
 
 absl::Status ClientDriver::OpenSocket() {
@@ -179,6 +183,7 @@ void ClientDriver::Start() {
     Shutdown(*closed);
     return;
   }
+  if (traffic_ != nullptr) traffic_->Join(this);
   if (absl::Status opened = OpenSocket(); !opened.ok()) {
     Shutdown(std::string(opened.message()), opened);
     return;
@@ -302,8 +307,8 @@ void ClientDriver::Dropped(TunnelPort*, core::DropReason reason,
   CountDrop(reason, count);
 }
 
-void ClientDriver::Received(uint64_t packets, uint64_t bytes) {
-  if (metrics_ != nullptr) metrics_->Received(packets, bytes, worker_.index());
+void ClientDriver::AddLiveCounts(CountersSnapshot& total) const {
+  port_.counters().AddTo(total);
 }
 
 void ClientDriver::OnTimer() {
@@ -410,9 +415,6 @@ void ClientDriver::OnHandshakeCompleted(const core::PeerEvent& event) {
   // Counted before the event goes out: its snapshot carries the count.
   if (before == ClientState::kReconnecting) {
     port_.counters().reconnects.fetch_add(1, std::memory_order_relaxed);
-    if (config_.role->metrics != nullptr) {
-      config_.role->metrics->reconnects().Increment(1, worker_.index());
-    }
   }
   Emit({change.event, address, "", event});
   if (before == ClientState::kConnecting) {

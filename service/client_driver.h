@@ -23,6 +23,7 @@
 #include "service/packet_pump.h"
 #include "service/read_pause.h"
 #include "service/residents.h"
+#include "service/role_traffic.h"
 #include "service/socket_error_watch.h"
 #include "service/tunnel_lifecycle.h"
 #include "service/tunnel_port.h"
@@ -35,12 +36,16 @@
 
 namespace snaptun::service {
 
-class ClientDriver final : public Resident, private PumpRole {
+class ClientDriver final : public Resident,
+                           private PumpRole,
+                           private RoleTraffic::Owner {
  public:
   ClientDriver(std::shared_ptr<ClientTunnel> tunnel,
                const core::LocalIdentity& local,
                ClientTunnel::EventCallback on_event,
                ClientTunnel::ConnectCallback on_connect);
+  // Hands the port's counts to the role: the tunnel's count is done.
+  ~ClientDriver() override;
 
   // The port of the tunnel that resident `id` of `worker` drives: its send
   // wake drains it on the worker.
@@ -66,7 +71,7 @@ class ClientDriver final : public Resident, private PumpRole {
   ClientState MoveTo(ClientState to);
   io::UdpSocketOptions SocketOptions() const;
   void CountDrop(core::DropReason reason, uint64_t count = 1);
-  // Payloads sealed and handed to the sender (tx).
+  // Payloads sealed and handed to the sender (tx), on the port.
   void CountSent(uint64_t packets, uint64_t bytes);
   void OnReadable();
   void OnTimer();
@@ -86,13 +91,13 @@ class ClientDriver final : public Resident, private PumpRole {
   void ReceiveFailed(int error) override;
   // Resets the read pause and the receive error run.
   void ReceiveSucceeded(const io::ReceiveStats& stats) override;
-  // The role's rx metrics.
-  void Received(uint64_t packets, uint64_t bytes) override;
-  // CountSent: the port's and the role's tx.
+  // CountSent.
   void Sent(TunnelPort& port, const Packet& payload) override;
   // CountDrop: every drop is the tunnel's own.
   void Dropped(TunnelPort* port, core::DropReason reason,
                uint64_t count) override;
+  // RoleTraffic::Owner: the port's counts, until the driver is destroyed.
+  void AddLiveCounts(CountersSnapshot& total) const override;
   void HandlePeerEvent(const core::PeerEvent& event);
   void OnHandshakeCompleted(const core::PeerEvent& event);
   // The peer expired its session: retry the attempt, or lose the session.
@@ -134,6 +139,8 @@ class ClientDriver final : public Resident, private PumpRole {
   PacketPump pump_;
   TunnelPort& port_;            // The tunnel's.
   RoleMetrics* const metrics_;  // Null without metrics.
+  // The role's share on this worker; null without metrics.
+  const std::shared_ptr<RoleTraffic::Share> traffic_;
 
   std::unique_ptr<io::DatagramChannel> channel_;
   io::KernelDropCounter kernel_drops_;

@@ -71,7 +71,7 @@ RoleFamilies MakeFamilies(prometheus::Registry& registry,
           kHandshakeBuckets),
       workers.AddCounter("snaptun_packets_total",
                          "Payload packets carried through tunnels: tx sealed "
-                         "and sent, rx opened and authorized."),
+                         "and sent, rx opened and queued for the reader."),
       workers.AddCounter("snaptun_bytes_total",
                          "Payload bytes carried through tunnels (plaintext, "
                          "without tunnel headers)."),
@@ -135,8 +135,31 @@ void AddRole(const std::string& name, RoleFamilies& f, RoleMetrics& m) {
 
 }  // namespace
 
+CountersSnapshot RoleMetrics::Counts() const {
+  CountersSnapshot counts = traffic.Total();
+  counts.tx_packets += packets_tx->Counted();
+  counts.tx_bytes += bytes_tx->Counted();
+  // Index 0 is kNone, which has no series.
+  for (size_t i = 1; i < core::kDropReasonCount; ++i) {
+    counts.drops[i] += drops[i]->Counted();
+  }
+  return counts;
+}
+
+void RoleMetrics::ShowTraffic(const CountersSnapshot& counts) {
+  packets_tx->SetView(counts.tx_packets);
+  bytes_tx->SetView(counts.tx_bytes);
+  packets_rx->SetView(counts.rx_packets);
+  bytes_rx->SetView(counts.rx_bytes);
+  handshakes_completed->SetView(counts.handshakes);
+  for (size_t i = 1; i < core::kDropReasonCount; ++i) {
+    drops[i]->SetView(counts.drops[i]);
+  }
+}
+
 DataPlaneMetrics::DataPlaneMetrics(prometheus::Registry& registry,
-                                   metrics::WorkerMetrics& workers) {
+                                   metrics::WorkerMetrics& workers)
+    : workers_(workers) {
   RoleFamilies families = MakeFamilies(registry, workers);
   AddRole("client", families, client_);
   AddRole("gateway", families, gateway_);
@@ -167,7 +190,15 @@ DataPlaneMetrics::DataPlaneMetrics(prometheus::Registry& registry,
           .Register(registry);
   registrations_success_ = &registrations.Add({{"result", "success"}});
   registrations_failure_ = &registrations.Add({{"result", "failure"}});
+  refresh_ = workers.AddRefresh([this] {
+    const CountersSnapshot client = client_.traffic.Total();
+    client_.ShowTraffic(client);
+    reconnects_->SetView(client.reconnects);
+    gateway_.ShowTraffic(gateway_.traffic.Total());
+  });
 }
+
+DataPlaneMetrics::~DataPlaneMetrics() { workers_.RemoveRefresh(refresh_); }
 
 void DataPlaneMetrics::CountPeerEvent(Role role, const core::PeerEvent& event,
                                       size_t shard) {
@@ -177,7 +208,6 @@ void DataPlaneMetrics::CountPeerEvent(Role role, const core::PeerEvent& event,
       m.handshakes_initiated->Increment(1, shard);
       break;
     case core::PeerEventType::kHandshakeCompleted:
-      m.handshakes_completed->Increment(1, shard);
       m.handshake_duration->Observe(absl::ToDoubleSeconds(event.duration),
                                     shard);
       break;

@@ -1,7 +1,11 @@
 // The data plane's Prometheus metrics (PRODUCT.md §5), resolved once into
-// handles. What workers count (packets, bytes, drops, handshakes) lives in
-// worker-local cells (metrics/worker_metrics.h); gauges and the control
-// plane's counters are prometheus-cpp series in the daemon's Registry. Every
+// handles. What a tunnel's packets do (packets, bytes, drops, completed
+// handshakes, reconnects) is counted once, on its port; the role's series
+// for them are views of those counts (role_traffic.h), set at each collect.
+// What workers count without a tunnel (a drop before any tunnel claims the
+// datagram, an initiation, a failure) lives in worker-local cells
+// (metrics/worker_metrics.h); gauges and the control plane's counters are
+// prometheus-cpp series in the daemon's Registry. Every
 // label value is fixed and bounded: role (client, gateway), direction, drop
 // reason and handshake failure names from tunnel/core/verdict.h, tunnel
 // state, initiation outcome. All series exist from the start, at zero, so
@@ -20,6 +24,7 @@
 
 #include "metrics/worker_metrics.h"
 #include "service/role.h"
+#include "service/role_traffic.h"
 #include "service/tunnel_lifecycle.h"
 #include "tunnel/core/peer.h"
 #include "tunnel/core/verdict.h"
@@ -38,16 +43,22 @@ enum class InitiationOutcome : uint8_t {
 inline constexpr size_t kInitiationOutcomeCount = 3;
 
 struct RoleMetrics {
+  // The role's tunnels' counts: packets, bytes, drops, completed handshakes
+  // and reconnects with a tunnel. The series below for these are its views,
+  // plus what they count in their own cells without a tunnel.
+  RoleTraffic traffic;
   metrics::WorkerCounter* handshakes_initiated = nullptr;
-  metrics::WorkerCounter* handshakes_completed = nullptr;
+  metrics::WorkerCounter* handshakes_completed = nullptr;  // A view.
   std::array<metrics::WorkerCounter*, kInitiationOutcomeCount>
       initiations_received{};
   std::array<metrics::WorkerCounter*, core::kHandshakeFailureCount> failures{};
   metrics::WorkerHistogram* handshake_duration = nullptr;
+  // Views; tx cells count what was sent for no tunnel's port.
   metrics::WorkerCounter* packets_tx = nullptr;
   metrics::WorkerCounter* packets_rx = nullptr;
   metrics::WorkerCounter* bytes_tx = nullptr;
   metrics::WorkerCounter* bytes_rx = nullptr;
+  // Views; the cells count the drops that had no tunnel.
   std::array<metrics::WorkerCounter*, core::kDropReasonCount> drops{};
   // One per lifecycle state; null for the ones not gauged.
   std::array<prometheus::Gauge*, kTunnelStateCount> tunnels{};
@@ -65,26 +76,22 @@ struct RoleMetrics {
     socket_buffers[3]->Set(send_granted);
   }
 
+  // A drop with no tunnel to count it.
   void Drop(core::DropReason reason, uint64_t count, size_t shard) {
     if (count > 0 && reason != core::DropReason::kNone) {
       drops[static_cast<size_t>(reason)]->Increment(count, shard);
     }
   }
-  // Drop, for a port's own drops (PortContext::drop_observer).
-  std::function<void(core::DropReason, uint64_t)> DropObserver(size_t shard) {
-    return [this, shard](core::DropReason reason, uint64_t count) {
-      Drop(reason, count, shard);
-    };
-  }
-  // Payloads sealed and sent (tx) or opened and delivered (rx).
+  // Payloads sealed and sent for a tunnel that no longer has a port.
   void Sent(uint64_t packets, uint64_t bytes, size_t shard) {
     packets_tx->Increment(packets, shard);
     bytes_tx->Increment(bytes, shard);
   }
-  void Received(uint64_t packets, uint64_t bytes, size_t shard) {
-    packets_rx->Increment(packets, shard);
-    bytes_rx->Increment(bytes, shard);
-  }
+  // The role's counts now: its tunnels' and its cells'. Visits every
+  // worker (RoleTraffic::Total's threads).
+  CountersSnapshot Counts() const;
+  // Sets the views from `traffic`, the role's tunnels' counts.
+  void ShowTraffic(const CountersSnapshot& traffic);
   void Fail(core::HandshakeFailure failure, size_t shard) {
     if (failure != core::HandshakeFailure::kNone) {
       failures[static_cast<size_t>(failure)]->Increment(1, shard);
@@ -100,17 +107,21 @@ struct RoleMetrics {
 
 class DataPlaneMetrics {
  public:
+  // Sets the views at each collect of `workers`, which must outlive this.
   DataPlaneMetrics(prometheus::Registry& registry,
                    metrics::WorkerMetrics& workers);
+  ~DataPlaneMetrics();
+  DataPlaneMetrics(const DataPlaneMetrics&) = delete;
+  DataPlaneMetrics& operator=(const DataPlaneMetrics&) = delete;
 
   RoleMetrics& role(Role role) {
     return role == Role::kClient ? client_ : gateway_;
   }
   metrics::WorkerCounter& cookies_sent() { return *cookies_sent_; }
   metrics::WorkerCounter& cookies_received() { return *cookies_received_; }
-  metrics::WorkerCounter& reconnects() { return *reconnects_; }
-  // What a peer event counts in `role`'s series: initiations sent,
-  // completions with their duration, cookie replies received. Failures are
+  // What a peer event counts in `role`'s series: initiations sent, the
+  // duration of completions (their count is the tunnels'), cookie replies
+  // received. Failures are
   // the caller's to count: a client counts every failure its peer reports, a
   // gateway only its own timeouts (the rest come with the datagram's result).
   void CountPeerEvent(Role role, const core::PeerEvent& event, size_t shard);
@@ -126,6 +137,8 @@ class DataPlaneMetrics {
   metrics::WorkerCounter* reconnects_;
   prometheus::Counter* registrations_success_;
   prometheus::Counter* registrations_failure_;
+  metrics::WorkerMetrics& workers_;
+  int refresh_ = 0;
 };
 
 }  // namespace snaptun::service

@@ -103,17 +103,10 @@ void Gateway::UseMetrics(DataPlaneMetrics* metrics) {
 GatewayStats Gateway::stats() const {
   const RoleMetrics& m = metrics_->role(Role::kGateway);
   GatewayStats stats;
+  static_cast<CountersSnapshot&>(stats) = m.Counts();
   stats.datagrams_received = shared_->datagrams_received.Value();
-  stats.rx_packets = m.packets_rx->Value();
-  stats.rx_bytes = m.bytes_rx->Value();
-  stats.tx_packets = m.packets_tx->Value();
-  stats.tx_bytes = m.bytes_tx->Value();
-  stats.handshakes_completed = m.handshakes_completed->Value();
   stats.cookies_sent = metrics_->cookies_sent().Value();
   // Index 0 is kNone, which has no series.
-  for (size_t i = 1; i < core::kDropReasonCount; ++i) {
-    stats.drops[i] = m.drops[i]->Value();
-  }
   for (size_t i = 1; i < core::kHandshakeFailureCount; ++i) {
     stats.failures[i] = m.failures[i]->Value();
   }

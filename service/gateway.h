@@ -23,23 +23,15 @@
 
 namespace snaptun::service {
 
-// The gateway role's counts as of now: a view of the one count the workers
-// keep, in the role's worker-local metric cells (dataplane_metrics.h), not
-// a second set of counters.
-struct GatewayStats {
+// The gateway role's counts as of now: a view of the one count, which is its
+// tunnels' ports' (role_traffic.h) and, for what had no tunnel, the role's
+// worker-local metric cells (dataplane_metrics.h); not a second set of
+// counters. The tunnels' counts have the shape of one tunnel's
+// (`handshakes` are the completed ones); the rest have no tunnel.
+struct GatewayStats : CountersSnapshot {
   uint64_t datagrams_received = 0;
-  uint64_t rx_packets = 0;
-  uint64_t rx_bytes = 0;
-  uint64_t tx_packets = 0;
-  uint64_t tx_bytes = 0;
-  uint64_t handshakes_completed = 0;
   uint64_t cookies_sent = 0;
-  std::array<uint64_t, core::kDropReasonCount> drops{};
   std::array<uint64_t, core::kHandshakeFailureCount> failures{};
-
-  uint64_t dropped(core::DropReason reason) const {
-    return drops[static_cast<size_t>(reason)];
-  }
 };
 
 class Gateway {
@@ -70,7 +62,7 @@ class Gateway {
   void CloseTunnelAsync(const core::Endpoint& remote,
                         std::shared_ptr<const TunnelPort> port);
   size_t tunnel_count() const;
-  // Read from the workers' cells; any thread.
+  // Summed on each worker in turn: not from a worker or a gRPC callback.
   GatewayStats stats() const;
 
  private:

@@ -26,8 +26,19 @@ GatewayShard::GatewayShard(Worker& worker, ResidentId id,
                         ? nullptr
                         : &config_->metrics->role(Role::kGateway)) {}
 
+GatewayShard::~GatewayShard() {
+  if (traffic_ == nullptr) return;
+  for (const PortEntry& entry : ports_)
+    traffic_->Retire(entry.port->counters());
+  traffic_->Leave(this);
+}
+
 absl::Status GatewayShard::Start() {
   running_ = true;
+  if (role_metrics_ != nullptr) {
+    traffic_ = role_metrics_->traffic.ShareOn(worker_);
+    traffic_->Join(this);
+  }
   port_context_ = MakePortContext();
   return WatchSocket();
 }
@@ -40,10 +51,7 @@ std::shared_ptr<const PortContext> GatewayShard::MakePortContext() {
     worker->RunOn<GatewayShard>(
         id, [remote](GatewayShard& shard) { shard.DrainPort(remote); });
   };
-  return PortContext::Make(config_->port, std::move(wake),
-                           role_metrics_ == nullptr
-                               ? nullptr
-                               : role_metrics_->DropObserver(worker_.index()));
+  return PortContext::Make(config_->port, std::move(wake));
 }
 
 absl::Status GatewayShard::WatchSocket() {
@@ -147,12 +155,6 @@ void GatewayShard::ReceiveSucceeded(const io::ReceiveStats& received) {
                                         worker_.index());
 }
 
-void GatewayShard::Received(uint64_t packets, uint64_t bytes) {
-  if (RoleMetrics* m = role_metrics_) {
-    m->Received(packets, bytes, worker_.index());
-  }
-}
-
 void GatewayShard::Sent(TunnelPort& port, const Packet& payload) {
   if (config_->policy != nullptr) {
     config_->policy->CountEgress(payload, worker_.index());
@@ -161,11 +163,18 @@ void GatewayShard::Sent(TunnelPort& port, const Packet& payload) {
 }
 
 // The shard's socket carries many tunnels: a drop without a port (the
-// round's kernel and oversize losses) is counted for the role only.
+// round's kernel and oversize losses) is counted for the role.
 void GatewayShard::Dropped(TunnelPort* port, core::DropReason reason,
                            uint64_t count) {
-  if (port != nullptr) port->counters().Drop(reason, count);
-  CountDrop(reason, count);
+  if (port == nullptr) {
+    CountDrop(reason, count);
+  } else if (count > 0 && reason != core::DropReason::kNone) {
+    port->counters().Drop(reason, count);
+  }
+}
+
+void GatewayShard::AddLiveCounts(CountersSnapshot& total) const {
+  for (const PortEntry& entry : ports_) entry.port->counters().AddTo(total);
 }
 
 bool GatewayShard::PassesPolicy(absl::Span<const uint8_t> payload,
@@ -190,8 +199,11 @@ TunnelPort* GatewayShard::PortAt(const core::Endpoint& remote) const {
 
 void GatewayShard::CountSent(TunnelPort* port, uint64_t packets,
                              uint64_t bytes) {
-  if (port != nullptr) port->counters().Sent(packets, bytes);
-  if (RoleMetrics* m = role_metrics_) m->Sent(packets, bytes, worker_.index());
+  if (port != nullptr) {
+    port->counters().Sent(packets, bytes);
+  } else if (role_metrics_ != nullptr) {
+    role_metrics_->Sent(packets, bytes, worker_.index());
+  }
 }
 
 void GatewayShard::DrainPort(const core::Endpoint& remote) {
@@ -240,7 +252,7 @@ void GatewayShard::Apply() {
 
 void GatewayShard::CountFlushed() {
   // Payloads queued until the client confirmed the session, sealed now:
-  // counted on their tunnel's port and for the role, like any payload sent.
+  // counted on their tunnel's port, like any payload sent.
   for (const core::TableOutput::Flushed& flushed : out_.flushed) {
     CountSent(PortAt(flushed.remote), flushed.packets, flushed.bytes);
   }
@@ -281,6 +293,7 @@ void GatewayShard::ClosePort(const core::Endpoint& remote) {
   auto it = ports_.find(remote);
   if (it == ports_.end()) return;
   it->port->Close();
+  if (traffic_ != nullptr) traffic_->Retire(it->port->counters());
   MoveGauge(it->state, std::nullopt);
   ports_.erase(it);
   shared_->tunnels.fetch_sub(1, std::memory_order_relaxed);

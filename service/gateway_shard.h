@@ -19,6 +19,7 @@
 #include "service/packet_pump.h"
 #include "service/read_pause.h"
 #include "service/residents.h"
+#include "service/role_traffic.h"
 #include "service/tunnel_port.h"
 #include "service/worker.h"
 #include "tunnel/core/tunnel_table.h"
@@ -39,8 +40,11 @@ struct GatewayShared {
 };
 
 // A resident of its worker (residents.h): the worker owns it, and every
-// callback reaches it by its id.
-class GatewayShard final : public Resident, private PumpRole {
+// callback reaches it by its id. Its ports hold the counts of its tunnels,
+// which the role's totals add up (role_traffic.h).
+class GatewayShard final : public Resident,
+                           private PumpRole,
+                           private RoleTraffic::Owner {
  public:
   GatewayShard(Worker& worker, ResidentId id,
                std::unique_ptr<io::DatagramChannel> channel,
@@ -49,6 +53,8 @@ class GatewayShard final : public Resident, private PumpRole {
                std::shared_ptr<const GatewayConfig> config, size_t workers,
                GatewayObserver* observer,
                std::shared_ptr<GatewayShared> shared);
+  // Hands the counts of the ports still open to the role.
+  ~GatewayShard() override;
 
   // Loop-thread only.
   // Watches the socket; an error when epoll refuses it.
@@ -86,22 +92,22 @@ class GatewayShard final : public Resident, private PumpRole {
                   const core::Endpoint& from) override;
   bool PassesPolicy(absl::Span<const uint8_t> payload,
                     const core::Endpoint& from);
-  // A datagram from `from` dropped: counted for the role and on its
-  // tunnel, if it has one.
+  // A datagram from `from` dropped: counted on its tunnel, if it has one,
+  // or for the role.
   void DropFrom(const core::Endpoint& from, core::DropReason reason);
-  // The role's rx metrics.
-  void Received(uint64_t packets, uint64_t bytes) override;
   // Outbound: the port of the tunnel at `remote` is drained by the pump,
   // each payload sealed by the table's tunnel at `to`.
   void DrainPort(const core::Endpoint& remote);
   core::SendResult Seal(absl::Time now, const core::Endpoint& to,
                         const Packet& payload,
                         absl::Span<uint8_t> datagram) override;
-  // The packet policy's egress count, the port's and the role's tx.
+  // The packet policy's egress count and the port's tx.
   void Sent(TunnelPort& port, const Packet& payload) override;
-  // On the port when the drop has a tunnel, and for the role always.
+  // On the port when the drop has a tunnel, or for the role.
   void Dropped(TunnelPort* port, core::DropReason reason,
                uint64_t count) override;
+  // RoleTraffic::Owner: the open ports' counts.
+  void AddLiveCounts(CountersSnapshot& total) const override;
   // Acts on everything the table asked for, sends, re-arms the timer.
   void Apply() override;
   // Apply's parts: payloads sealed once a handshake completed, a tunnel
@@ -114,14 +120,14 @@ class GatewayShard final : public Resident, private PumpRole {
   // The port of the tunnel at `remote`, if it has one.
   TunnelPort* PortAt(const core::Endpoint& remote) const;
   // Closes and forgets the port at `remote`, if any, with its gauge and
-  // count.
+  // count; its counts go to the role's retired sum.
   void ClosePort(const core::Endpoint& remote);
   void SendOutput();
   void Reschedule();
-  // The role's metrics (one count: Gateway::stats reads them).
+  // A drop with no tunnel, for the role.
   void CountDrop(core::DropReason reason, uint64_t count = 1);
-  // Payloads sealed and sent: on their tunnel's port, if it has one, and
-  // for the role.
+  // Payloads sealed and sent: on their tunnel's port, or for the role if it
+  // has none.
   void CountSent(TunnelPort* port, uint64_t packets, uint64_t bytes);
   void CountInitiation(const core::IncomingResult& result);
   void CountPeerEvent(const core::PeerEvent& event);
@@ -141,6 +147,8 @@ class GatewayShard final : public Resident, private PumpRole {
   core::TunnelTable table_;
   PacketPump pump_;
   RoleMetrics* const role_metrics_;  // Null without metrics.
+  // The role's share on this worker; null without metrics.
+  std::shared_ptr<RoleTraffic::Share> traffic_;
   core::TableOutput out_;
   // A tunnel's port and its state here, found by the port's remote address
   // (a set keyed by the port's own field, not a map with a second copy:

@@ -40,9 +40,6 @@ void PacketPump::Receive(io::KernelDropCounter& kernel_drops) {
 
 void PacketPump::FlushDeliveries() {
   if (deliveries_.empty()) return;
-  uint64_t bytes = 0;
-  for (const auto& [port, payload] : deliveries_) bytes += payload.size();
-  role_.Received(deliveries_.size(), bytes);
   // Consecutive payloads of one tunnel go in one batch: one lock, one wake.
   for (size_t i = 0; i < deliveries_.size();) {
     TunnelPort* port = deliveries_[i].first;
@@ -60,8 +57,18 @@ bool PacketPump::Drain(TunnelPort& port, const core::Endpoint& to) {
   const size_t taken = port.TakeOutbound(outbound_, kDrainBatch);
   const absl::Time now = worker_.loop().clock().Now();
   io::BatchSender& sender = worker_.sender();
-  for (const Packet& payload : outbound_) {
-    if (sender.full()) role_.Apply();
+  for (size_t i = 0; i < outbound_.size(); ++i) {
+    const Packet& payload = outbound_[i];
+    if (sender.full()) {
+      role_.Apply();
+      // Applying may have closed the tunnel, whose counts then went to the
+      // role: the rest are the role's to count.
+      if (port.closed()) {
+        role_.Dropped(nullptr, core::DropReason::kNoTunnel,
+                      outbound_.size() - i);
+        break;
+      }
+    }
     absl::Span<uint8_t> datagram =
         sender.Reserve(to, core::Peer::SealedSize(payload.size(), mode_));
     const core::SendResult result = role_.Seal(now, to, payload, datagram);

@@ -59,13 +59,12 @@ class PumpRole {
   // A receive round's outcome.
   virtual void ReceiveFailed(int error) = 0;
   virtual void ReceiveSucceeded(const io::ReceiveStats& stats) = 0;
-  // Payloads delivered (or offered to ports) in one round, for the role's
-  // counts; the ports count their own.
-  virtual void Received(uint64_t packets, uint64_t bytes) = 0;
   // `payload` was sealed and queued on the sender for `port`'s tunnel.
   virtual void Sent(TunnelPort& port, const Packet& payload) = 0;
   // `count` payloads or datagrams dropped for `reason`; `port` is the
-  // tunnel's, when it has one.
+  // tunnel's, when it has one and it is open. Payloads are counted once,
+  // on their port: delivered ones by the port itself (rx), sent ones by
+  // the role (Sent).
   virtual void Dropped(TunnelPort* port, core::DropReason reason,
                        uint64_t count) = 0;
 };

@@ -15,6 +15,7 @@
 #include "absl/time/time.h"
 #include "service/role.h"
 #include "service/tunnel_lifecycle.h"
+#include "service/tunnel_port.h"
 #include "tunnel/core/endpoint.h"
 #include "tunnel/core/messages.h"
 #include "tunnel/core/verdict.h"
@@ -37,16 +38,6 @@ enum class CloseCause : uint8_t {
   kDrain,             // The daemon shut down.
   kExpired,           // No session remained (gateway role).
   kReplaced,          // Another identity confirmed a session at the address.
-};
-
-struct CountersSnapshot {
-  uint64_t tx_packets = 0;
-  uint64_t tx_bytes = 0;
-  uint64_t rx_packets = 0;
-  uint64_t rx_bytes = 0;
-  uint64_t handshakes = 0;
-  uint64_t reconnects = 0;
-  std::array<uint64_t, core::kDropReasonCount> drops{};
 };
 
 struct TunnelSnapshot {

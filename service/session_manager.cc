@@ -18,19 +18,7 @@ std::shared_ptr<const ClientRoleConfig> ClientRoleOf(
 }
 
 CountersSnapshot ReadCounters(const TunnelPort* port) {
-  CountersSnapshot out;
-  if (port == nullptr) return out;
-  const TunnelCounters& c = port->counters();
-  out.tx_packets = c.tx_packets.load(std::memory_order_relaxed);
-  out.tx_bytes = c.tx_bytes.load(std::memory_order_relaxed);
-  out.rx_packets = c.rx_packets.load(std::memory_order_relaxed);
-  out.rx_bytes = c.rx_bytes.load(std::memory_order_relaxed);
-  out.handshakes = c.handshakes.load(std::memory_order_relaxed);
-  out.reconnects = c.reconnects.load(std::memory_order_relaxed);
-  for (size_t i = 0; i < out.drops.size(); ++i) {
-    out.drops[i] = c.dropped(static_cast<core::DropReason>(i));
-  }
-  return out;
+  return port == nullptr ? CountersSnapshot() : port->counters().Snapshot();
 }
 
 CloseCause CauseOf(const absl::Status& status) {

@@ -19,6 +19,30 @@ TunnelCounters::Cells& TunnelCounters::DropCells() {
   return *cells;  // Another thread allocated them first.
 }
 
+void CountersSnapshot::Add(const CountersSnapshot& other) {
+  tx_packets += other.tx_packets;
+  tx_bytes += other.tx_bytes;
+  rx_packets += other.rx_packets;
+  rx_bytes += other.rx_bytes;
+  handshakes += other.handshakes;
+  reconnects += other.reconnects;
+  for (size_t i = 0; i < drops.size(); ++i) drops[i] += other.drops[i];
+}
+
+void TunnelCounters::AddTo(CountersSnapshot& total) const {
+  total.tx_packets += tx_packets.load(std::memory_order_relaxed);
+  total.tx_bytes += tx_bytes.load(std::memory_order_relaxed);
+  total.rx_packets += rx_packets.load(std::memory_order_relaxed);
+  total.rx_bytes += rx_bytes.load(std::memory_order_relaxed);
+  total.handshakes += handshakes.load(std::memory_order_relaxed);
+  total.reconnects += reconnects.load(std::memory_order_relaxed);
+  const Cells* cells = drops_.load(std::memory_order_acquire);
+  if (cells == nullptr) return;
+  for (size_t i = 0; i < total.drops.size(); ++i) {
+    total.drops[i] += (*cells)[i].load(std::memory_order_relaxed);
+  }
+}
+
 namespace {
 
 PortLimits Sanitized(PortLimits limits) {
@@ -41,10 +65,9 @@ PortLimits PacketLimits(size_t receive_capacity, size_t send_capacity) {
 
 std::shared_ptr<const PortContext> PortContext::Make(
     const PortLimits& limits,
-    std::function<void(const core::Endpoint&)> send_wake,
-    std::function<void(core::DropReason, uint64_t)> drop_observer) {
-  return std::make_shared<const PortContext>(PortContext{
-      Sanitized(limits), std::move(send_wake), std::move(drop_observer)});
+    std::function<void(const core::Endpoint&)> send_wake) {
+  return std::make_shared<const PortContext>(
+      PortContext{Sanitized(limits), std::move(send_wake)});
 }
 
 TunnelPort::TunnelPort(std::shared_ptr<const PortContext> context,
@@ -171,6 +194,15 @@ void TunnelPort::SetReceiveReady(std::function<void()> ready) {
             : nullptr;
 }
 
+bool TunnelPort::CountDrop(core::DropReason reason, uint64_t count) {
+  // Under the lock, so the owner's read after Close sees every drop
+  // counted while the port was open.
+  absl::MutexLock lock(&mu_);
+  if (closed_) return false;
+  counters_.Drop(reason, count);
+  return true;
+}
+
 bool TunnelPort::closed() const {
   absl::MutexLock lock(&mu_);
   return closed_;
@@ -228,10 +260,6 @@ void TunnelPort::DeliverBatch(
     }
     counters_.rx_packets.fetch_add(delivered, std::memory_order_relaxed);
     counters_.rx_bytes.fetch_add(bytes, std::memory_order_relaxed);
-  }
-  if (delivered < payloads.size() && context_->drop_observer) {
-    context_->drop_observer(core::DropReason::kReceiveQueueFull,
-                            payloads.size() - delivered);
   }
   if (ready) ready();
 }

@@ -30,9 +30,29 @@ namespace snaptun::service {
 
 using Packet = std::vector<uint8_t>;
 
-// A tunnel's own counts. The drop cells (one per reason) are allocated by
-// the first drop: most tunnels never drop anything, and an idle gateway
-// tunnel should not carry a zero per drop reason.
+// Counts as of one moment: one tunnel's (GetTunnel), or a role's, which is
+// the sum of its tunnels' (role_traffic.h).
+struct CountersSnapshot {
+  uint64_t tx_packets = 0;
+  uint64_t tx_bytes = 0;
+  uint64_t rx_packets = 0;
+  uint64_t rx_bytes = 0;
+  uint64_t handshakes = 0;
+  uint64_t reconnects = 0;
+  std::array<uint64_t, core::kDropReasonCount> drops{};
+
+  void Add(const CountersSnapshot& other);
+  uint64_t dropped(core::DropReason reason) const {
+    return drops[static_cast<size_t>(reason)];
+  }
+};
+
+// A tunnel's own counts: the one count of what its packets did. The role's
+// totals (metrics, Gateway::stats) are sums of these, not a second count.
+// The worker that owns the tunnel counts here; a stream thread counts only
+// its own refusals (TunnelPort::CountDrop). The drop cells (one per reason)
+// are allocated by the first drop: most tunnels never drop anything, and an
+// idle gateway tunnel should not carry a zero per drop reason.
 class TunnelCounters {
  public:
   TunnelCounters() = default;
@@ -62,6 +82,13 @@ class TunnelCounters {
                             : (*cells)[static_cast<size_t>(reason)].load(
                                   std::memory_order_relaxed);
   }
+  // Adds these counts to `total`.
+  void AddTo(CountersSnapshot& total) const;
+  CountersSnapshot Snapshot() const {
+    CountersSnapshot out;
+    AddTo(out);
+    return out;
+  }
 
  private:
   using Cells = std::array<std::atomic<uint64_t>, core::kDropReasonCount>;
@@ -86,24 +113,20 @@ struct PortLimits {
 };
 
 // What every port of one owner (a gateway shard, a client tunnel) shares and
-// never changes: the limits and the owner's two hooks. Ports hold it by
-// pointer, so an idle port carries neither its own copy of the limits nor
-// callbacks of its own.
+// never changes: the limits and the owner's wake. Ports hold it by pointer,
+// so an idle port carries neither its own copy of the limits nor a callback
+// of its own.
 struct PortContext {
   // Limits raised to their floors (see PortLimits).
   static std::shared_ptr<const PortContext> Make(
       const PortLimits& limits,
-      std::function<void(const core::Endpoint&)> send_wake = nullptr,
-      std::function<void(core::DropReason, uint64_t)> drop_observer = nullptr);
+      std::function<void(const core::Endpoint&)> send_wake = nullptr);
 
   PortLimits limits;
   // Any thread: the port for `remote` has payloads to send and no drain is
   // pending yet. Not called for a payload offered after the port closed
   // (one offered just before may still wake the owner just after).
   std::function<void(const core::Endpoint& remote)> send_wake;
-  // Told of every drop a port makes itself (receive queue full), on the
-  // worker thread, for metrics.
-  std::function<void(core::DropReason, uint64_t)> drop_observer;
 };
 
 class TunnelPort {
@@ -150,6 +173,11 @@ class TunnelPort {
   size_t send_bytes_held() const;
   TunnelCounters& counters() { return counters_; }
   const TunnelCounters& counters() const { return counters_; }
+  // A carrier's refusal (stream backpressure, oversize), counted on the
+  // port while it is open. False once it closed: its owner has added its
+  // counts to the role's by then, so the caller counts the drop for the
+  // role instead (RoleMetrics::Drop).
+  bool CountDrop(core::DropReason reason, uint64_t count);
 
   // --- The worker's side ---
   const core::Endpoint& remote() const { return remote_; }

@@ -49,13 +49,13 @@ struct ReactorLink {
   }
 };
 
-// Packets a stream could not pass on: counted on their tunnel, when there
-// is one, and for the role.
+// Packets a stream could not pass on: counted on their tunnel while it is
+// open (the role's totals add it up), or else for the role.
 inline void CountStreamDrop(DataPlaneMetrics* metrics, Role role,
                             TunnelPort* port, core::DropReason reason,
                             uint64_t count) {
   if (count == 0) return;
-  if (port != nullptr) port->counters().Drop(reason, count);
+  if (port != nullptr && port->CountDrop(reason, count)) return;
   if (metrics != nullptr) metrics->role(role).Drop(reason, count, 0);
 }
 

@@ -207,7 +207,7 @@ TEST_F(DataPlaneTest, ConnectAndEchoWithTheObservedAddress) {
   EXPECT_EQ((*tunnel)->port()->counters().tx_packets.load(), 1u);
   EXPECT_EQ((*tunnel)->port()->counters().rx_packets.load(), 1u);
   EXPECT_EQ(gateway_port->counters().rx_bytes.load(), hello.size());
-  EXPECT_EQ(gateway_->stats().handshakes_completed, 1u);
+  EXPECT_EQ(gateway_->stats().handshakes, 1u);
 }
 
 TEST_F(DataPlaneTest, DualStackGatewaySeesIpv4ClientsAsIpv4) {

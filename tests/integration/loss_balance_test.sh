@@ -42,7 +42,10 @@ def delta(name, **labels):
             total += value - before.get(key, 0.0)
     return total
 sealed = delta("snaptun_packets_total", role="client", direction="tx")
-received = delta("snaptun_packets_total", role="gateway", direction="rx")
+# Received: queued for the reader (rx) or refused by a full queue.
+received = (delta("snaptun_packets_total", role="gateway", direction="rx") +
+            delta("snaptun_packets_dropped_total", role="gateway",
+                  reason="receive_queue_full"))
 dropped = {r: delta("snaptun_packets_dropped_total", role="gateway", reason=r)
            for r in ("socket_overflow", "invalid_packet", "decrypt_failed",
                      "replay", "no_tunnel", "unauthorized", "oversize")}

@@ -428,9 +428,90 @@ TEST_F(MetricsTest, FullReceiveQueueCountsEachDroppedPayload) {
   ASSERT_NE(port, nullptr);
   Eventually([&] { return Packets("gateway", "rx"); }, 1);
   for (int i = 0; i < 5; ++i) port->Send({static_cast<uint8_t>(i)});
-  Eventually([&] { return Packets("client", "rx"); }, 5);
+  // Each payload counted once: two delivered (rx), three dropped, in the
+  // metrics as on the tunnel's own counters.
   Eventually([&] { return Drops("client", "receive_queue_full"); }, 3);
+  EXPECT_EQ(Packets("client", "rx"), 2);
   EXPECT_EQ((*tunnel)->port()->receive_queued(), 2u);
+  const service::CountersSnapshot own =
+      (*tunnel)->port()->counters().Snapshot();
+  EXPECT_EQ(own.rx_packets, 2u);
+  EXPECT_EQ(own.dropped(core::DropReason::kReceiveQueueFull), 3u);
+}
+
+// Counted once: a role's packet and byte series are the sums of its
+// tunnels' own counters (what GetTunnel shows), over the tunnels open now
+// and those that closed; Gateway::stats reads the same count.
+TEST_F(MetricsTest, RoleTotalsAreTheSumOfTheTunnelsOwnCounts) {
+  struct Pair {
+    std::shared_ptr<service::ClientTunnel> client;
+    std::shared_ptr<service::TunnelPort> gateway;
+  };
+  std::vector<Pair> pairs;
+  for (size_t i = 0; i < 2; ++i) {
+    const core::LocalIdentity client(testing::FilledKey(70 + i));
+    Authorize(client.public_key());
+    auto tunnel =
+        service::ClientTunnel::Connect(pool_.at(i), client, ClientConfig());
+    ASSERT_TRUE(tunnel.ok());
+    tunnels_.push_back(*tunnel);
+    auto port =
+        recorder_.WaitForPort(*(*tunnel)->local_address(), absl::Seconds(10));
+    ASSERT_NE(port, nullptr);
+    pairs.push_back({*tunnel, port});
+  }
+  // Tunnel i sends i + 1 payloads of 10 bytes each way.
+  for (size_t i = 0; i < pairs.size(); ++i) {
+    for (size_t n = 0; n <= i; ++n) {
+      pairs[i].client->port()->Send(service::Packet(10, 1));
+      pairs[i].gateway->Send(service::Packet(10, 2));
+    }
+  }
+  Eventually([&] { return Packets("gateway", "rx"); }, 3);
+  Eventually([&] { return Packets("client", "rx"); }, 3);
+  auto sum = [&](auto side) {
+    service::CountersSnapshot total;
+    for (const Pair& pair : pairs) total.Add(side(pair).counters().Snapshot());
+    return total;
+  };
+  auto client_side = [](const Pair& p) -> service::TunnelPort& {
+    return *p.client->port();
+  };
+  auto gateway_side = [](const Pair& p) -> service::TunnelPort& {
+    return *p.gateway;
+  };
+  auto expect_views = [&] {
+    const service::CountersSnapshot clients = sum(client_side);
+    const service::CountersSnapshot gateways = sum(gateway_side);
+    EXPECT_EQ(Packets("client", "tx"), clients.tx_packets);
+    EXPECT_EQ(Packets("client", "rx"), clients.rx_packets);
+    EXPECT_EQ(
+        Value("snaptun_bytes_total", {{"role", "client"}, {"direction", "tx"}}),
+        clients.tx_bytes);
+    EXPECT_EQ(Packets("gateway", "tx"), gateways.tx_packets);
+    EXPECT_EQ(Packets("gateway", "rx"), gateways.rx_packets);
+    EXPECT_EQ(Value("snaptun_handshakes_completed_total", {{"role", "client"}}),
+              clients.handshakes);
+    const service::GatewayStats stats = gateway_->stats();
+    EXPECT_EQ(stats.rx_packets, gateways.rx_packets);
+    EXPECT_EQ(stats.tx_bytes, gateways.tx_bytes);
+    EXPECT_EQ(stats.handshakes, gateways.handshakes);
+  };
+  expect_views();
+  EXPECT_EQ(sum(client_side).tx_bytes, 30u);
+  // The first pair closes on both sides: its counts stay in the totals.
+  pairs[0].client->Close();
+  gateway_->CloseTunnelAsync(pairs[0].gateway->remote(), pairs[0].gateway);
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (!pairs[0].gateway->closed() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_TRUE(pairs[0].gateway->closed());
+  expect_views();
+  // The open one carries on, counted on top.
+  pairs[1].client->port()->Send(service::Packet(10, 3));
+  Eventually([&] { return Packets("gateway", "rx"); }, 4);
+  expect_views();
 }
 
 }  // namespace

@@ -97,17 +97,12 @@ TEST(TunnelPortTest, SendWakesOncePerBurstAndRefusesWhenFull) {
   EXPECT_EQ(wakes.load(), 2);
 }
 
-// Ports of one owner share its context: one drop observer told of each
-// port's own drops, and one set of limits.
+// Ports of one owner share its context (one set of limits); each counts
+// its own drops, and nothing else counts them a second time.
 TEST(TunnelPortTest, PortsShareTheirOwnersContext) {
-  uint64_t dropped = 0;
   PortLimits limits;
   limits.receive_packets = 1;
-  auto context = PortContext::Make(
-      limits, nullptr, [&](core::DropReason reason, uint64_t count) {
-        EXPECT_EQ(reason, core::DropReason::kReceiveQueueFull);
-        dropped += count;
-      });
+  auto context = PortContext::Make(limits);
   TunnelPort a(context, core::Endpoint::Ipv4({192, 0, 2, 1}, 1));
   TunnelPort b(context, core::Endpoint::Ipv4({192, 0, 2, 2}, 2));
   const std::vector<uint8_t> data = {1, 2, 3};
@@ -115,11 +110,28 @@ TEST(TunnelPortTest, PortsShareTheirOwnersContext) {
     port->Deliver(data);
     port->Deliver(data);  // Beyond the one packet the limits allow.
   }
-  EXPECT_EQ(dropped, 2u);
+  CountersSnapshot both;
+  a.counters().AddTo(both);
+  b.counters().AddTo(both);
+  EXPECT_EQ(both.dropped(core::DropReason::kReceiveQueueFull), 2u);
+  EXPECT_EQ(both.rx_packets, 2u);
+  EXPECT_EQ(both.rx_bytes, 6u);
   EXPECT_EQ(a.counters().dropped(core::DropReason::kReceiveQueueFull), 1u);
   EXPECT_EQ(b.remote(), core::Endpoint::Ipv4({192, 0, 2, 2}, 2));
   // Nothing to wake: a send is queued all the same.
   EXPECT_EQ(a.Send({1}), TunnelPort::SendStatus::kAccepted);
+}
+
+// A carrier's refusal counts on the port while it is open; once closed,
+// the port's counts have gone to the role, so it tells the carrier to
+// count the drop there instead.
+TEST(TunnelPortTest, CarrierDropsCountOnTheOpenPortOnly) {
+  TunnelPort port(4, 4);
+  EXPECT_TRUE(port.CountDrop(core::DropReason::kStreamBackpressure, 3));
+  port.Close();
+  EXPECT_FALSE(port.CountDrop(core::DropReason::kStreamBackpressure, 2));
+  const CountersSnapshot counts = port.counters().Snapshot();
+  EXPECT_EQ(counts.dropped(core::DropReason::kStreamBackpressure), 3u);
 }
 
 TEST(TunnelPortTest, CloseWakesReceiversAndRefusesSends) {
