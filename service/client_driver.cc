@@ -421,6 +421,8 @@ void ClientDriver::OnHandshakeCompleted(const core::PeerEvent& event) {
     Finish(address.value_or(core::Endpoint()));
     return;
   }
+  // The event's callback may have closed the tunnel: nothing follows kClosed.
+  if (state() == ClientState::kClosed) return;
   if (address != previous) {
     Emit({TunnelEvent::kAddressChanged, address, "", event});
   }

@@ -259,5 +259,60 @@ TEST_F(ClientReconnectTest, CloseBeforeTheDriverStartsSendsNothing) {
   EXPECT_EQ(network_.counts().unreachable, 0u);
 }
 
+// A tunnel closed by the callback of its reconnect's kEstablished event
+// says nothing after kClosed, though the reconnect came from a new socket,
+// so the address the gateway saw changed.
+TEST_F(ClientReconnectTest, CloseInTheReconnectCallbackEndsTheEvents) {
+  identities_.Grant(client_identity_.public_key(), clock_.Now(),
+                    clock_.Now() + absl::Hours(10), {});
+  gateway_ = StartGateway(kLoopback);
+  ASSERT_NE(gateway_, nullptr);
+  const core::Endpoint gateway_address = gateway_->local_address();
+  service::ClientTunnelConfig config = ConfigTo(gateway_address);
+  config.persistent_keepalive = absl::Seconds(10);
+  config.connect_timeout = absl::Seconds(3);
+  std::vector<service::TunnelEvent> events;
+  bool reconnecting = false;
+  absl::StatusOr<std::shared_ptr<ClientTunnel>> tunnel = ClientTunnel::Connect(
+      pool_.at(0), client_identity_, config, [&](const ClientEvent& e) {
+        std::shared_ptr<ClientTunnel> close;
+        {
+          absl::MutexLock lock(&mu_);
+          events.push_back(e.type);
+          reconnecting |= e.type == service::TunnelEvent::kReconnecting;
+          if (reconnecting && e.type == service::TunnelEvent::kEstablished) {
+            close = tunnel_;
+          }
+        }
+        // On the worker, inside the event: the driver shuts down at once.
+        if (close != nullptr) close->Close("done");
+      });
+  ASSERT_TRUE(tunnel.ok()) << tunnel.status();
+  {
+    absl::MutexLock lock(&mu_);
+    tunnel_ = *tunnel;
+  }
+  const core::Endpoint first = *tunnel_->local_address();
+  gateway_->Stop();
+  gateway_.reset();
+  for (int i = 0; i < 4 * 180 && tunnel_->state() != ClientState::kReconnecting;
+       ++i) {
+    Advance(absl::Milliseconds(250));
+  }
+  ASSERT_EQ(tunnel_->state(), ClientState::kReconnecting);
+  gateway_ = StartGateway(gateway_address);
+  ASSERT_NE(gateway_, nullptr);
+  for (int i = 0; i < 4 * 120 && tunnel_->state() != ClientState::kClosed;
+       ++i) {
+    Advance(absl::Milliseconds(250));
+  }
+  ASSERT_EQ(tunnel_->state(), ClientState::kClosed);
+  EXPECT_NE(*tunnel_->local_address(), first);  // A new address was seen.
+  absl::MutexLock lock(&mu_);
+  ASSERT_FALSE(events.empty());
+  EXPECT_EQ(events.back(), service::TunnelEvent::kClosed)
+      << service::TunnelEventName(events.back());
+}
+
 }  // namespace
 }  // namespace snaptun
