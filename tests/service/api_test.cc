@@ -881,9 +881,10 @@ TEST_F(ApiTest, ChurnOfOpensAndClosesLeavesNoGrowth) {
             v1::Tunnel tunnel;
             const std::string id = "c" + std::to_string(offset + i);
             // A new socket may get the port of a tunnel closed a moment
-            // ago whose gateway side still exists; the gateway then takes
-            // the initiation for that old peer's and waits for the
-            // retransmission 5 s later. Allow for one.
+            // ago whose gateway side still exists; the gateway answers it
+            // as a newcomer at once (PROTOCOL.md). A handshake lost on a
+            // loaded machine waits for the retransmission 5 s later:
+            // allow for one.
             v1::OpenTunnelRequest request = OpenToSelf(id);
             request.mutable_connect_timeout()->set_seconds(12);
             if (grpc::Status s = Open(request, &tunnel); !s.ok()) {

@@ -17,6 +17,13 @@ IncomingResult DropIn(DropReason drop,
   return r;
 }
 
+// A tunnel's peer refused an initiation for its order alone, not for who
+// sent it or what it holds.
+bool IsOutOfOrder(HandshakeFailure failure) {
+  return failure == HandshakeFailure::kStaleTimestamp ||
+         failure == HandshakeFailure::kRateLimited;
+}
+
 }  // namespace
 
 absl::string_view RemovalReasonName(RemovalReason reason) {
@@ -26,7 +33,7 @@ absl::string_view RemovalReasonName(RemovalReason reason) {
     case RemovalReason::kUnauthorized:
       return "identity not authorized";
     case RemovalReason::kReplaced:
-      return "replaced by another identity at the same address";
+      return "replaced by a newer handshake at the same address";
     case RemovalReason::kClosed:
       return "closed";
   }
@@ -257,15 +264,33 @@ IncomingResult TunnelTable::HandleInitiation(absl::Time now,
   if (same != nullptr) {
     peer = same->peer.get();
   } else {
-    fresh = std::make_unique<Peer>(local_, contents.remote_static, peer_config_,
-                                   rng_);
+    fresh = NewPeer(contents.remote_static);
     peer = fresh.get();
   }
   const crypto::PublicKey identity = contents.remote_static;
   const crypto::PublicKey ephemeral = contents.remote_ephemeral;
   contents.static_secret = authorizer_.PrecomputedStaticSecret(identity);
+  // Kept for a newcomer (below): accepting consumes the handshake state.
+  std::optional<InitiationContents> opened;
+  if (same != nullptr) opened = contents;
   ReceiveResult r =
       peer->AcceptInitiation(now, datagram, contents, from, scratch_);
+  // The identity's tunnel here refuses the initiation as out of order (its
+  // timestamp is not after the tunnel's last, which has a resolution of
+  // 16.8 ms, or it came within the flood interval). That is what a new
+  // socket of the same identity sees when the kernel gave it the port of a
+  // socket whose tunnel is still here: many tunnels of one client host do.
+  // It becomes a candidate like another identity's newcomer: answered at
+  // once (the ledger still refuses a replayed initiation), and the old
+  // tunnel stays until the newcomer confirms the session.
+  const bool newcomer = same != nullptr && IsOutOfOrder(r.failure);
+  if (newcomer) {
+    scratch_.Clear();
+    fresh = NewPeer(identity);
+    peer = fresh.get();
+    contents = *opened;
+    r = peer->AcceptInitiation(now, datagram, contents, from, scratch_);
+  }
   if (r.kind == ReceiveResult::Kind::kDropped) {
     // A failed first initiation leaves nothing behind (W12).
     scratch_.Clear();
@@ -283,7 +308,7 @@ IncomingResult TunnelTable::HandleInitiation(absl::Time now,
   IncomingResult result;
   result.kind = ReceiveResult::Kind::kHandshake;
   result.grant = grant;
-  if (replacing) {
+  if (replacing || newcomer) {
     // The response goes out; the old tunnel stays until confirmation.
     existing->candidate = std::move(fresh);
     Collect(from, identity, scratch_, out);

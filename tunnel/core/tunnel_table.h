@@ -54,7 +54,7 @@ struct TunnelTableConfig {
 enum class RemovalReason : uint8_t {
   kExpired,       // No usable session remained.
   kUnauthorized,  // The identity was revoked or its grant expired.
-  kReplaced,      // Another identity confirmed a session at the address.
+  kReplaced,      // A newer handshake was confirmed at the address.
   kClosed,        // Removed by the caller.
 };
 
@@ -161,6 +161,10 @@ class TunnelTable {
     }
   };
 
+  // A responder's peer for `identity`, with the table's config.
+  std::unique_ptr<Peer> NewPeer(const crypto::PublicKey& identity) {
+    return std::make_unique<Peer>(local_, identity, peer_config_, rng_);
+  }
   IncomingResult HandleInitiation(absl::Time now, absl::Span<uint8_t> datagram,
                                   const Endpoint& from, Tunnel* existing,
                                   TableOutput& out);

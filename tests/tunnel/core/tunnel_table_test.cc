@@ -444,6 +444,51 @@ TEST_F(TunnelTableTest, AnotherIdentityAtTheSameAddressReplacesOnConfirmation) {
   EXPECT_EQ(Str(SendUp(b, "from b").payload), "from b");
 }
 
+// A new socket of the same identity gets the address of a tunnel whose
+// client went away: its initiation is within the timestamp's resolution of
+// the old tunnel's last one, which that tunnel's peer refuses as stale. It
+// is answered at once as a candidate, replaces the old tunnel when it
+// confirms, and a replay of either initiation still gets nothing.
+TEST_F(TunnelTableTest, SameIdentityNewSocketAtAnOldTunnelsAddressIsAnswered) {
+  const Endpoint addr = Endpoint::Ipv4({192, 168, 1, 1}, 1234);
+  Client old_socket(0x10, addr, gateway_.public_key(), 1);
+  Client new_socket(0x10, addr, gateway_.public_key(), 2);
+  Authorize(old_socket);
+  old_socket.peer.Connect(now_, old_socket.out);
+  const std::vector<uint8_t> old_initiation = old_socket.out.to_network[0];
+  ToGateway(old_socket);
+  ToClient(old_socket);
+  ASSERT_EQ(ToGateway(old_socket)[0].kind, ReceiveResult::Kind::kKeepalive);
+  out_.Clear();
+  now_ += absl::Milliseconds(1);  // Same 16.8 ms step of the timestamp.
+  new_socket.peer.Connect(now_, new_socket.out);
+  const std::vector<uint8_t> new_initiation = new_socket.out.to_network[0];
+  std::vector<IncomingResult> r = ToGateway(new_socket);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].kind, ReceiveResult::Kind::kHandshake);
+  EXPECT_EQ(r[0].failure, HandshakeFailure::kNone);
+  EXPECT_FALSE(Removed(RemovalReason::kReplaced));
+  ToClient(new_socket);
+  ASSERT_TRUE(new_socket.peer.Established(now_));
+  r = ToGateway(new_socket);  // The confirming keepalive.
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].kind, ReceiveResult::Kind::kKeepalive);
+  EXPECT_TRUE(Removed(RemovalReason::kReplaced));
+  EXPECT_EQ(table_->size(), 1u);
+  EXPECT_EQ(table_->CountFor(old_socket.identity.public_key()), 1u);
+  EXPECT_EQ(Str(SendUp(new_socket, "new").payload), "new");
+  // Replays of either initiation at that address: nothing goes back.
+  for (std::vector<uint8_t> replay : {old_initiation, new_initiation}) {
+    out_.Clear();
+    now_ += absl::Milliseconds(30);  // Past the flood interval.
+    IncomingResult again =
+        table_->HandleIncoming(now_, absl::MakeSpan(replay), addr, out_);
+    EXPECT_EQ(again.kind, ReceiveResult::Kind::kDropped);
+    EXPECT_TRUE(out_.to_network.empty());
+  }
+  EXPECT_EQ(Str(SendUp(new_socket, "still").payload), "still");
+}
+
 // The attack of T3: an authorized identity's initiation, replayed with a
 // victim's source address, must not tear down the victim's tunnel.
 TEST_F(TunnelTableTest, InitiationReplayedFromAVictimsAddressChangesNothing) {
