@@ -52,13 +52,12 @@ ClientDriver::ClientDriver(std::shared_ptr<ClientTunnel> tunnel,
   }
 }
 
-// On the worker, after the task that retired the driver: nothing counts on
-// the port any more but a stream's refusal, which a closed port sends to
-// the role (TunnelPort::CountDrop).
+// On the worker, after the task that retired the driver: the port's counts
+// go to the role as it leaves. The port is closed by then (Shutdown), so a
+// stream's later refusal counts for the role (TunnelPort::CountDrop).
 ClientDriver::~ClientDriver() {
-  if (traffic_ == nullptr) return;
-  traffic_->Retire(port_.counters());
-  traffic_->Leave(this);
+  port_.Close();  // Already, unless the worker stopped before Shutdown.
+  if (traffic_ != nullptr) traffic_->Leave(this);
 }
 
 std::shared_ptr<TunnelPort> ClientDriver::MakePort(

@@ -190,11 +190,13 @@ DataPlaneMetrics::DataPlaneMetrics(prometheus::Registry& registry,
           .Register(registry);
   registrations_success_ = &registrations.Add({{"result", "success"}});
   registrations_failure_ = &registrations.Add({{"result", "failure"}});
+  // A scrape waits a bounded time for the workers: /metrics shares its
+  // server threads with the health probes.
   refresh_ = workers.AddRefresh([this] {
-    const CountersSnapshot client = client_.traffic.Total();
+    const CountersSnapshot client = client_.traffic.Total(kScrapeWait);
     client_.ShowTraffic(client);
     reconnects_->SetView(client.reconnects);
-    gateway_.ShowTraffic(gateway_.traffic.Total());
+    gateway_.ShowTraffic(gateway_.traffic.Total(kScrapeWait));
   });
 }
 

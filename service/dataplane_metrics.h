@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <functional>
 
+#include "absl/time/time.h"
 #include "metrics/worker_metrics.h"
 #include "service/role.h"
 #include "service/role_traffic.h"
@@ -41,6 +42,10 @@ enum class InitiationOutcome : uint8_t {
   kRefused,   // Nothing went back; the reason is a handshake failure.
 };
 inline constexpr size_t kInitiationOutcomeCount = 3;
+
+// How long a scrape waits for each role's workers to sum their tunnels'
+// counts; a worker that takes longer counts with its previous sum.
+inline constexpr absl::Duration kScrapeWait = absl::Seconds(1);
 
 struct RoleMetrics {
   // The role's tunnels' counts: packets, bytes, drops, completed handshakes

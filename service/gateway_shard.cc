@@ -26,11 +26,11 @@ GatewayShard::GatewayShard(Worker& worker, ResidentId id,
                         ? nullptr
                         : &config_->metrics->role(Role::kGateway)) {}
 
+// Ports still open (a worker torn down without Stop) close first, so a
+// stream's refusal from now on counts for the role (TunnelPort::CountDrop).
 GatewayShard::~GatewayShard() {
-  if (traffic_ == nullptr) return;
-  for (const PortEntry& entry : ports_)
-    traffic_->Retire(entry.port->counters());
-  traffic_->Leave(this);
+  for (const PortEntry& entry : ports_) entry.port->Close();
+  if (traffic_ != nullptr) traffic_->Leave(this);
 }
 
 absl::Status GatewayShard::Start() {

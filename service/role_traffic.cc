@@ -1,9 +1,18 @@
-// Shares per worker, summed on each worker in turn.
+// Shares per worker, each summed on its worker, all workers at once.
 #include "service/role_traffic.h"
 
 #include <vector>
 
 namespace snaptun::service {
+namespace {
+
+// The visits one Total posted and still waits for.
+struct Visits {
+  absl::Mutex mu;
+  size_t pending ABSL_GUARDED_BY(mu) = 0;
+};
+
+}  // namespace
 
 void RoleTraffic::Share::Join(const Owner* owner) {
   absl::MutexLock lock(&mu_);
@@ -12,7 +21,7 @@ void RoleTraffic::Share::Join(const Owner* owner) {
 
 void RoleTraffic::Share::Leave(const Owner* owner) {
   absl::MutexLock lock(&mu_);
-  owners_.erase(owner);
+  if (owners_.erase(owner) > 0) owner->AddLiveCounts(retired_);
 }
 
 void RoleTraffic::Share::Retire(const TunnelCounters& counters) {
@@ -20,10 +29,24 @@ void RoleTraffic::Share::Retire(const TunnelCounters& counters) {
   counters.AddTo(retired_);
 }
 
-void RoleTraffic::Share::AddTo(CountersSnapshot& total) const {
+void RoleTraffic::Share::Visit() {
   absl::MutexLock lock(&mu_);
-  total.Add(retired_);
-  for (const Owner* owner : owners_) owner->AddLiveCounts(total);
+  CountersSnapshot now = retired_;
+  for (const Owner* owner : owners_) owner->AddLiveCounts(now);
+  last_ = now;
+  visit_queued_ = false;
+}
+
+bool RoleTraffic::Share::QueueVisit(bool always) {
+  absl::MutexLock lock(&mu_);
+  if (visit_queued_ && !always) return false;
+  visit_queued_ = true;
+  return true;
+}
+
+void RoleTraffic::Share::AddLast(CountersSnapshot& total) const {
+  absl::MutexLock lock(&mu_);
+  total.Add(last_);
 }
 
 std::shared_ptr<RoleTraffic::Share> RoleTraffic::ShareOn(Worker& worker) {
@@ -33,16 +56,36 @@ std::shared_ptr<RoleTraffic::Share> RoleTraffic::ShareOn(Worker& worker) {
   return share;
 }
 
-CountersSnapshot RoleTraffic::Total() const {
+CountersSnapshot RoleTraffic::Total(absl::Duration wait) const {
   std::vector<std::shared_ptr<Share>> shares;
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [worker, share] : shares_) shares.push_back(share);
   }
-  CountersSnapshot total;
+  auto visits = std::make_shared<Visits>();
+  const bool bounded = wait != absl::InfiniteDuration();
   for (const std::shared_ptr<Share>& share : shares) {
-    share->worker().RunAndWait([&total, share] { share->AddTo(total); });
+    // A worker that has not run the last bounded visit yet gets no second.
+    if (!share->QueueVisit(/*always=*/!bounded)) continue;
+    {
+      absl::MutexLock lock(&visits->mu);
+      ++visits->pending;
+    }
+    share->worker().Run([share, visits] {
+      share->Visit();
+      absl::MutexLock lock(&visits->mu);
+      --visits->pending;
+    });
   }
+  {
+    absl::MutexLock lock(&visits->mu);
+    visits->mu.AwaitWithTimeout(
+        absl::Condition(
+            +[](size_t* pending) { return *pending == 0; }, &visits->pending),
+        wait);
+  }
+  CountersSnapshot total;
+  for (const std::shared_ptr<Share>& share : shares) share->AddLast(total);
   return total;
 }
 

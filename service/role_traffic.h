@@ -7,14 +7,18 @@
 // The owners of live tunnels on a worker (gateway shards, client drivers)
 // join that worker's share and add their ports when asked; an owner adds a
 // port's counts to the share's retired sum when the port closes (a shard)
-// or when it is destroyed (a driver). Both happen on the worker, and so does
-// the sum: Total visits each worker in turn, so a port is never counted both
-// live and retired, nor missed between the two, and the total never goes
-// back.
+// or when it leaves (a driver, when it is destroyed). Both happen on the
+// worker, and so does the sum: Total visits every worker, where the share
+// adds its retired sum and its owners' ports in one step, so a port is never
+// counted both live and retired, nor missed between the two, and a share's
+// sum never goes back. A visit a worker has not run in time (a scrape's
+// bound) leaves that share's last sum in the total, which is older but
+// never lower.
 //
-// Threads: Share is any thread's; a share's methods are its worker's loop
-// thread's (or any thread's once that loop has finished); Total is for any
-// thread but a worker's or a gRPC callback's (it waits for each worker).
+// Threads: ShareOn is any thread's; Join, Leave and Retire are the share's
+// worker's loop thread's (or any thread's once that loop has finished);
+// Total is for any thread but a worker's or a gRPC callback's (it waits for
+// the workers).
 #ifndef SNAPTUN_SERVICE_ROLE_TRAFFIC_H_
 #define SNAPTUN_SERVICE_ROLE_TRAFFIC_H_
 
@@ -24,6 +28,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "service/tunnel_port.h"
 #include "service/worker.h"
 
@@ -44,11 +49,18 @@ class RoleTraffic {
    public:
     explicit Share(Worker& worker) : worker_(worker) {}
     void Join(const Owner* owner);
+    // The owner's open ports' counts move to the retired sum as it leaves,
+    // in one step: call it before the ports go.
     void Leave(const Owner* owner);
     // A port closed for good: its counts move here from its owner's.
     void Retire(const TunnelCounters& counters);
-    // What closed here plus what every owner holds now.
-    void AddTo(CountersSnapshot& total) const;
+    // On the worker: what closed here plus what every owner holds now
+    // becomes the share's last sum.
+    void Visit();
+    // True when a visit should be posted: none is queued yet, or `always`.
+    bool QueueVisit(bool always);
+    // Adds the last sum a visit made.
+    void AddLast(CountersSnapshot& total) const;
     Worker& worker() const { return worker_; }
 
    private:
@@ -57,6 +69,8 @@ class RoleTraffic {
     mutable absl::Mutex mu_;
     CountersSnapshot retired_ ABSL_GUARDED_BY(mu_);
     absl::flat_hash_set<const Owner*> owners_ ABSL_GUARDED_BY(mu_);
+    CountersSnapshot last_ ABSL_GUARDED_BY(mu_);
+    bool visit_queued_ ABSL_GUARDED_BY(mu_) = false;
   };
 
   RoleTraffic() = default;
@@ -67,8 +81,11 @@ class RoleTraffic {
   // owner, not per packet; an owner holds it, so an owner destroyed after
   // the role's metrics (a resident swept late) still has it.
   std::shared_ptr<Share> ShareOn(Worker& worker);
-  // The sum over every worker's share. The workers must outlive this.
-  CountersSnapshot Total() const;
+  // The sum over every worker's share, visiting all workers at once and
+  // waiting up to `wait` for them; a worker that did not answer in time
+  // counts with its last sum. Every worker with a share must still exist
+  // (it may have stopped).
+  CountersSnapshot Total(absl::Duration wait = absl::InfiniteDuration()) const;
 
  private:
   mutable absl::Mutex mu_;

@@ -37,7 +37,7 @@ enum class CloseCause : uint8_t {
   kGaveUp,            // Reconnecting gave up, or the open failed otherwise.
   kDrain,             // The daemon shut down.
   kExpired,           // No session remained (gateway role).
-  kReplaced,          // A newer handshake was confirmed at the address.
+  kReplaced,          // Another identity confirmed a session at the address.
 };
 
 struct TunnelSnapshot {

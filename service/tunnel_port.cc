@@ -234,7 +234,12 @@ void TunnelPort::DeliverBatch(
   uint64_t bytes = 0;
   {
     absl::MutexLock lock(&mu_);
-    if (closed_) return;
+    if (closed_) {
+      // Closed by the API before its owner removed it: the tunnel is gone
+      // for these, and the owner has not taken the port's counts yet.
+      counters_.Drop(core::DropReason::kNoTunnel, payloads.size());
+      return;
+    }
     const bool was_empty = inbound_.empty();
     // Room is checked before anything is copied, so a flood costs no more
     // memory than the queue may hold.

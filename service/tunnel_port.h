@@ -183,7 +183,8 @@ class TunnelPort {
   const core::Endpoint& remote() const { return remote_; }
   void Deliver(absl::Span<const uint8_t> payload);
   // Delivers a batch under one lock and with at most one wake-up. Only
-  // what fits is copied; the rest is dropped as `receive_queue_full`.
+  // what fits is copied; the rest is dropped as `receive_queue_full`, and
+  // all of it as `no_tunnel` once the port is closed.
   void DeliverBatch(absl::Span<const absl::Span<const uint8_t>> payloads);
   // Moves up to `max` payloads out of the send queue. When it leaves the
   // queue empty, the next Send wakes the worker again.

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "service/tunnel_port.h"
 #include "service/worker.h"
@@ -38,13 +39,20 @@ class FakeOwner final : public RoleTraffic::Owner {
   std::deque<std::unique_ptr<TunnelCounters>> open_;
 };
 
-TEST(RoleTrafficTest, SumsLiveAndClosedTunnelsOnEveryWorker) {
+// Two workers, the role's share on each, and an owner for each.
+class RoleTrafficTest : public ::testing::Test {
+ protected:
+  void TearDown() override { pool.Stop(); }
+
   io::SystemClock clock;
-  WorkerPool pool(clock, 2);
+  WorkerPool pool{clock, 2};
   RoleTraffic traffic;
   FakeOwner a, b;
   RoleTraffic::Share& on0 = *traffic.ShareOn(pool.at(0));
   RoleTraffic::Share& on1 = *traffic.ShareOn(pool.at(1));
+};
+
+TEST_F(RoleTrafficTest, SumsLiveAndClosedTunnelsOnEveryWorker) {
   EXPECT_EQ(traffic.ShareOn(pool.at(0)).get(), &on0);  // One per worker.
   pool.at(0).RunAndWait([&] {
     on0.Join(&a);
@@ -63,7 +71,8 @@ TEST(RoleTrafficTest, SumsLiveAndClosedTunnelsOnEveryWorker) {
   EXPECT_EQ(total.rx_packets, 7u);
   EXPECT_EQ(total.handshakes, 1u);
   EXPECT_EQ(total.dropped(core::DropReason::kReplay), 2u);
-  // Closed tunnels still count; an owner that left adds nothing more.
+  // Closed tunnels still count, and an owner that leaves hands over what
+  // its open tunnels counted.
   pool.at(0).RunAndWait([&] {
     a.CloseOldest(on0);
     a.CloseOldest(on0);
@@ -73,13 +82,44 @@ TEST(RoleTrafficTest, SumsLiveAndClosedTunnelsOnEveryWorker) {
   total = traffic.Total();
   EXPECT_EQ(total.tx_packets, 5u);
   EXPECT_EQ(total.dropped(core::DropReason::kReplay), 2u);
-  EXPECT_EQ(total.rx_packets, 0u);  // b's tunnel never closed: gone.
+  EXPECT_EQ(total.rx_packets, 7u);  // b's tunnel, handed over as b left.
   pool.Stop();
   // A stopped worker's share is summed on the caller's thread.
   EXPECT_EQ(traffic.Total().tx_packets, 5u);
 }
 
-TEST(RoleTrafficTest, TotalNeverGoesBackWhileTunnelsOpenCountAndClose) {
+// A scrape waits a bounded time: a worker busy past it counts with its last
+// sum, and gets no second visit queued behind the first.
+TEST_F(RoleTrafficTest, ABusyWorkerCountsWithItsLastSum) {
+  TunnelCounters* a_counters = nullptr;
+  pool.at(0).RunAndWait([&] {
+    on0.Join(&a);
+    a_counters = &a.Open();
+    a_counters->Sent(1, 10);
+  });
+  pool.at(1).RunAndWait([&] {
+    on1.Join(&b);
+    b.Open().Sent(2, 20);
+  });
+  EXPECT_EQ(traffic.Total(absl::Seconds(30)).tx_packets, 3u);
+  // Worker 0 counts one more, then stays busy until released.
+  absl::Notification release;
+  pool.at(0).Run([&] {
+    a_counters->Sent(4, 40);
+    release.WaitForNotification();
+  });
+  pool.at(1).RunAndWait([&] { b.Open().Sent(8, 80); });
+  // Worker 1 answers; worker 0's last sum stands in for it.
+  EXPECT_EQ(traffic.Total(absl::Seconds(1)).tx_packets, 11u);
+  EXPECT_EQ(traffic.Total(absl::Seconds(1)).tx_packets, 11u);
+  release.Notify();
+  EXPECT_EQ(traffic.Total().tx_packets, 15u);
+  pool.at(0).RunAndWait([&] { on0.Leave(&a); });
+  pool.at(1).RunAndWait([&] { on1.Leave(&b); });
+  EXPECT_EQ(traffic.Total().tx_packets, 15u);  // Handed over as they left.
+}
+
+TEST(RoleTrafficChurnTest, TotalNeverGoesBackWhileTunnelsOpenCountAndClose) {
   io::SystemClock clock;
   WorkerPool pool(clock, 2);
   RoleTraffic traffic;

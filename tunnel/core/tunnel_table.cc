@@ -5,6 +5,7 @@
 
 #include "tunnel/core/messages.h"
 #include "tunnel/core/noise.h"
+#include "tunnel/crypto/tai64n.h"
 
 namespace snaptun::core {
 namespace {
@@ -33,7 +34,7 @@ absl::string_view RemovalReasonName(RemovalReason reason) {
     case RemovalReason::kUnauthorized:
       return "identity not authorized";
     case RemovalReason::kReplaced:
-      return "replaced by a newer handshake at the same address";
+      return "replaced by another identity at the same address";
     case RemovalReason::kClosed:
       return "closed";
   }
@@ -281,8 +282,9 @@ IncomingResult TunnelTable::HandleInitiation(absl::Time now,
   // socket of the same identity sees when the kernel gave it the port of a
   // socket whose tunnel is still here: many tunnels of one client host do.
   // It becomes a candidate like another identity's newcomer: answered at
-  // once (the ledger still refuses a replayed initiation), and the old
-  // tunnel stays until the newcomer confirms the session.
+  // once (the ledger still refuses a replayed initiation, and one older
+  // than the tunnel's last is refused here), and the tunnel goes on with
+  // the old session until the newcomer confirms its own.
   const bool newcomer = same != nullptr && IsOutOfOrder(r.failure);
   if (newcomer) {
     scratch_.Clear();
@@ -290,6 +292,12 @@ IncomingResult TunnelTable::HandleInitiation(absl::Time now,
     peer = fresh.get();
     contents = *opened;
     r = peer->AcceptInitiation(now, datagram, contents, from, scratch_);
+    if (r.kind != ReceiveResult::Kind::kDropped &&
+        crypto::Tai64nAfter(same->peer->last_timestamp(),
+                            peer->last_timestamp())) {
+      scratch_.Clear();
+      return DropIn(DropReason::kReplay, HandshakeFailure::kStaleTimestamp);
+    }
   }
   if (r.kind == ReceiveResult::Kind::kDropped) {
     // A failed first initiation leaves nothing behind (W12).
@@ -351,6 +359,22 @@ IncomingResult TunnelTable::ConfirmCandidate(absl::Time now,
   // Key confirmation: the newcomer receives at this address, so the old
   // tunnel cannot be the one talking from it any more.
   std::unique_ptr<Peer> confirmed = std::move(tunnel.candidate);
+  IncomingResult result;
+  result.kind = r.kind;
+  result.payload = r.payload;
+  result.grant = grant;
+  if (identity == tunnel.identity) {
+    // The same identity from a new socket at this address: the tunnel (the
+    // address's, in SNAP) goes on with the newcomer's session. What the
+    // old session still queued is lost.
+    out.drops[static_cast<size_t>(DropReason::kNoTunnel)] +=
+        static_cast<uint32_t>(tunnel.peer->queued());
+    tunnel.peer = std::move(confirmed);
+    tunnel.grant_expires = grant->expires_at;
+    Collect(from, identity, scratch_, out);
+    Schedule(from, tunnel);
+    return result;
+  }
   Erase(from, RemovalReason::kReplaced, out, /*release_quota=*/false);
   Tunnel t;
   t.peer = std::move(confirmed);
@@ -361,10 +385,6 @@ IncomingResult TunnelTable::ConfirmCandidate(absl::Time now,
   out.events.push_back({TableEvent::Type::kCreated, from, identity});
   Collect(from, identity, scratch_, out);
   Schedule(from, replaced);
-  IncomingResult result;
-  result.kind = r.kind;
-  result.payload = r.payload;
-  result.grant = grant;
   return result;
 }
 

@@ -54,7 +54,7 @@ struct TunnelTableConfig {
 enum class RemovalReason : uint8_t {
   kExpired,       // No usable session remained.
   kUnauthorized,  // The identity was revoked or its grant expired.
-  kReplaced,      // A newer handshake was confirmed at the address.
+  kReplaced,      // Another identity confirmed a session at the address.
   kClosed,        // Removed by the caller.
 };
 

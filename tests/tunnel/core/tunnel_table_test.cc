@@ -447,8 +447,9 @@ TEST_F(TunnelTableTest, AnotherIdentityAtTheSameAddressReplacesOnConfirmation) {
 // A new socket of the same identity gets the address of a tunnel whose
 // client went away: its initiation is within the timestamp's resolution of
 // the old tunnel's last one, which that tunnel's peer refuses as stale. It
-// is answered at once as a candidate, replaces the old tunnel when it
-// confirms, and a replay of either initiation still gets nothing.
+// is answered at once as a candidate; when it confirms, the tunnel (the
+// address's) goes on with its session; a replay of either initiation, or
+// an initiation older than the tunnel's last, still gets nothing.
 TEST_F(TunnelTableTest, SameIdentityNewSocketAtAnOldTunnelsAddressIsAnswered) {
   const Endpoint addr = Endpoint::Ipv4({192, 168, 1, 1}, 1234);
   Client old_socket(0x10, addr, gateway_.public_key(), 1);
@@ -470,10 +471,18 @@ TEST_F(TunnelTableTest, SameIdentityNewSocketAtAnOldTunnelsAddressIsAnswered) {
   EXPECT_FALSE(Removed(RemovalReason::kReplaced));
   ToClient(new_socket);
   ASSERT_TRUE(new_socket.peer.Established(now_));
+  out_.Clear();
   r = ToGateway(new_socket);  // The confirming keepalive.
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].kind, ReceiveResult::Kind::kKeepalive);
-  EXPECT_TRUE(Removed(RemovalReason::kReplaced));
+  EXPECT_FALSE(Removed(RemovalReason::kReplaced));
+  bool completed = false;
+  for (const TableEvent& e : out_.events) {
+    EXPECT_NE(e.type, TableEvent::Type::kCreated);
+    completed |= e.type == TableEvent::Type::kPeer &&
+                 e.peer_event.type == PeerEventType::kHandshakeCompleted;
+  }
+  EXPECT_TRUE(completed);
   EXPECT_EQ(table_->size(), 1u);
   EXPECT_EQ(table_->CountFor(old_socket.identity.public_key()), 1u);
   EXPECT_EQ(Str(SendUp(new_socket, "new").payload), "new");
@@ -486,6 +495,15 @@ TEST_F(TunnelTableTest, SameIdentityNewSocketAtAnOldTunnelsAddressIsAnswered) {
     EXPECT_EQ(again.kind, ReceiveResult::Kind::kDropped);
     EXPECT_TRUE(out_.to_network.empty());
   }
+  // A fresh initiation of the identity, but older than the tunnel's last
+  // (a clock stepped back, or one captured and held): nothing goes back.
+  Client late(0x10, addr, gateway_.public_key(), 3);
+  late.peer.Connect(now_ - absl::Seconds(1), late.out);
+  out_.Clear();
+  r = ToGateway(late);
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].failure, HandshakeFailure::kStaleTimestamp);
+  EXPECT_TRUE(out_.to_network.empty());
   EXPECT_EQ(Str(SendUp(new_socket, "still").payload), "still");
 }
 
