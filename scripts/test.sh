@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The README's test command: installs what is missing, checks formatting,
-# function size and the API proto (buf lint and breaking), then builds and runs every test, plainly and under ASan+UBSan, and builds and
+# function size and the API proto (buf lint and breaking), then builds and
+# runs every test, plainly and under ASan+UBSan (all but the tests tagged
+# no_sanitizer, see scripts/sanitizer_scope.sh), and builds and
 # runs the container image with podman. Every pass runs even when an earlier
 # one failed; the failing passes are listed at the end and the exit status is
 # non-zero if any failed.
@@ -42,6 +44,9 @@ run_pass "bazel test //..." bazel test //...
 # binaries the plain pass built; a failing test there still leaves them built.
 run_pass "container image (podman)" tests/deploy/image_test.sh
 run_pass "kubernetes manifests (podman kube play)" tests/deploy/kube_play_test.sh
+# The sanitizer pass leaves out the tests tagged no_sanitizer; this checks
+# that only tests with no C++ of ours, or listed with a reason, are.
+run_pass "sanitizer scope (no_sanitizer tags)" scripts/sanitizer_scope.sh
 run_pass "bazel test --config=asan //..." bazel test --config=asan //...
 
 if ((${#failed[@]} > 0)); then
