@@ -46,7 +46,7 @@ worktree() {
     if cmp -s "$repo/$npm/package-lock.json" "$dir/$npm/package-lock.json"; then
       ln -s "$repo/$npm/node_modules" "$dir/$npm/node_modules"
     else
-      (cd "$dir" && source scripts/deps.sh && snaptun_install_npm)
+      (cd "$dir" && source scripts/deps.sh && snaptun_install_npm) >&2
     fi
   fi
   echo "$dir"
@@ -57,7 +57,10 @@ measure() {
   local dir="$1" name="$2" log start end
   shift 2
   log="$root/$(basename "$dir")-$name.log"
-  (cd "$dir" && bazel build "$@" //... >/dev/null 2>&1)
+  if ! (cd "$dir" && bazel build "$@" //... >"$log" 2>&1); then
+    echo "$(basename "$dir") $name: the build failed; see $log" >&2
+    return 1
+  fi
   start="$(date +%s.%N)"
   (cd "$dir" && bazel test --nocache_test_results "$@" //... >"$log" 2>&1) ||
     true

@@ -15,22 +15,25 @@ tests='kind(test, //...)'
 cc="rdeps(${tests}, kind(\"cc_(binary|library|test)\", //...))"
 skipped="attr(tags, \"\\bno_sanitizer\\b\", ${tests})"
 
-query() { bazel query --noshow_progress "$1" 2>/dev/null | sort; }
+query() { bazel query --noshow_progress "$1" | sort; }
+
+# Queried first, so a failing query fails the check.
+skipped_cc="$(query "${skipped} intersect ${cc}")"
+untagged="$(query "${tests} except ${cc} except ${skipped}")"
+left_out="$(query "${skipped}")"
 
 status=0
-while read -r target; do
-  [[ -z "$target" ]] && continue
+for target in ${skipped_cc}; do
   if [[ ! " ${allowed[*]} " =~ " ${target} " ]]; then
     echo "$target runs C++ of ours but is tagged no_sanitizer" >&2
     status=1
   fi
-done < <(query "${skipped} intersect ${cc}")
-while read -r target; do
-  [[ -z "$target" ]] && continue
+done
+for target in ${untagged}; do
   echo "$target runs no C++ of ours: tag it no_sanitizer" >&2
   status=1
-done < <(query "${tests} except ${cc} except ${skipped}")
+done
 if ((status == 0)); then
-  echo "sanitizer scope ok: $(query "${skipped}" | tr '\n' ' ')left out"
+  echo "sanitizer scope ok; left out:" ${left_out}
 fi
 exit "$status"
