@@ -12,7 +12,7 @@
 # builds every target first, then runs `bazel test --nocache_test_results`
 # and reports the tests run, the sum of their times ("PASSED in") and the
 # wall time of that test run. Building is left out: it depends on the cache,
-# not on the tests. Needs what scripts/test.sh needs (scripts/deps.sh).
+# not on the tests. Installs what scripts/test.sh installs (scripts/deps.sh).
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,6 +20,12 @@ base="${1:-51351a2}"
 head="${2:-HEAD}"
 root="${SUITE_TIME_DIR:-/tmp/snaptun-suite-time}"
 mkdir -p "$root"
+# What the test command installs (packages, npm), this checkout's first.
+(
+  source "$repo/scripts/deps.sh"
+  snaptun_install_packages "${SNAPTUN_PACKAGES[@]}"
+  snaptun_install_npm
+) >&2
 
 # Prints "TESTS SUM_SECONDS" from a `bazel test` log; fails on any failure.
 sum_tests() {
