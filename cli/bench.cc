@@ -43,6 +43,7 @@ struct Pumped {
   uint64_t sent = 0;
   uint64_t echoed = 0;
   uint64_t dropped = 0;
+  uint64_t written_off = 0;
   double seconds = 0;
 };
 
@@ -169,6 +170,7 @@ Pumped PumpPackets(ApiClient& client, const BenchOptions& options,
   pumped.sent = counts.sent.load();
   pumped.echoed = counts.echoed.load();
   pumped.dropped = counts.dropped.load();
+  pumped.written_off = counts.written_off.load();
   return pumped;
 }
 
@@ -192,10 +194,13 @@ void Report(const BenchOptions& options, const Opened& opened,
     std::cout << absl::StrFormat(
         "{\"tunnels_opened\":%d,\"open_p50_ms\":%.3f,\"open_p99_ms\":%.3f,"
         "\"opens_per_second\":%.1f,\"sent\":%llu,\"echoed\":%llu,"
+        "\"dropped\":%llu,\"written_off\":%llu,"
         "\"echoed_per_second\":%.1f,\"balance\":[%s]}\n",
         opened.opened, p50, p99, opened.opened / opened.seconds,
         static_cast<unsigned long long>(pumped.sent),
-        static_cast<unsigned long long>(pumped.echoed), echoed_rate,
+        static_cast<unsigned long long>(pumped.echoed),
+        static_cast<unsigned long long>(pumped.dropped),
+        static_cast<unsigned long long>(pumped.written_off), echoed_rate,
         absl::StrJoin(balances, ",",
                       [](std::string* out, const LossBalance& b) {
                         out->append(BalanceJson(b));
@@ -213,6 +218,8 @@ void Report(const BenchOptions& options, const Opened& opened,
       {"echo goodput",
        absl::StrFormat("%.1f Mbit/s", echoed_rate * options.size * 8 / 1e6)},
       {"dropped (reported by the stream)", absl::StrCat(pumped.dropped)},
+      {"taken as lost by the window (no echo in 50 ms)",
+       absl::StrCat(pumped.written_off)},
   };
   for (const LossBalance& balance : balances) {
     for (auto& row : BalanceRows(balance)) rows.push_back(std::move(row));

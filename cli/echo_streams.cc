@@ -72,7 +72,9 @@ bool PacketSender::ClaimWriteLocked(absl::Time now) {
   if (options_.window > 0 && in_flight_ > 0 &&
       in_flight_ + options_.batch > options_.window) {
     if (now - last_return_ < kLostAfter) return false;
-    in_flight_ = 0;  // No echo for a while: what was in flight is lost.
+    // No echo for a while: what was in flight is lost.
+    counts_.written_off += in_flight_;
+    in_flight_ = 0;
   }
   writing_ = true;
   in_flight_ += options_.batch;

@@ -31,6 +31,10 @@ struct EchoCounts {
   std::atomic<uint64_t> sent{0};
   std::atomic<uint64_t> echoed{0};
   std::atomic<uint64_t> dropped{0};
+  // Packets the window took as lost: in flight when no echo had come for
+  // 50 ms. Every packet sent is echoed, dropped, written off or still in
+  // flight (at most a window per tunnel).
+  std::atomic<uint64_t> written_off{0};
 };
 
 // Waits for the end of a callback stream.

@@ -132,9 +132,12 @@ echo "--- bench --window: an unpaced sender keeps at most a window in flight"
 import json, sys
 d = json.load(open(sys.argv[1]))
 # Unpaced without a window the sender outruns the tunnels and about nine
-# packets in ten are dropped; within a window most come back (the bound is
-# loose: packets still in flight when the run stops are not echoed).
+# packets in ten are lost. Within a window each packet sent is echoed,
+# reported dropped, written off by the window (in flight when no echo had
+# come for 50 ms, which a slow machine sees more often) or still in flight
+# at the end: at most the window, per tunnel. That holds at any speed.
 assert d["sent"] > 0 and d["echoed"] <= d["sent"], d
-assert d["echoed"] * 2 >= d["sent"], d
+unreturned = d["sent"] - d["echoed"] - d["dropped"]
+assert unreturned <= 2 * 256 + d["written_off"], d
 PY
 echo PASS
